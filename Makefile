@@ -1,0 +1,42 @@
+# Two commands (README): `make run` sets everything up and serves the web app with the shipped
+# model; `make test` sets everything up and runs the whole test suite (.ci/run calls it).
+PY      ?= python3.11
+VENV    := .venv
+PYTHON  := $(VENV)/bin/python
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: setup run test bench train evaluate convert verify clean help
+.DEFAULT_GOAL := help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+setup: $(VENV)/.installed node_modules/.installed $(CHROMIUM)  ## install Python, npm and browser dependencies
+
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
+	$(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install -r requirements.txt
+	$(PYTHON) -m pip install --no-deps -r requirements-nodeps.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`).
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	else sudo apt-get update && sudo apt-get install -y chromium; fi
+
+run: setup  ## serve the web app with the shipped model on http://127.0.0.1:5000
+	$(PYTHON) server.py
+
+test: setup  ## run the whole test suite
+	$(PYTHON) -m pytest
+
+bench: setup  ## run the benchmarks in bench/ (slow; results are printed as tables)
+	$(PYTHON) -m bench
+
+clean:  ## remove installed environments (not the shipped model)
+	rm -rf $(VENV) node_modules

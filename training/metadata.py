@@ -1,0 +1,64 @@
+"""The model's metadata: the one source of truth for classes, input and preprocessing.
+
+It travels inside every checkpoint (key "metadata") and, as metadata.json, beside every converted
+artifact. Python (training, conversion, predict) and the browser (web/js/model.js) read it;
+nothing else hard-codes class names, input size, normalisation or the face-crop rule.
+
+Model input = (gray / 255 - mean) / std, where gray is the face crop converted to grayscale with
+`grayscale_weights` (ITU-R BT.601 luma) and resized to input.height x input.width with `resize`.
+The crop is a square centred on the detector's face box, with side = scale * max(box w, box h),
+its centre moved down by shift_y * side; parts outside the image are filled with edge pixels.
+"""
+from __future__ import annotations
+
+import copy
+
+SCHEMA = "fer-model-metadata/1"
+
+DEFAULT_PREPROCESSING = {
+    "color": "grayscale",
+    "grayscale_weights": [0.299, 0.587, 0.114],
+    "resize": "bilinear",
+    "pixel_scale": 255.0,
+    "mean": 0.5,
+    "std": 0.5,
+}
+
+# FER2013 faces are registered with a little margin around the face; a detector box is tighter.
+DEFAULT_CROP = {"shape": "square", "scale": 1.25, "shift_y": 0.0, "pad": "edge"}
+
+
+def build_metadata(model_name: str, hparams: dict, num_parameters: int, classes, label_set: str,
+                   training: dict | None = None, data: dict | None = None,
+                   preprocessing: dict | None = None, crop: dict | None = None) -> dict:
+    return {
+        "schema": SCHEMA,
+        "model": {"name": model_name, "hparams": dict(hparams), "parameters": int(num_parameters),
+                  "output": "log_softmax"},
+        "classes": list(classes),
+        "label_set": label_set,
+        "input": {"height": 48, "width": 48, "channels": 1, "layout": "NCHW", "dtype": "float32"},
+        "preprocessing": dict(preprocessing or DEFAULT_PREPROCESSING),
+        "crop": dict(crop or DEFAULT_CROP),
+        "training": dict(training or {}),
+        "data": dict(data or {}),
+        "metrics": {},
+    }
+
+
+def validate_metadata(meta: dict, where: str = "metadata") -> dict:
+    """Check the fields downstream code relies on; raise ValueError naming what is missing."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}: metadata is not a JSON object")
+    if meta.get("schema") != SCHEMA:
+        raise ValueError(f"{where}: unknown metadata schema {meta.get('schema')!r} (expected {SCHEMA})")
+    for key in ("model", "classes", "input", "preprocessing", "crop"):
+        if key not in meta:
+            raise ValueError(f"{where}: metadata has no {key!r}")
+    if not meta["classes"] or len(set(meta["classes"])) != len(meta["classes"]):
+        raise ValueError(f"{where}: class names must be a non-empty list of unique names")
+    return meta
+
+
+def copy_metadata(meta: dict) -> dict:
+    return copy.deepcopy(meta)
