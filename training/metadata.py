@@ -7,7 +7,9 @@ nothing else hard-codes class names, input size, normalisation or the face-crop 
 Model input = (gray / 255 - mean) / std, where gray is the face crop converted to grayscale with
 `grayscale_weights` (ITU-R BT.601 luma) and resized to input.height x input.width with `resize`.
 The crop is a square centred on the detector's face box, with side = scale * max(box w, box h),
-its centre moved down by shift_y * side; parts outside the image are filled with edge pixels.
+its centre moved down by shift_y * side; pixels outside the image take the grey value `fill`.
+Resize is "area": bilinear sampling (corner-aligned, like tf.image.cropAndResize) at k*48 with
+k = round(side / 48) clamped to 1..4, then k x k averaging; web/js/model.js is the reference.
 """
 from __future__ import annotations
 
@@ -18,14 +20,14 @@ SCHEMA = "fer-model-metadata/1"
 DEFAULT_PREPROCESSING = {
     "color": "grayscale",
     "grayscale_weights": [0.299, 0.587, 0.114],
-    "resize": "bilinear",
+    "resize": "area",
     "pixel_scale": 255.0,
     "mean": 0.5,
     "std": 0.5,
 }
 
 # FER2013 faces are registered with a little margin around the face; a detector box is tighter.
-DEFAULT_CROP = {"shape": "square", "scale": 1.25, "shift_y": 0.0, "pad": "edge"}
+DEFAULT_CROP = {"shape": "square", "scale": 1.25, "shift_y": 0.0, "fill": 128}
 
 
 def build_metadata(model_name: str, hparams: dict, num_parameters: int, classes, label_set: str,
