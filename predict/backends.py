@@ -1,0 +1,109 @@
+"""Emotion model backends over one model directory: ONNX Runtime on model.onnx, or the PyTorch checkpoint.
+
+Both take the batch made by preprocess.faces_to_batch and return probabilities (N, classes).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from training.metadata import validate_metadata
+
+from .errors import PredictError
+
+BACKENDS = ("onnx", "torch")
+
+
+def load_metadata(model_dir: Path) -> dict:
+    path = Path(model_dir) / "metadata.json"
+    if not path.is_file():
+        raise PredictError(f"{model_dir}: not a model directory (no metadata.json; make one with `python -m convert`)")
+    try:
+        meta = json.loads(path.read_text())
+        return validate_metadata(meta, str(path))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PredictError(f"{path}: {exc}") from None
+
+
+def to_probabilities(outputs: np.ndarray, meta: dict) -> np.ndarray:
+    kind = meta["model"].get("output", "log_softmax")
+    if kind == "log_softmax":
+        return np.exp(outputs)
+    if kind == "logits":
+        z = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+    raise PredictError(f"metadata: unknown model output kind {kind!r}")
+
+
+class OnnxBackend:
+    name = "onnx"
+
+    def __init__(self, model_dir: Path, meta: dict, threads: int = 0):
+        import onnxruntime as ort
+
+        path = Path(model_dir) / "model.onnx"
+        if not path.is_file():
+            raise PredictError(f"{model_dir}: no model.onnx (re-run `python -m convert`)")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise PredictError(f"{path}: not a loadable ONNX model ({exc})") from None
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.fixed_batch = isinstance(inp.shape[0], int)  # exported without a dynamic batch axis
+        self.meta = meta
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) == 0:
+            return np.zeros((0, len(self.meta["classes"])), np.float32)
+        if self.fixed_batch:
+            out = np.concatenate([self.session.run(None, {self.input_name: batch[i:i + 1]})[0]
+                                  for i in range(len(batch))])
+        else:
+            out = self.session.run(None, {self.input_name: batch})[0]
+        return to_probabilities(out, self.meta)
+
+
+class TorchBackend:
+    name = "torch"
+
+    def __init__(self, checkpoint: Path, meta: dict):
+        import torch
+
+        from training.checkpoint import CheckpointError, model_from_checkpoint
+
+        try:
+            self.model, ckpt_meta = model_from_checkpoint(Path(checkpoint))
+        except CheckpointError as exc:
+            raise PredictError(str(exc)) from None
+        if ckpt_meta["classes"] != meta["classes"] or ckpt_meta["input"] != meta["input"]:
+            raise PredictError(f"{checkpoint}: classes or input differ from the model directory's metadata.json")
+        self.torch, self.meta = torch, meta
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) == 0:
+            return np.zeros((0, len(self.meta["classes"])), np.float32)
+        with self.torch.inference_mode():
+            out = self.model(self.torch.from_numpy(np.ascontiguousarray(batch))).numpy()
+        return to_probabilities(out, self.meta)
+
+
+def default_checkpoint(model_dir: Path) -> Path:
+    """models/<name>/checkpoint.pt beside models/<name>/export/."""
+    return Path(model_dir).resolve().parent / "checkpoint.pt"
+
+
+def make_backend(name: str, model_dir: Path, meta: dict, checkpoint: Path | None = None, threads: int = 0):
+    if name == "onnx":
+        return OnnxBackend(model_dir, meta, threads)
+    if name == "torch":
+        ckpt = Path(checkpoint) if checkpoint else default_checkpoint(model_dir)
+        if not ckpt.is_file():
+            raise PredictError(f"--backend torch needs the checkpoint: {ckpt} not found (pass --checkpoint PATH)")
+        return TorchBackend(ckpt, meta)
+    raise PredictError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")

@@ -1,0 +1,150 @@
+"""BlazeFace-back, the browser's face detector, rebuilt for ONNX Runtime from the npm package's files.
+
+The page loads node_modules/@vladmandic/human/models/blazeface.json (a TF.js graph model: a TF
+GraphDef as JSON + weights in blazeface.bin). Python runs the very same weights: each TF node is
+translated to its ONNX twin in memory (a few ms, nothing downloaded or cached), so the command needs
+neither TensorFlow at run time nor a second detector. tests/test_predict_detector.py checks the
+translation against TensorFlow running the original GraphDef.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent / "node_modules" / "@vladmandic" / "human" / "models"
+MODEL_JSON = PACKAGE_DIR / "blazeface.json"
+
+_DTYPES = {"float32": np.float32, "int32": np.int32}
+
+
+class DetectorModelError(RuntimeError):
+    """The BlazeFace files are missing or not the graph this module knows how to translate."""
+
+
+def load_tfjs_graph(model_json: Path = MODEL_JSON) -> tuple[list[dict], dict[str, np.ndarray], dict]:
+    """Nodes of the GraphDef (JSON dicts), the weights by node name, and the signature."""
+    model_json = Path(model_json)
+    if not model_json.is_file():
+        raise DetectorModelError(f"face detector model not found: {model_json} (run `make setup` for node_modules)")
+    spec = json.loads(model_json.read_text())
+    weights: dict[str, np.ndarray] = {}
+    for group in spec["weightsManifest"]:
+        blob = b"".join((model_json.parent / p).read_bytes() for p in group["paths"])
+        offset = 0
+        for w in group["weights"]:
+            if "quantization" in w or w["dtype"] not in _DTYPES:
+                raise DetectorModelError(f"{model_json}: unsupported weight encoding for {w['name']}")
+            dtype = np.dtype(_DTYPES[w["dtype"]])
+            count = int(np.prod(w["shape"], dtype=np.int64))
+            weights[w["name"]] = np.frombuffer(blob, dtype, count, offset).reshape(w["shape"]).copy()
+            offset += count * dtype.itemsize
+    return spec["modelTopology"]["node"], weights, spec.get("userDefinedMetadata", {}).get("signature", {})
+
+
+def _attr_str(node: dict, key: str, default: str = "") -> str:
+    raw = node.get("attr", {}).get(key, {}).get("s")
+    return base64.b64decode(raw).decode() if raw else default
+
+
+def _attr_ints(node: dict, key: str) -> list[int]:
+    return [int(i) for i in node.get("attr", {}).get(key, {}).get("list", {}).get("i", [])]
+
+
+def to_onnx(model_json: Path = MODEL_JSON):
+    """Translate the NHWC TF graph into an NCHW ONNX model with the same input and output names."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    nodes, weights, signature = load_tfjs_graph(model_json)
+    out_nodes, inits = [], []
+    clean = lambda name: name.split(":")[0].lstrip("^")  # noqa: E731  (TF input refs may carry :0)
+
+    def const(name: str, value: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(value, name))
+        return name
+
+    def check_nhwc(node):
+        fmt = _attr_str(node, "data_format", "NHWC")
+        if fmt != "NHWC" or any(d != 1 for d in _attr_ints(node, "dilations") or [1]):
+            raise DetectorModelError(f"unsupported {node['op']} layout/dilation in {node['name']}")
+
+    def pads(node):
+        mode = _attr_str(node, "padding")
+        if mode not in ("SAME", "VALID"):
+            raise DetectorModelError(f"unsupported padding {mode!r} in {node['name']}")
+        return "SAME_UPPER" if mode == "SAME" else "VALID"  # TF SAME puts the odd pixel at the end
+
+    graph_inputs, graph_outputs = [], []
+    for node in nodes:
+        op, name = node["op"], node["name"]
+        ins = [clean(i) for i in node.get("input", [])]
+        if op == "Const":
+            continue  # weights become initializers where they are used (layouts differ per use)
+        if op == "Placeholder":
+            dims = [int(d["size"]) for d in node["attr"]["shape"]["shape"]["dim"]]
+            graph_inputs.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims))
+            out_nodes.append(helper.make_node("Transpose", [name], [name + "/nchw"], perm=[0, 3, 1, 2]))
+        elif op in ("_FusedConv2D", "DepthwiseConv2dNative"):
+            check_nhwc(node)
+            w = weights[ins[1]]  # HWIO, or H W C multiplier for depthwise
+            if op == "DepthwiseConv2dNative":
+                kh, kw, c, m = w.shape
+                w_oihw, group = w.reshape(kh, kw, c * m, 1).transpose(2, 3, 0, 1), c
+            else:
+                w_oihw, group = w.transpose(3, 2, 0, 1), 1
+            fused = [base64.b64decode(s).decode() for s in node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])]
+            if op == "_FusedConv2D" and fused not in (["BiasAdd"], ["BiasAdd", "Relu"]):
+                raise DetectorModelError(f"unsupported fused ops {fused} in {name}")
+            conv_in = [ins[0] + "/nchw", const(name + "/w", np.ascontiguousarray(w_oihw))]
+            if op == "_FusedConv2D":
+                conv_in.append(const(name + "/b", weights[ins[2]]))
+            conv_out = name + ("/conv" if fused[-1:] == ["Relu"] else "") + "/nchw"
+            out_nodes.append(helper.make_node("Conv", conv_in, [conv_out], strides=_attr_ints(node, "strides")[1:3],
+                                              group=group, auto_pad=pads(node), kernel_shape=list(w_oihw.shape[2:])))
+            if fused[-1:] == ["Relu"]:
+                out_nodes.append(helper.make_node("Relu", [conv_out], [name + "/nchw"]))
+        elif op in ("AddV2", "Add"):
+            out_nodes.append(helper.make_node("Add", [i + "/nchw" for i in ins], [name + "/nchw"]))
+        elif op == "Relu":
+            out_nodes.append(helper.make_node("Relu", [ins[0] + "/nchw"], [name + "/nchw"]))
+        elif op == "MaxPool":
+            check_nhwc(node)
+            out_nodes.append(helper.make_node("MaxPool", [ins[0] + "/nchw"], [name + "/nchw"], auto_pad=pads(node),
+                                              kernel_shape=_attr_ints(node, "ksize")[1:3],
+                                              strides=_attr_ints(node, "strides")[1:3]))
+        elif op == "Pad":
+            p = weights[ins[1]].astype(np.int64)[[0, 3, 1, 2]]  # NHWC rows -> NCHW rows
+            out_nodes.append(helper.make_node("Pad", [ins[0] + "/nchw", const(name + "/pads", p.T.reshape(-1))],
+                                              [name + "/nchw"]))
+        elif op == "Reshape":  # back to NHWC memory order before TF's reshape
+            out_nodes.append(helper.make_node("Transpose", [ins[0] + "/nchw"], [name + "/nhwc"], perm=[0, 2, 3, 1]))
+            shape = const(name + "/shape", weights[ins[1]].astype(np.int64))
+            out_nodes.append(helper.make_node("Reshape", [name + "/nhwc", shape], [name]))
+        elif op == "Identity":
+            out_nodes.append(helper.make_node("Identity", ins[:1], [name]))
+            dims = signature.get("outputs", {}).get(name + ":0", {}).get("tensorShape", {}).get("dim")
+            if not dims:
+                raise DetectorModelError(f"{model_json}: the signature does not give the shape of {name}")
+            graph_outputs.append(helper.make_tensor_value_info(
+                name, onnx.TensorProto.FLOAT, [int(d["size"]) for d in dims]))
+        else:
+            raise DetectorModelError(f"{model_json}: op {op} ({name}) has no ONNX translation here")
+    graph = helper.make_graph(out_nodes, "blazeface", graph_inputs, graph_outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="predict.blazeface")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model, signature
+
+
+def session(model_json: Path = MODEL_JSON, threads: int = 0):
+    """An ONNX Runtime session for the detector; outputs come back as {name: array}."""
+    import onnxruntime as ort
+
+    model, _ = to_onnx(model_json)
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])

@@ -1,0 +1,5 @@
+"""One exception type for bad input or setup; the CLI prints it as a one-line error and exits non-zero."""
+
+
+class PredictError(Exception):
+    pass

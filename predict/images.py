@@ -1,0 +1,107 @@
+"""Reading, finding and writing image files, with one-line errors for anything unusable."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import PredictError
+
+# Formats OpenCV 4.10's wheel decodes and encodes.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm")
+
+
+def find_images(paths) -> list[Path]:
+    """Files as given (their format is checked) and the images inside folders (recursively, sorted)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not inside:
+                raise PredictError(f"{path}: folder holds no images ({' '.join(IMAGE_SUFFIXES)})")
+            found.extend(inside)
+        else:
+            found.append(path)  # read_rgb names what is wrong with it, file by file
+    return found
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """RGB uint8 (H, W, 3); EXIF orientation applied as a browser does."""
+    path = Path(path)
+    if not path.is_file():
+        raise PredictError(f"{path}: no such file")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise PredictError(f"{path}: unsupported image format {path.suffix or '(no extension)'!r}; "
+                           f"use one of {' '.join(IMAGE_SUFFIXES)}")
+    data = np.fromfile(str(path), np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise PredictError(f"{path}: cannot decode the image (corrupt, empty or not really {path.suffix})")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # mkstemp makes 0600 files; finished outputs get the usual mode
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Move a finished temp file into place with normal permissions."""
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, path)
+
+
+def write_image(path: Path, bgr: np.ndarray) -> None:
+    """Encode in memory, write a temp file beside the target, rename: never half an image."""
+    path = Path(path)
+    ok, buf = cv2.imencode(path.suffix, bgr)
+    if not ok:
+        raise PredictError(f"{path}: OpenCV cannot encode {path.suffix} images")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(buf.tobytes())
+        publish(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        publish(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def output_names(paths: list[Path], out_dir: Path) -> list[Path]:
+    """One annotated file per input, same name in out_dir; clashing names get -2, -3... ."""
+    taken: set[str] = set()
+    names = []
+    for p in paths:
+        suffix = p.suffix.lower() if p.suffix.lower() in IMAGE_SUFFIXES else ".png"
+        stem, name, n = p.stem, p.stem + suffix, 1
+        if (Path(out_dir) / name).resolve() == p.resolve():
+            stem = name = f"{p.stem}-annotated"  # never overwrite the photo itself
+            name += suffix
+        while name in taken:
+            n += 1
+            name = f"{stem}-{n}{suffix}"
+        taken.add(name)
+        names.append(Path(out_dir) / name)
+    return names

@@ -1,0 +1,175 @@
+"""`python -m predict live`: camera or video file -> faces, smoothed emotions and fps, shown and/or saved.
+
+Window mode shows frames with cv2.imshow (q or Esc quits). Without a display, or with --no-window,
+it runs headless and writes the annotated video (--out) and per-frame rows (--csv).
+"""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+from tqdm import tqdm
+
+from .draw import draw_faces, draw_fps
+from .errors import PredictError
+from .images import publish
+from .tracking import Smoother
+
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own lines would bury our one-line errors
+WINDOW = "predict live (q or Esc quits)"
+QUIT_KEYS = {ord("q"), ord("Q"), 27}
+
+
+def add_arguments(p) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--camera", type=int, metavar="N", help="camera index (default: 0)")
+    src.add_argument("--video", type=Path, metavar="FILE", help="read a video file instead of a camera")
+    p.add_argument("--out", type=Path, metavar="FILE.mp4", help="write the annotated video (MPEG-4)")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write one row per face per frame")
+    p.add_argument("--no-window", action="store_true", help="never open a window (implied without a display)")
+    p.add_argument("--smooth", type=float, default=0.4, metavar="ALPHA",
+                   help="weight of the newest frame in each face's running average, 0..1 (1 = none; default 0.4)")
+    p.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after N frames (0 = no limit)")
+
+
+def has_display() -> bool:
+    return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def open_source(args) -> tuple[cv2.VideoCapture, str]:
+    if args.video is not None:
+        if not args.video.is_file():
+            raise PredictError(f"{args.video}: no such video file")
+        what, source = str(args.video), str(args.video)
+    else:
+        index = 0 if args.camera is None else args.camera
+        what, source = f"camera {index}", index
+    previous = cv2.getLogLevel()
+    cv2.setLogLevel(0)  # OpenCV's backend warnings; our error below says what happened
+    try:
+        cap = cv2.VideoCapture(source)
+    finally:
+        cv2.setLogLevel(previous)
+    if not cap.isOpened():
+        hint = "not a video OpenCV/FFmpeg can read" if args.video is not None else "no such camera or it is busy"
+        raise PredictError(f"cannot open {what}: {hint}")
+    return cap, what
+
+
+class VideoOut:
+    """mp4 written to a temp file beside the target and renamed when closed cleanly."""
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
+        if path.suffix.lower() != ".mp4":
+            raise PredictError(f"{path}: --out must end in .mp4")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".mp4")
+        os.close(fd)
+        self.path, self.tmp = path, Path(tmp)
+        self.writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self.writer.isOpened():
+            self.tmp.unlink(missing_ok=True)
+            raise PredictError(f"{path}: OpenCV cannot write MPEG-4 video here")
+
+    def write(self, frame) -> None:
+        self.writer.write(frame)
+
+    def close(self, keep: bool) -> None:
+        self.writer.release()
+        if keep:
+            publish(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+class CsvOut:
+    """Rows streamed to a temp file beside the target, renamed when closed cleanly."""
+
+    def __init__(self, path: Path, header: list[str]):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        self.path, self.tmp = path, Path(tmp)
+        self.fh = os.fdopen(fd, "w", newline="")
+        self.writer = csv.writer(self.fh)
+        self.writer.writerow(header)
+
+    def close(self, keep: bool) -> None:
+        self.fh.close()
+        if keep:
+            publish(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def run(args, pipeline) -> int:
+    if not 0 < args.smooth <= 1:
+        raise PredictError("--smooth must be in (0, 1]")
+    window = not args.no_window and has_display()
+    if not (window or args.out or args.csv):
+        raise PredictError("no display for a window: pass --out FILE.mp4 and/or --csv FILE to run headless")
+    cap, what = open_source(args)
+    ok, frame = cap.read()
+    if not ok:
+        cap.release()
+        raise PredictError(f"{what} opened but gave no frames")
+    src_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    src_fps = src_fps if 1 <= src_fps <= 240 else 15.0
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if args.video is not None else 0
+    if args.max_frames:
+        total = min(total, args.max_frames) if total > 0 else args.max_frames
+    writer = VideoOut(args.out, src_fps, (frame.shape[1], frame.shape[0])) if args.out else None
+    header = ["frame", "time_s", "face", "track", "x", "y", "width", "height", "score", "label",
+              "confidence", "raw_label", *pipeline.classes]
+    table = CsvOut(args.csv, header) if args.csv else None
+    smoother = Smoother(alpha=args.smooth)
+    bar = tqdm(total=total or None, desc=what, unit="frame", file=sys.stderr, disable=window)
+    n, faces_seen, fps, started, finished = 0, 0, 0.0, time.perf_counter(), False
+    try:
+        while ok:
+            t0 = time.perf_counter()
+            faces = pipeline(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            smoothed = smoother.update(faces)
+            stamp = n / src_fps if args.video is not None else time.perf_counter() - started
+            for i, ((track, face), raw) in enumerate(zip(smoothed, faces) if table else ()):
+                b = face.box
+                table.writer.writerow([n, f"{stamp:.3f}", i, track, f"{b.x:.1f}", f"{b.y:.1f}", f"{b.width:.1f}",
+                                f"{b.height:.1f}", f"{b.score:.4f}", pipeline.classes[face.top],
+                                f"{face.confidence:.4f}", pipeline.classes[raw.top],
+                                *(f"{p:.5f}" for p in face.probs)])
+            faces_seen += len(faces)
+            dt = time.perf_counter() - t0
+            fps = 1 / dt if n == 0 else 0.9 * fps + 0.1 / max(dt, 1e-6)  # steady on-screen figure
+            draw_fps(draw_faces(frame, [f for _, f in smoothed], pipeline.classes), fps)
+            if writer:
+                writer.write(frame)
+            n += 1
+            bar.update(1)
+            if window:
+                cv2.imshow(WINDOW, frame)
+                key = cv2.waitKey(1) & 0xFF
+                if key in QUIT_KEYS or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+                    break
+            if args.max_frames and n >= args.max_frames:
+                break
+            ok, frame = cap.read()
+        finished = True
+    except KeyboardInterrupt:
+        finished = True  # Ctrl+C ends a live session normally: keep what was recorded
+    finally:
+        bar.close()
+        cap.release()
+        if writer:
+            writer.close(keep=finished)
+        if table:
+            table.close(keep=finished)
+        if window:
+            cv2.destroyAllWindows()
+    elapsed = time.perf_counter() - started
+    print(f"{what}: {n} frames, {faces_seen} face detections, {n / max(elapsed, 1e-9):.1f} fps overall"
+          + (f"; video {args.out}" if args.out else "") + (f"; results {args.csv}" if args.csv else ""))
+    return 0

@@ -1,0 +1,52 @@
+"""Frame -> faces -> emotions: the detector, the browser's preprocessing and a backend, in one object."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backends import load_metadata, make_backend
+from .detector import Box, FaceDetector
+from .preprocess import faces_to_batch
+
+ROOT = Path(__file__).resolve().parent.parent
+# The shipped model, the one `make run` serves to the browser.
+DEFAULT_MODEL_DIR = ROOT / "models" / "fer-default" / "export"
+
+
+@dataclass
+class Face:
+    box: Box
+    probs: np.ndarray  # probabilities in metadata class order
+
+    @property
+    def top(self) -> int:
+        return int(np.argmax(self.probs))
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probs[self.top])
+
+    def as_dict(self, classes: list[str]) -> dict:
+        return {"box": self.box.as_dict(), "label": classes[self.top], "confidence": round(self.confidence, 4),
+                "probabilities": {c: round(float(p), 5) for c, p in zip(classes, self.probs)}}
+
+
+class Pipeline:
+    """Pipeline(model_dir)(rgb) -> [Face]; rgb is an RGB uint8 (H, W, 3) array."""
+
+    def __init__(self, model_dir: Path = DEFAULT_MODEL_DIR, backend: str = "onnx",
+                 checkpoint: Path | None = None, detector: FaceDetector | None = None, threads: int = 0):
+        self.model_dir = Path(model_dir)
+        self.meta = load_metadata(self.model_dir)
+        self.classes = list(self.meta["classes"])
+        self.backend = make_backend(backend, self.model_dir, self.meta, checkpoint, threads)
+        self.detector = detector or FaceDetector(threads=threads)
+
+    def classify(self, rgb: np.ndarray, boxes: list[Box]) -> list[Face]:
+        probs = self.backend(faces_to_batch(rgb, boxes, self.meta))
+        return [Face(b, p) for b, p in zip(boxes, probs)]
+
+    def __call__(self, rgb: np.ndarray) -> list[Face]:
+        return self.classify(rgb, self.detector.detect(rgb))
