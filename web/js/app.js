@@ -1,0 +1,367 @@
+// The page: camera loop, photo upload, drawing, stats. Model code lives in model.js, face
+// detection in detector.js; nothing here knows class names or input sizes (metadata.json does).
+import { initBackend, EmotionModel } from './model.js';
+import { FaceDetector } from './detector.js';
+import { FaceSmoother } from './smoothing.js';
+import { runParity } from './parity.js';
+
+const MODEL_URL = '/model';
+const MAX_PHOTO_SIDE = 1600; // larger photos are scaled down before detection
+const STATS_WINDOW = 30; // frames behind the fps and median timings
+const COLORS = ['#e5484d', '#8e4ec6', '#f76b15', '#30a46c', '#0090ff', '#ffc53d', '#8d8d8d', '#d6409f'];
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  start: $('start'), pause: $('pause'), stop: $('stop'), file: $('file'), smooth: $('smooth'),
+  smoothN: $('smooth-n'), backend: $('backend'), message: $('message'), stage: $('stage'),
+  video: $('video'), canvas: $('canvas'), hint: $('drop-hint'), status: $('status'),
+  backendName: $('backend-name'), fps: $('fps'), modelMs: $('model-ms'), detMs: $('det-ms'),
+  faces: $('faces'), parity: $('parity'), parityResult: $('parity-result'),
+};
+const ctx = el.canvas.getContext('2d', { willReadFrequently: true });
+
+const state = {
+  model: null, detector: null, backend: null, ready: false,
+  stream: null, mode: 'idle', running: false, // mode: idle | camera | photo
+  frames: 0, results: [], times: [], modelMs: [], detMs: [],
+};
+const smoother = new FaceSmoother(Number(el.smoothN.value));
+
+// ---------- messages and stats ----------
+
+function showMessage(text, kind = 'info') {
+  el.message.textContent = text;
+  el.message.className = `message ${kind}`;
+  el.message.hidden = false;
+}
+
+function clearMessage() {
+  el.message.hidden = true;
+  el.message.textContent = '';
+}
+
+const median = (xs) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+const push = (xs, x) => { xs.push(x); if (xs.length > STATS_WINDOW) xs.shift(); };
+const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+
+function stats() {
+  const t = state.times;
+  const fps = t.length > 1 ? ((t.length - 1) * 1000) / (t[t.length - 1] - t[0]) : NaN;
+  return { fps, modelMs: median(state.modelMs), detMs: median(state.detMs), backend: state.backend, frames: state.frames };
+}
+
+function showStats() {
+  const s = stats();
+  el.fps.textContent = state.mode === 'camera' ? fmt(s.fps) : '–';
+  el.modelMs.textContent = fmt(s.modelMs);
+  el.detMs.textContent = fmt(s.detMs);
+}
+
+function resetStats() {
+  state.times = []; state.modelMs = []; state.detMs = [];
+}
+
+// ---------- model loading and backend ----------
+
+async function load(backendName) {
+  state.ready = false;
+  setButtons();
+  el.status.textContent = 'loading model…';
+  state.model?.dispose();
+  state.detector?.dispose();
+  state.model = state.detector = null;
+  state.backend = await initBackend(backendName);
+  el.backendName.textContent = state.backend;
+  el.backend.value = state.backend;
+  if (state.backend !== backendName) showMessage(`The ${backendName} backend is not available here; using ${state.backend}.`);
+  [state.model, state.detector] = await Promise.all([EmotionModel.load(MODEL_URL), FaceDetector.load()]);
+  resetStats();
+  state.ready = true;
+  el.status.textContent = 'ready';
+  setButtons();
+}
+
+function setButtons() {
+  const cam = state.mode === 'camera';
+  el.start.disabled = !state.ready || cam;
+  el.pause.disabled = !state.ready || !cam;
+  el.stop.disabled = !cam;
+  el.parity.disabled = !state.ready;
+  el.pause.textContent = cam && !state.running ? 'Resume' : 'Pause';
+}
+
+// ---------- analysis and drawing ----------
+
+/** Detect and classify every face on the canvas (which holds the frame or photo). */
+function analyse(smooth) {
+  const t0 = performance.now();
+  const boxes = state.detector.detect(el.canvas);
+  push(state.detMs, performance.now() - t0);
+  let results = state.model.classify(el.canvas, boxes);
+  if (results.length) push(state.modelMs, results[0].ms);
+  if (smooth) results = smoother.update(results, state.model.classes);
+  state.results = results;
+  return results;
+}
+
+function drawOverlays(results) {
+  const scale = el.canvas.width / 640;
+  const lw = Math.max(2, 2.5 * scale), fontPx = Math.round(Math.max(14, 16 * scale));
+  ctx.font = `600 ${fontPx}px system-ui, sans-serif`;
+  ctx.textBaseline = 'bottom';
+  results.forEach((r, i) => {
+    const { x, y, width, height } = r.box;
+    const color = COLORS[r.top % COLORS.length];
+    ctx.lineWidth = lw;
+    ctx.strokeStyle = color;
+    ctx.strokeRect(x, y, width, height);
+    const text = `${i + 1}: ${r.label} ${Math.round(100 * r.probs[r.top])}%`;
+    const tw = ctx.measureText(text).width + 8;
+    const ty = y - fontPx - 6 < 0 ? y + height + fontPx + 6 : y; // below the box when no room above
+    ctx.fillStyle = color;
+    ctx.fillRect(x - lw / 2, ty - fontPx - 6, tw, fontPx + 6);
+    ctx.fillStyle = '#fff';
+    ctx.fillText(text, x + 4 - lw / 2, ty - 3);
+  });
+}
+
+function renderFaces(results) {
+  const classes = state.model.classes;
+  if (el.faces.children.length !== results.length) {
+    el.faces.replaceChildren(...results.map(() => {
+      const li = document.createElement('li');
+      li.className = 'face';
+      li.append(document.createElement('h2'));
+      classes.forEach((name) => {
+        const row = document.createElement('div');
+        row.className = 'bar';
+        row.innerHTML = '<span class="name"></span><span class="track"><span class="fill"></span></span><span class="pct"></span>';
+        row.querySelector('.name').textContent = name;
+        li.append(row);
+      });
+      return li;
+    }));
+  }
+  results.forEach((r, i) => {
+    const li = el.faces.children[i];
+    li.style.setProperty('--c', COLORS[r.top % COLORS.length]);
+    li.dataset.label = r.label;
+    li.querySelector('h2').textContent = `Face ${i + 1}: ${r.label} (${Math.round(100 * r.probs[r.top])}%)`;
+    li.querySelectorAll('.bar').forEach((row, k) => {
+      const p = 100 * r.probs[k];
+      row.querySelector('.fill').style.width = `${p.toFixed(1)}%`;
+      row.querySelector('.pct').textContent = `${p.toFixed(0)}%`;
+    });
+  });
+}
+
+// ---------- camera ----------
+
+function cameraError(err) {
+  switch (err.name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return 'Camera access was denied. Allow the camera for this site in the browser settings, or upload a photo instead.';
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return 'No camera was found. Connect one, or upload a photo instead.';
+    case 'NotReadableError':
+      return 'The camera is busy or unavailable (another application may be using it). Upload a photo instead.';
+    default:
+      return `The camera could not be started (${err.name}: ${err.message}). Upload a photo instead.`;
+  }
+}
+
+async function startCamera() {
+  clearMessage();
+  if (!navigator.mediaDevices?.getUserMedia) {
+    showMessage('This page cannot use a camera here (browsers allow it only on https or localhost). Upload a photo instead.', 'error');
+    return;
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: 'user' }, audio: false,
+    });
+  } catch (err) {
+    showMessage(cameraError(err), 'error');
+    return;
+  }
+  state.stream = stream;
+  el.video.srcObject = stream;
+  await el.video.play();
+  state.mode = 'camera';
+  state.running = true;
+  el.hint.hidden = true;
+  smoother.reset();
+  resetStats();
+  setButtons();
+  requestAnimationFrame(tick);
+}
+
+function tick() {
+  if (state.mode !== 'camera' || !state.running) return;
+  const v = el.video;
+  if (state.ready && v.videoWidth > 0 && v.readyState >= 2) {
+    if (el.canvas.width !== v.videoWidth || el.canvas.height !== v.videoHeight) {
+      el.canvas.width = v.videoWidth;
+      el.canvas.height = v.videoHeight;
+    }
+    ctx.drawImage(v, 0, 0);
+    const results = analyse(el.smooth.checked);
+    drawOverlays(results);
+    renderFaces(results);
+    state.frames += 1;
+    push(state.times, performance.now());
+    showStats();
+  }
+  requestAnimationFrame(tick);
+}
+
+function togglePause() {
+  state.running = !state.running;
+  if (state.running) {
+    resetStats();
+    requestAnimationFrame(tick);
+  }
+  setButtons();
+}
+
+function stopCamera() {
+  state.stream?.getTracks().forEach((t) => t.stop());
+  state.stream = null;
+  el.video.srcObject = null;
+  state.running = false;
+  if (state.mode === 'camera') {
+    state.mode = 'idle';
+    ctx.clearRect(0, 0, el.canvas.width, el.canvas.height);
+    el.faces.replaceChildren();
+    el.hint.hidden = false;
+    state.results = [];
+  }
+  showStats();
+  setButtons();
+}
+
+// ---------- photo upload ----------
+
+async function decodePhoto(file) {
+  if (file.type && !file.type.startsWith('image/')) {
+    throw new Error(`"${file.name}" is not an image (${file.type}). Choose a JPEG, PNG, WebP or similar photo.`);
+  }
+  try {
+    return await createImageBitmap(file, { imageOrientation: 'from-image' }); // honours EXIF orientation
+  } catch {
+    throw new Error(`"${file.name}" could not be read as an image. Choose a JPEG, PNG, WebP or similar photo.`);
+  }
+}
+
+async function showPhoto(file) {
+  if (!state.ready) return;
+  clearMessage();
+  let bitmap;
+  try {
+    bitmap = await decodePhoto(file);
+  } catch (err) {
+    showMessage(err.message, 'error');
+    return;
+  }
+  stopCamera();
+  const s = Math.min(1, MAX_PHOTO_SIDE / Math.max(bitmap.width, bitmap.height));
+  el.canvas.width = Math.round(bitmap.width * s);
+  el.canvas.height = Math.round(bitmap.height * s);
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(bitmap, 0, 0, el.canvas.width, el.canvas.height);
+  bitmap.close();
+  state.mode = 'photo';
+  el.hint.hidden = true;
+  resetStats();
+  const results = analyse(false);
+  drawOverlays(results);
+  renderFaces(results);
+  showStats();
+  setButtons();
+  if (!results.length) showMessage(`No face found in "${file.name}".`);
+}
+
+// ---------- parity ----------
+
+async function checkParity() {
+  el.parity.disabled = true;
+  el.parityResult.textContent = 'running…';
+  delete el.parityResult.dataset.pass;
+  try {
+    const r = await runParity(state.model, MODEL_URL);
+    const table = document.createElement('table');
+    const rows = [
+      ['Reference inputs', `${r.n}`],
+      ['max |Δ| probability', `${r.maxAbs.toExponential(2)} (tolerance ${r.tolerance.toExponential(0)})`],
+      ['Top-1 agreement', `${r.agree}/${r.n}${r.ties ? ` (+${r.ties} ties)` : ''}`],
+      ['Backend', `${tf.getBackend()}, ${r.ms.toFixed(0)} ms`],
+      ['Result', r.pass ? 'PASS' : 'FAIL'],
+    ];
+    rows.forEach(([k, v]) => {
+      const tr = table.insertRow();
+      tr.insertCell().textContent = k;
+      tr.insertCell().textContent = v;
+    });
+    table.rows[rows.length - 1].cells[1].className = r.pass ? 'pass' : 'fail';
+    el.parityResult.replaceChildren(table);
+    el.parityResult.dataset.pass = String(r.pass);
+    window.ferApp.parity = r;
+  } catch (err) {
+    el.parityResult.textContent = `Parity check failed to run: ${err.message}`;
+    el.parityResult.dataset.pass = 'false';
+  }
+  el.parity.disabled = false;
+}
+
+// ---------- wiring ----------
+
+el.start.addEventListener('click', startCamera);
+el.pause.addEventListener('click', togglePause);
+el.stop.addEventListener('click', stopCamera);
+el.file.addEventListener('change', () => {
+  if (el.file.files[0]) showPhoto(el.file.files[0]);
+  el.file.value = ''; // choosing the same file again still fires
+});
+el.smoothN.addEventListener('change', () => {
+  smoother.frames = Math.min(30, Math.max(2, Number(el.smoothN.value) || 5));
+});
+el.smooth.addEventListener('change', () => smoother.reset());
+el.parity.addEventListener('click', checkParity);
+el.backend.addEventListener('change', async () => {
+  const resume = state.mode === 'camera' && state.running;
+  state.running = false;
+  await load(el.backend.value).catch(fatal);
+  if (resume) togglePause();
+});
+
+// Drop a photo on the stage; dropping elsewhere must not navigate away from the page.
+for (const type of ['dragover', 'drop']) document.addEventListener(type, (e) => e.preventDefault());
+el.stage.addEventListener('dragover', () => el.stage.classList.add('dragover'));
+el.stage.addEventListener('dragleave', () => el.stage.classList.remove('dragover'));
+el.stage.addEventListener('drop', (e) => {
+  el.stage.classList.remove('dragover');
+  const file = e.dataTransfer.files[0];
+  if (file) showPhoto(file);
+});
+
+function fatal(err) {
+  el.status.textContent = 'error';
+  showMessage(`Could not load the model: ${err.message}`, 'error');
+}
+
+// Read-only hooks for tests and the benchmark (tests/test_web.py, bench/bench_browser.py).
+const params = new URLSearchParams(location.search);
+window.ferApp = {
+  state,
+  stats,
+  results: () => state.results.map((r) => ({ box: r.box, label: r.label, probs: r.probs, id: r.id })),
+  numTensors: () => tf.memory().numTensors,
+  ready: load(params.get('backend') || 'wasm').then(() => true, (err) => { fatal(err); return false; }),
+};
