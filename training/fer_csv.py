@@ -77,6 +77,8 @@ def read_fer_csv(path: Path, progress: bool = True) -> FerTable:
         rows = tqdm(reader, desc=f"parsing {path.name}", unit=" rows", disable=not progress, mininterval=1.0)
         try:
             for line, row in enumerate(rows, start=2):
+                if not row:  # blank line (e.g. a trailing newline)
+                    continue
                 if len(row) != len(header):
                     raise DataError(f"{path}: row {line}: expected {len(header)} fields, got {len(row)}")
                 label = row[col["emotion"]].strip()

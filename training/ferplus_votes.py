@@ -32,6 +32,8 @@ def read_votes(path: Path, expected_usage: np.ndarray | None = None) -> np.ndarr
         usage_col = header.index("Usage")
         votes, usages = [], []
         for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
             if len(row) != len(header):
                 raise DataError(f"{path}: row {line}: expected {len(header)} fields, got {len(row)}")
             try:

@@ -39,8 +39,8 @@ register(ModelSpec(
             "rotate": 10.0, "shift": 0.0, "scale": 0.0, "erase": 0.0}))
 
 register(ModelSpec(
-    "vgg", CompactVGG, "Compact VGG-style CNN with global pooling (about 0.5M parameters)",
-    hparams={"widths": [32, 64, 128, 192], "convs_per_stage": 2, "dropout": 0.3},
+    "vgg", CompactVGG, "Compact VGG-style CNN with global pooling (about 0.47M parameters)",
+    hparams={"widths": [32, 64, 128, 160], "convs_per_stage": 2, "dropout": 0.3},
     recipe={"epochs": 30, "batch_size": 64, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 5e-4,
             "schedule": "onecycle", "milestones": [], "gamma": 0.1, "label_smoothing": 0.0,
             "rotate": 12.0, "shift": 0.08, "scale": 0.1, "erase": 0.25}))

@@ -14,7 +14,7 @@ def _conv(cin: int, cout: int) -> list[nn.Module]:
 
 
 class CompactVGG(nn.Module):
-    def __init__(self, num_classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 192),
+    def __init__(self, num_classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 160),
                  convs_per_stage: int = 2, dropout: float = 0.3):
         super().__init__()
         layers: list[nn.Module] = []

@@ -1,0 +1,21 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """Each test gets its own decoded-array cache so tests never see each other's files."""
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def fer_csv(tmp_path):
+    from fer_files import make_rows, write_fer_csv
+    labels, usages, images = make_rows()
+    return write_fer_csv(tmp_path / "fer2013.csv", labels, usages, images)

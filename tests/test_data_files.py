@@ -1,0 +1,90 @@
+"""Reading FER2013 CSVs and FERPlus votes: happy paths, cache, and every bad-input error."""
+import numpy as np
+import pytest
+
+from fer_files import make_rows, votes_for, write_fer_csv, write_votes
+from training import cache
+from training.datasets import load_csv_dataset
+from training.errors import DataError
+from training.fer_csv import read_fer_csv
+from training.ferplus_votes import read_votes
+
+
+def test_reads_plain_and_gzip_identically(tmp_path):
+    labels, usages, images = make_rows()
+    plain = read_fer_csv(write_fer_csv(tmp_path / "a.csv", labels, usages, images), progress=False)
+    gz = read_fer_csv(write_fer_csv(tmp_path / "b.csv.gz", labels, usages, images, gz=True), progress=False)
+    assert plain.images.shape == (420, 48, 48) and plain.images.dtype == np.uint8
+    np.testing.assert_array_equal(plain.images, images)
+    np.testing.assert_array_equal(plain.emotion, labels)
+    np.testing.assert_array_equal(plain.images, gz.images)
+    assert list(np.bincount(plain.usage)) == [280, 70, 70]
+
+
+def _bad_csv(tmp_path, rows, header="emotion,pixels,Usage"):
+    path = tmp_path / "bad.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+GOOD_PIXELS = " ".join(["7"] * 2304)
+
+
+@pytest.mark.parametrize("header,rows,message", [
+    ("emotion,Usage", ["0,Training"], "missing column(s) pixels"),
+    (None, [f"0,{GOOD_PIXELS},Training", "1,1 2 3,Training"], "row 3: expected 2304 pixels (48x48), got 3"),
+    (None, [f"0,{' '.join(['7'] * 2303)} x7,Training"], "row 2: non-numeric pixel value 'x7'"),
+    (None, [f"0,{' '.join(['7'] * 2303)} 300,Training"], "row 2: pixel values must lie in 0..255"),
+    (None, [f"9,{GOOD_PIXELS},Training"], "row 2: emotion label '9' is not in 0..6"),
+    (None, [f"-1,{GOOD_PIXELS},Training"], "row 2: emotion label '-1'"),
+    (None, [f"0,{GOOD_PIXELS},Validation"], "row 2: Usage 'Validation' is not one of"),
+    (None, [f"0,{GOOD_PIXELS}"], "row 2: expected 3 fields, got 2"),
+    (None, [], "no data rows"),
+])
+def test_malformed_csv_names_file_and_row(tmp_path, header, rows, message):
+    path = _bad_csv(tmp_path, rows, header or "emotion,pixels,Usage")
+    with pytest.raises(DataError) as err:
+        read_fer_csv(path, progress=False)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_missing_and_binary_files(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        read_fer_csv(tmp_path / "nope.csv")
+    bad = tmp_path / "photo.csv"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe" * 50)
+    with pytest.raises(DataError):
+        read_fer_csv(bad, progress=False)
+
+
+def test_votes_join_by_row_and_reject_misaligned_files(tmp_path, fer_csv):
+    labels, usages, _ = make_rows()
+    table = read_fer_csv(fer_csv, progress=False)
+    votes = read_votes(write_votes(tmp_path / "v.csv", usages, votes_for(labels)), table.usage)
+    assert votes.shape == (420, 10)
+    with pytest.raises(DataError, match="has 420"):
+        read_votes(write_votes(tmp_path / "short.csv", usages[:-1], votes_for(labels[:-1])), table.usage)
+    swapped = list(usages)
+    swapped[300] = "Training"  # row 302 of the file says Training where FER2013 says PublicTest
+    with pytest.raises(DataError, match=r"row 302: Usage 'Training' disagrees with FER2013 \('PublicTest'\)"):
+        read_votes(write_votes(tmp_path / "swap.csv", swapped, votes_for(labels)), table.usage)
+    (tmp_path / "cols.csv").write_text("Usage,neutral\nTraining,3\n")
+    with pytest.raises(DataError, match="missing column"):
+        read_votes(tmp_path / "cols.csv")
+
+
+def test_decoded_arrays_are_cached_by_content(tmp_path, fer_csv, monkeypatch):
+    first = load_csv_dataset(fer_csv, "fer2013", progress=False)
+    assert len(list(cache.cache_dir().glob("*.npz"))) == 1
+
+    def must_not_parse(*a, **k):
+        raise AssertionError("the CSV was parsed again although its decoded arrays are cached")
+
+    monkeypatch.setattr("training.datasets.read_fer_csv", must_not_parse)
+    second = load_csv_dataset(fer_csv, "fer2013", progress=False)
+    np.testing.assert_array_equal(first.splits["Training"].images, second.splits["Training"].images)
+    # Changed content -> new key -> parsed again (here: the guard fires).
+    fer_csv.write_text(fer_csv.read_text().replace("\n0,", "\n1,", 1))
+    with pytest.raises(AssertionError, match="parsed again"):
+        load_csv_dataset(fer_csv, "fer2013", progress=False)

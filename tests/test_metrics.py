@@ -1,0 +1,23 @@
+"""The seed's metrics against a case worked out by hand."""
+import numpy as np
+import pytest
+
+from training.metrics import classification_metrics
+
+
+def test_metrics_hand_computed():
+    classes = ["a", "b", "c"]
+    y_true = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    m = classification_metrics(y_true, y_pred, classes)
+    # class a: tp 3, fp 0, fn 1 -> P 1, R 3/4; b: tp 1, fp 1, fn 1 -> P 1/2, R 1/2; c: tp 2, fp 1 -> P 2/3, R 1
+    assert m["accuracy"] == pytest.approx(6 / 8)
+    assert m["per_class"]["a"]["recall"] == pytest.approx(0.75)
+    assert m["per_class"]["b"]["precision"] == pytest.approx(0.5)
+    assert m["per_class"]["c"]["precision"] == pytest.approx(2 / 3)
+    # weighted by support (4, 2, 2)
+    assert m["precision_weighted"] == pytest.approx((4 * 1 + 2 * 0.5 + 2 * 2 / 3) / 8)
+    assert m["recall_weighted"] == pytest.approx((4 * 0.75 + 2 * 0.5 + 2 * 1) / 8)
+    f1 = [2 * 0.75 / 1.75, 0.5, 2 * (2 / 3) / (5 / 3)]
+    assert m["f1_weighted"] == pytest.approx((4 * f1[0] + 2 * f1[1] + 2 * f1[2]) / 8)
+    assert m["confusion_matrix"] == [[3, 1, 0], [0, 1, 1], [0, 0, 2]]

@@ -1,0 +1,122 @@
+"""Training and evaluation CLIs on tiny generated data with a learnable signal."""
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from fer_files import make_rows, votes_for, write_fer_csv, write_votes
+from training import train as train_mod
+from training.checkpoint import load_checkpoint
+from training.datasets import load_folder_dataset
+from training.errors import DataError
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+SMALL = ["--model", "vgg", "--hparams", '{"widths": [8, 16, 32], "dropout": 0.0}', "--batch-size", "32",
+         "--no-progress", "--threads", "2", "--shift", "0", "--scale", "0", "--rotate", "3", "--erase", "0"]
+
+
+def run_cli(module, *args):
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_short_training_beats_chance_and_writes_a_complete_checkpoint(tmp_path, fer_csv):
+    out = tmp_path / "run"
+    args = train_mod.parse_args(["--csv", str(fer_csv), "--label-set", "fer2013", "--epochs", "6",
+                                 "--lr", "5e-3", "--out", str(out), *SMALL])
+    final = train_mod.train(args)
+    assert final["val_acc"] > 0.6, final  # chance is 1/7
+    ckpt = load_checkpoint(out / "best.pt")
+    meta = ckpt["metadata"]
+    assert meta["classes"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert meta["model"]["name"] == "vgg" and meta["model"]["hparams"]["widths"] == [8, 16, 32]
+    assert meta["input"] == {"height": 48, "width": 48, "channels": 1, "layout": "NCHW", "dtype": "float32"}
+    assert meta["training"]["epochs"] == 6 and meta["training"]["optimizer"] == "adamw"
+    assert len(meta["data"]["csv_sha256"]) == 64
+    assert meta["metrics"]["best_val_acc"] >= final["val_acc"]
+    assert (out / "training_curves.png").stat().st_size > 1000
+    assert len(json.loads((out / "history.json").read_text())) == 6
+
+    # evaluate: the seed's table, per-class figures, confusion PNGs, JSON report
+    res = run_cli("training.evaluate", out / "best.pt", "--csv", fer_csv, "--out", tmp_path / "eval")
+    assert res.returncode == 0, res.stderr
+    assert "| Accuracy Score |" in res.stdout and "PrivateTest (n=70)" in res.stdout
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert report["splits"]["PrivateTest"]["accuracy"] > 0.5
+    assert sum(map(sum, report["splits"]["PrivateTest"]["confusion_matrix"])) == 70
+    assert (tmp_path / "eval" / "confusion_PrivateTest.png").stat().st_size > 1000
+
+
+def test_resume_after_interruption_gives_the_same_weights(tmp_path, fer_csv):
+    common = ["--csv", str(fer_csv), "--label-set", "fer2013", "--epochs", "3", *SMALL,
+              "--rotate", "10", "--erase", "0.3", "--hparams", '{"widths": [8, 16, 32], "dropout": 0.3}']
+    train_mod.train(train_mod.parse_args([*common, "--out", str(tmp_path / "straight")]))
+
+    def interrupt(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_mod.train(train_mod.parse_args([*common, "--out", str(tmp_path / "split")]), on_epoch_end=interrupt)
+    assert load_checkpoint(tmp_path / "split" / "last.pt")["epoch"] == 1
+    train_mod.train(train_mod.parse_args([*common, "--out", str(tmp_path / "split"), "--resume"]))
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "last.pt")
+    assert b["epoch"] == 3
+    for k in a["state_dict"]:
+        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, msg=k)
+
+
+def test_ferplus_soft_labels_train_from_votes(tmp_path):
+    labels, usages, images = make_rows(seed=1)
+    csv = write_fer_csv(tmp_path / "f.csv.gz", labels, usages, images, gz=True)
+    votes = write_votes(tmp_path / "v.csv", usages, votes_for(labels))
+    args = train_mod.parse_args(["--csv", str(csv), "--votes", str(votes), "--label-set", "ferplus-soft",
+                                 "--epochs", "6", "--lr", "5e-3", "--out", str(tmp_path / "r"), *SMALL])
+    assert train_mod.train(args)["val_acc"] > 0.5
+    meta = load_checkpoint(tmp_path / "r" / "best.pt")["metadata"]
+    assert meta["classes"][0] == "neutral" and meta["label_set"] == "ferplus-soft"
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
+    res = run_cli("training.train", "--csv", bad, "--out", tmp_path / "o", "--no-progress")
+    assert res.returncode == 2
+    assert "row 2: expected 2304 pixels" in res.stderr and "Traceback" not in res.stderr
+    res = run_cli("training.train", "--csv", bad, "--label-set", "ferplus", "--votes", tmp_path / "none.csv",
+                  "--no-progress")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    res = run_cli("training.evaluate", tmp_path / "missing.pt")
+    assert res.returncode == 2 and "no such checkpoint" in res.stderr and "Traceback" not in res.stderr
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(np.random.default_rng(0).bytes(1000))
+    res = run_cli("training.evaluate", junk)
+    assert res.returncode == 2 and "not a readable PyTorch checkpoint" in res.stderr
+    torch.save({"state_dict": {}}, tmp_path / "nometa.pt")
+    res = run_cli("training.evaluate", tmp_path / "nometa.pt")
+    assert res.returncode == 2 and "has no metadata" in res.stderr
+    res = run_cli("training.train", "--help")
+    assert res.returncode == 0 and "--resume" in res.stdout
+
+
+def test_folder_layout(tmp_path):
+    labels, _, images = make_rows(sizes={"Training": 30, "PublicTest": 10}, num_classes=3)
+    for i, (y, img) in enumerate(zip(labels, images)):
+        split = "train" if i < 30 else "val"
+        folder = tmp_path / "faces" / split / ["happy", "sad", "angry"][y]
+        folder.mkdir(parents=True, exist_ok=True)
+        big = cv2.resize(img, (96, 96))  # other sizes are resized to 48x48
+        cv2.imwrite(str(folder / f"{i}.png"), big)
+    data = load_folder_dataset(tmp_path / "faces")
+    assert data.classes == ("angry", "happy", "sad")
+    assert data.splits["Training"].images.shape == (30, 48, 48)
+    assert len(data.splits["PublicTest"]) == 10
+    (tmp_path / "faces" / "train" / "sad" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="broken.png: not a readable image"):
+        load_folder_dataset(tmp_path / "faces")
+    with pytest.raises(DataError, match="Training/"):
+        load_folder_dataset(tmp_path / "faces" / "train")

@@ -1,0 +1,92 @@
+"""Evaluate a checkpoint: the seed's table on Training, PublicTest and PrivateTest.
+
+    python -m training.evaluate runs/vgg-ferplus/best.pt --out reports/vgg
+
+Prints accuracy and weighted F1 / precision / recall per split (the seed's table) and per-class
+precision and recall; writes OUT/report.json and OUT/confusion_<split>.png. The data and label
+set default to what the checkpoint was trained on (its metadata).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .checkpoint import CheckpointError, model_from_checkpoint
+from .datasets import load_dataset
+from .errors import DataError
+from .metrics import classification_metrics, plot_confusion, predict_probs
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path, help="a checkpoint written by training.train (best.pt / last.pt)")
+    p.add_argument("--csv", type=Path, help="FER2013 CSV (default: the one found in ./data or ../shared/data)")
+    p.add_argument("--votes", type=Path, help="FERPlus fer2013new.csv (default: found beside the CSV)")
+    p.add_argument("--folder", type=Path, help="evaluate on a folder <split>/<class>/* instead")
+    p.add_argument("--label-set", help="override the checkpoint's label set (same classes required)")
+    p.add_argument("--splits", nargs="+", default=["Training", "PublicTest", "PrivateTest"])
+    p.add_argument("--tta", action="store_true", help="average with the horizontally flipped face")
+    p.add_argument("--out", type=Path, help="folder for report.json and confusion PNGs (default: beside the checkpoint)")
+    return p.parse_args(argv)
+
+
+def format_table(results: dict) -> str:
+    splits = list(results)
+    rows = [("Accuracy Score", "accuracy"), ("F1 (wgt avg)", "f1_weighted"),
+            ("Precision (wgt avg)", "precision_weighted"), ("Recall (wgt avg)", "recall_weighted")]
+    lines = ["| | " + " | ".join(f"{s} (n={results[s]['n']})" for s in splits) + " |",
+             "|---|" + "---|" * len(splits)]
+    lines += [f"| {label} | " + " | ".join(f"{results[s][key]:.4f}" for s in splits) + " |" for label, key in rows]
+    return "\n".join(lines)
+
+
+def format_per_class(results: dict, split: str) -> str:
+    lines = [f"per class on {split}:", "| class | precision | recall | support |", "|---|---|---|---|"]
+    for c, m in results[split]["per_class"].items():
+        lines.append(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['support']} |")
+    return "\n".join(lines)
+
+
+def evaluate(args) -> dict:
+    model, meta = model_from_checkpoint(args.checkpoint)
+    label_set = args.label_set or meta["label_set"]
+    data = load_dataset(args.csv, args.votes, args.folder, label_set if label_set != "folder" else "ferplus")
+    if list(data.classes) != list(meta["classes"]):
+        raise DataError(f"the data's classes {list(data.classes)} differ from the model's {meta['classes']}")
+    results = {}
+    for split in args.splits:
+        if split not in data.splits:
+            raise DataError(f"no {split} split in the data")
+        s = data.splits[split]
+        probs = predict_probs(model, s.images, meta["preprocessing"], tta_flip=args.tta)
+        results[split] = classification_metrics(s.labels, probs.argmax(1), meta["classes"])
+    return {"checkpoint": str(args.checkpoint), "model": meta["model"], "label_set": label_set,
+            "tta_flip": args.tta, "data": data.source, "splits": results}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        report = evaluate(args)
+    except (CheckpointError, DataError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or args.checkpoint.parent
+    out.mkdir(parents=True, exist_ok=True)
+    res = report["splits"]
+    print(format_table(res))
+    print()
+    print(format_per_class(res, args.splits[-1]))
+    for split, m in res.items():
+        plot_confusion(m["confusion_matrix"], list(m["per_class"]), out / f"confusion_{split}.png",
+                       f"{report['model']['name']} on {split} (acc {m['accuracy']:.3f})")
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    print(f"\nwrote {out / 'report.json'} and confusion_<split>.png", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
