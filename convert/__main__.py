@@ -1,0 +1,103 @@
+"""Command line: `python -m convert CHECKPOINT --out DIR` and `python -m convert verify DIR`.
+
+Exit status: 0 gate passed, 1 gate failed (DIR untouched), 2 bad input (one-line error).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .console import quiet_libraries
+
+EPILOG = """\
+Re-check a published directory at any time (checksums + all backends, prints the table):
+  python -m convert verify DIR [--checkpoint CHECKPOINT]
+
+Output DIR: model.onnx, saved_model/, tfjs/model.json + shards, metadata.json, reference.json +
+reference_inputs.bin (normalised inputs and PyTorch's outputs), parity.json.
+Exit status: 0 gate passed, 1 gate failed (DIR left as it was), 2 bad input."""
+
+
+def convert_parser() -> argparse.ArgumentParser:
+    from .reference import DEFAULT_FACES, DEFAULT_SEED
+
+    p = argparse.ArgumentParser(
+        prog="python -m convert", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Convert a trained checkpoint to ONNX, TF SavedModel (onnx-tf) and TF.js, and publish "
+                    "it into DIR only if PyTorch, ONNX Runtime, TensorFlow and TF.js (wasm, headless "
+                    "Chromium) agree (fp32: max |dprob| <= 1e-5 and 100%% top-1 agreement).")
+    p.add_argument("checkpoint", type=Path, help="checkpoint written by training.train (weights + metadata)")
+    p.add_argument("--out", type=Path, required=True, help="output model directory (replaced only if the gate passes)")
+    p.add_argument("--quantize", choices=["float16", "uint8"],
+                   help="quantize the TF.js weights (smaller download; gated by its own thresholds)")
+    p.add_argument("--csv", type=Path, help="FER2013 CSV for the real reference faces "
+                   "(default: found in $FER_DATA_DIR, ./data or ../shared/data)")
+    p.add_argument("--faces", type=int, default=DEFAULT_FACES,
+                   help=f"number of PrivateTest faces in the reference sample (default {DEFAULT_FACES})")
+    p.add_argument("--synthetic", action="store_true",
+                   help="use seeded synthetic face-like inputs instead of real faces (no data needed)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the face sample (default 0)")
+    return p
+
+
+def verify_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m convert verify",
+        description="Verify a converted model directory: file checksums, then parity of ONNX Runtime, "
+                    "TF SavedModel and TF.js (wasm, headless Chromium) against the stored PyTorch outputs. "
+                    "Prints the table; exit 0 if everything passes, 1 if not, 2 on bad input. Writes nothing.")
+    p.add_argument("model_dir", type=Path, help="directory written by `python -m convert`")
+    p.add_argument("--checkpoint", type=Path, help="also run this checkpoint in PyTorch live against the stored outputs")
+    p.add_argument("--json", type=Path, help="write the full report (as parity.json) to this file")
+    return p
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    verifying = bool(argv) and argv[0] == "verify"
+    args = (verify_parser() if verifying else convert_parser()).parse_args(argv[1:] if verifying else argv)
+    quiet_libraries()
+    from training.checkpoint import CheckpointError
+    from training.errors import DataError
+
+    from .errors import ConvertError, GateFailed
+    from .parity import format_table
+
+    try:
+        if verifying:
+            from .verify import verify
+
+            report = verify(args.model_dir, args.checkpoint)
+            if args.json:
+                try:
+                    args.json.write_text(json.dumps(report, indent=2))
+                except OSError as exc:
+                    raise ConvertError(f"{args.json}: cannot write the report ({exc.strerror or exc})") from None
+            print(format_table(report))
+            return 0 if report["passed"] else 1
+        from .pipeline import convert
+
+        report = convert(args.checkpoint, args.out, args.quantize, args.csv, args.faces, args.synthetic, args.seed)
+        print(format_table(report))
+        print(f"published {args.out}")
+        return 0
+    except GateFailed as exc:
+        print(format_table(exc.report))
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ConvertError, CheckpointError, DataError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; the output directory was left as it was", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

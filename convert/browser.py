@@ -1,0 +1,123 @@
+"""TF.js in headless Chromium (wasm backend), where the model really runs.
+
+A tiny HTTP server on 127.0.0.1 serves the model directory, the web app's model code (web/js),
+the npm TF.js builds (node_modules) and convert/browser_harness.html; Playwright drives Debian's
+/usr/bin/chromium (never `playwright install`). Nothing is fetched from outside the machine.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import tempfile
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from .errors import ConvertError
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+# Flags measured to work headless as root here (shared/notes/browser.md); no outside traffic.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TFJS_DIR = ROOT / "node_modules" / "@tensorflow" / "tfjs" / "dist"
+WASM_DIR = ROOT / "node_modules" / "@tensorflow" / "tfjs-backend-wasm" / "dist"
+MIME = {".wasm": "application/wasm", ".js": "text/javascript", ".mjs": "text/javascript",
+        ".json": "application/json", ".bin": "application/octet-stream", ".html": "text/html"}
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves only the mounted folders; everything else is 404."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME}
+
+    def __init__(self, *args, mounts: dict[str, Path], **kwargs):
+        self.mounts = mounts
+        super().__init__(*args, directory=str(ROOT), **kwargs)
+
+    def translate_path(self, path: str) -> str:
+        path = unquote(urlsplit(path).path)
+        for prefix, folder in self.mounts.items():
+            if path.startswith(prefix):
+                target = (folder / path[len(prefix):]).resolve()
+                if target == folder.resolve() or folder.resolve() in target.parents:
+                    return str(target)
+        return str(ROOT / ".no-such-path")
+
+    def end_headers(self):
+        self.send_header("Cache-Control", "no-store")  # a re-run must never see stale weights
+        super().end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class TfjsBrowser:
+    """`with TfjsBrowser(model_dir) as b: b.run(n)`; the model is loaded once, on the wasm backend."""
+
+    def __init__(self, model_dir: Path, backend: str = "wasm"):
+        self.model_dir, self.backend = Path(model_dir), backend
+        self.info: dict = {}
+        self.console: list[str] = []
+
+    def __enter__(self) -> "TfjsBrowser":
+        for need in (CHROMIUM, TFJS_DIR / "tf.min.js", WASM_DIR / "tf-backend-wasm.min.js"):
+            if not Path(need).exists():
+                raise ConvertError(f"{need} is missing; run `make setup` (Chromium and npm packages)")
+        mounts = {"/model/": self.model_dir, "/web/": ROOT / "web", "/vendor/tfjs/": TFJS_DIR,
+                  "/vendor/tfjs-backend-wasm/": WASM_DIR, "/harness/": ROOT / "convert"}
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, mounts=mounts))
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        try:
+            self._start_browser()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_browser(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self.profile = tempfile.TemporaryDirectory(prefix="fer-chromium-")
+        self.pw = sync_playwright().start()
+        self.context = self.pw.chromium.launch_persistent_context(
+            self.profile.name, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        self.page = self.context.new_page()
+        # a persistent context has no .browser.version, and the user agent says only "156.0.0.0"
+        product = self.context.new_cdp_session(self.page).send("Browser.getVersion")["product"]
+        self.info["chromium"] = product.split("/")[-1]
+        self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+        self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+        self.page.goto(f"{self.base}/harness/browser_harness.html")
+        self.page.wait_for_function("window.harnessReady === true", timeout=30_000)
+        try:
+            self.info.update(self.page.evaluate("([u, b]) => harness.load(u, b)", [f"{self.base}/model", self.backend]))
+        except Exception as exc:  # playwright.Error: the page's own message is the useful part
+            raise ConvertError(f"TF.js could not load the model: {_js_message(exc)}") from None
+
+    def run(self, n: int, inputs_file: str, batch: int = 64) -> dict:
+        """Probabilities and log-probabilities for the n reference inputs in DIR/inputs_file."""
+        return self.page.evaluate("([u, n, b]) => harness.run(u, n, b)", [f"{self.base}/model/{inputs_file}", n, batch])
+
+    def bench(self, n: int, reps: int, warmup: int, inputs_file: str) -> list[float]:
+        return self.page.evaluate("([u, n, r, w]) => harness.bench(u, n, r, w)",
+                                  [f"{self.base}/model/{inputs_file}", n, reps, warmup])
+
+    def close(self) -> None:
+        for closer in (lambda: self.context.close(), lambda: self.pw.stop(), lambda: self.profile.cleanup(),
+                       lambda: self.server.shutdown(), lambda: self.server.server_close()):
+            try:
+                closer()
+            except Exception:  # AttributeError when start-up failed half way; nothing to undo then
+                pass
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _js_message(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    if not text:
+        return type(exc).__name__
+    return text[0].removeprefix("Page.evaluate: ").removeprefix("Error: ").strip()

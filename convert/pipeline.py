@@ -1,0 +1,135 @@
+"""The whole conversion: build every artifact in a staging folder, run the gate, then publish.
+
+The staging folder is a hidden sibling of DIR (same filesystem, so publishing is a rename); DIR is
+replaced only after the parity gate passes. A failure at any point removes the staging folder and
+leaves DIR exactly as it was, so re-running is always safe.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+
+from .artifacts import METADATA_FILE, read_metadata, sha256, write_metadata
+from .console import Steps
+from .errors import ConvertError, GateFailed
+from .parity import run_parity, run_pytorch, summary
+from .reference import DEFAULT_FACES, DEFAULT_SEED, build_reference, read_reference, write_reference
+
+PARITY_FILE = "parity.json"
+TOTAL_STEPS = 7
+
+
+@contextmanager
+def _step(steps: Steps, title: str):
+    """Time the step; an unexpected failure inside a converter becomes a one-line ConvertError."""
+    try:
+        with steps(title):
+            yield
+    except (ConvertError, GateFailed, KeyboardInterrupt):
+        raise
+    except CheckpointError as exc:
+        raise ConvertError(str(exc)) from None
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConvertError(f"{title} failed: {type(exc).__name__}: {first}") from exc
+
+
+def check_output(out: Path) -> None:
+    """Refuse early (before minutes of work) if DIR cannot be written or is someone else's folder."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConvertError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / METADATA_FILE).is_file():
+        raise ConvertError(f"{out}: folder is not empty and holds no converted model (no {METADATA_FILE}); "
+                           "refusing to replace it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.probe-"))
+    except (FileExistsError, NotADirectoryError):
+        raise ConvertError(f"{out}: cannot write there (a parent path is a file, not a folder)") from None
+    except OSError as exc:
+        raise ConvertError(f"{out}: cannot write there ({exc.strerror or exc})") from None
+
+
+def make_staging(out: Path) -> Path:
+    staging = Path(tempfile.mkdtemp(dir=Path(out).parent, prefix=f".{Path(out).name}.staging-"))
+    os.chmod(staging, 0o755)  # mkdtemp's 0700 would follow the folder into DIR
+    return staging
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Swap staging into DIR with renames; on failure the old DIR is put back."""
+    staging, out = Path(staging), Path(out)
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(out, old)
+    try:
+        os.replace(staging, out)
+    except BaseException:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def gate_and_publish(staging: Path, out: Path, steps: Steps | None = None) -> dict:
+    """Run the parity gate on a complete staging folder; write parity.json and the final
+    metadata.json; publish into DIR only if the gate passed (else raise GateFailed, DIR untouched)."""
+    steps = steps or Steps(2)
+    meta = read_metadata(staging)
+    with _step(steps, "parity gate: ONNX Runtime, TF SavedModel, TF.js wasm in Chromium vs PyTorch"):
+        report = run_parity(staging, read_reference(staging), meta.get("quantization"))
+        (Path(staging) / PARITY_FILE).write_text(json.dumps(report, indent=2))
+        base = {k: v for k, v in meta.items() if k not in ("quantization", "versions", "source_checkpoint",
+                                                           "conversion", "parity", "artifacts")}
+        write_metadata(staging, base, meta.get("quantization"), meta.get("source_checkpoint"), report,
+                       summary(report))
+    if not report["passed"]:
+        raise GateFailed(report, f"parity gate failed; {out} left unchanged")
+    with _step(steps, f"publish into {out}"):
+        publish(staging, out)
+    return report
+
+
+def convert(checkpoint: Path, out: Path, quantize: str | None = None, csv: Path | None = None,
+            faces: int = DEFAULT_FACES, synthetic: bool = False, seed: int = DEFAULT_SEED) -> dict:
+    from .to_onnx import export_onnx
+    from .to_savedmodel import export_savedmodel
+    from .to_tfjs import QUANTIZATIONS, export_tfjs
+
+    if quantize not in (None, *QUANTIZATIONS):
+        raise ConvertError(f"unknown quantization {quantize!r}; choose float16 or uint8")
+    if faces < 1:
+        raise ConvertError("--faces must be at least 1")
+    if csv is not None and not Path(csv).is_file():
+        raise ConvertError(f"{csv}: no such FER2013 CSV")
+    checkpoint, out = Path(checkpoint), Path(out)
+    steps = Steps(TOTAL_STEPS)
+    with _step(steps, f"load checkpoint {checkpoint}"):
+        model, meta = model_from_checkpoint(load_checkpoint(checkpoint))
+        check_output(out)
+        source = {"path": str(checkpoint.resolve()), "sha256": sha256(checkpoint)}
+    staging = make_staging(out)
+    try:
+        with _step(steps, "reference inputs and PyTorch outputs"):
+            ref = build_reference(meta, csv, faces, seed, synthetic)
+            ref.pytorch_logprobs = run_pytorch(model, ref.inputs)
+            write_reference(ref, staging)
+        with _step(steps, "PyTorch -> ONNX (legacy exporter, opset 12, ONNX checker)"):
+            onnx_model = export_onnx(model, meta, staging / "model.onnx")
+        with _step(steps, "ONNX -> TF SavedModel (onnx-tf)"):
+            export_savedmodel(onnx_model, staging / "saved_model", meta)
+        with _step(steps, "SavedModel -> TF.js graph model (tensorflowjs" + (f", {quantize})" if quantize else ")")):
+            export_tfjs(staging / "saved_model", staging / "tfjs", quantize)
+            write_metadata(staging, meta, quantize, source)  # the page's model code reads it in the gate
+        return gate_and_publish(staging, out, steps)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,50 @@
+"""Step 1: PyTorch -> ONNX with the legacy (TorchScript) exporter, checked by the ONNX checker.
+
+The dynamo exporter needs onnxscript, which cannot share a venv with TensorFlow 2.15; opset 12 is
+the newest onnx-tf 1.10 converts (opset 13's Unsqueeze is not implemented). The graph must be
+static: Shape/Gather/... come from `x.view(x.size(0), -1)` and turn into dynamic ops in TF.js.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import onnx
+import torch
+
+from .errors import ConvertError
+
+OPSET = 12
+INPUT_NAME, OUTPUT_NAME = "input", "log_probs"
+DYNAMIC_SHAPE_OPS = {"Shape", "Gather", "Unsqueeze", "Concat", "If", "Loop", "NonZero", "Range"}
+
+
+def input_shape(meta: dict, batch: int = 1) -> tuple[int, int, int, int]:
+    """(N, C, H, W) from the metadata; only NCHW models exist (checked, never assumed)."""
+    inp = meta["input"]
+    if inp.get("layout") != "NCHW":
+        raise ConvertError(f"metadata input layout {inp.get('layout')!r} is not supported (expected NCHW)")
+    return batch, int(inp["channels"]), int(inp["height"]), int(inp["width"])
+
+
+def export_onnx(model: torch.nn.Module, meta: dict, path: Path, opset: int = OPSET) -> onnx.ModelProto:
+    dummy = torch.zeros(input_shape(meta))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), dummy, str(path), dynamo=False, opset_version=opset,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], do_constant_folding=True,
+                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+    proto = onnx.load(str(path))
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ConvertError(f"ONNX checker rejected the exported model: {exc}") from None
+    dynamic = sorted({n.op_type for n in proto.graph.node} & DYNAMIC_SHAPE_OPS)
+    if dynamic:
+        raise ConvertError(f"exported ONNX graph has dynamic-shape ops {dynamic}; use torch.flatten, "
+                           "not x.view(x.size(0), -1), in the model")
+    return proto
+
+
+def op_types(proto: onnx.ModelProto) -> list[str]:
+    return sorted({n.op_type for n in proto.graph.node})

@@ -1,0 +1,39 @@
+"""Step 2: ONNX -> TensorFlow SavedModel with onnx-tf (the product's chosen converter).
+
+onnx-tf keeps PyTorch's NCHW input (None, 1, 48, 48); the signature is checked against the
+metadata because NCHW data fed to an NHWC one-channel model would be a silent bug.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+
+from .errors import ConvertError
+from .to_onnx import INPUT_NAME, OUTPUT_NAME, input_shape
+
+
+def export_savedmodel(onnx_model: onnx.ModelProto, out_dir: Path, meta: dict) -> None:
+    from absl import logging as absl_logging
+    from onnx_tf.backend import prepare  # imports TensorFlow: only when this step runs
+
+    rep = prepare(onnx_model, logging_level="ERROR")
+    absl_logging.set_verbosity(absl_logging.ERROR)  # onnx-tf's MaxPool handler turns absl INFO on
+    rep.export_graph(str(out_dir))
+    check_signature(out_dir, meta)
+
+
+def load_signature(saved_model_dir: Path):
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(saved_model_dir)).signatures["serving_default"]
+
+
+def check_signature(saved_model_dir: Path, meta: dict) -> None:
+    fn = load_signature(saved_model_dir)
+    inputs = fn.structured_input_signature[1]
+    want = list(input_shape(meta))[1:]
+    if INPUT_NAME not in inputs or list(inputs[INPUT_NAME].shape)[1:] != want:
+        raise ConvertError(f"SavedModel input is {inputs}, expected {INPUT_NAME!r} of shape (None, {want})")
+    if OUTPUT_NAME not in fn.structured_outputs:
+        raise ConvertError(f"SavedModel has no output {OUTPUT_NAME!r} (has {list(fn.structured_outputs)})")

@@ -1,0 +1,214 @@
+"""Conversion pipeline and parity gate, end to end with the real converters and real Chromium.
+
+One real conversion (session fixture) is shared; the failure paths reuse its output.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from convert.artifacts import sha256, write_metadata
+from convert.errors import GateFailed
+from convert.pipeline import gate_and_publish, make_staging
+from convert.to_onnx import DYNAMIC_SHAPE_OPS
+from convert.to_tfjs import export_tfjs
+from convert_helpers import (TEST_FACES, converted, make_checkpoint, run_cli, small_checkpoint,  # noqa: F401
+                             tamper_tfjs_weights, tree_bytes)
+from training.checkpoint import model_from_checkpoint
+from training.preprocess import normalize
+
+pytestmark = [pytest.mark.slow]
+
+LAYOUT = ["metadata.json", "model.onnx", "saved_model/saved_model.pb", "tfjs/model.json",
+          "reference.json", "reference_inputs.bin", "parity.json"]
+
+
+@pytest.mark.browser
+def test_conversion_passes_gate_and_writes_the_layout(converted, small_checkpoint):
+    out, proc = converted
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "PARITY GATE: PASSED" in proc.stdout and "Traceback" not in proc.stderr
+    assert "[7/7] publish" in proc.stderr and "done in" in proc.stderr  # every step timed as it runs
+    for rel in LAYOUT:
+        assert (out / rel).is_file(), rel
+    assert list(out.parent.iterdir()) == [out]  # no staging, probe or backup folder left behind
+
+    meta = json.loads((out / "metadata.json").read_text())
+    _, ckpt_meta = model_from_checkpoint(small_checkpoint)
+    for key in ("classes", "input", "preprocessing", "crop", "model", "metrics"):
+        assert meta[key] == ckpt_meta[key], key
+    assert meta["quantization"] is None
+    assert {"torch", "onnx", "onnx_tf", "tensorflow", "tensorflowjs", "onnxruntime"} <= set(meta["versions"])
+    assert meta["source_checkpoint"]["sha256"] == sha256(small_checkpoint)
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"metadata.json"}
+    assert set(meta["artifacts"]) == files and any(f.startswith("tfjs/group1-shard") for f in files)
+    for rel, digest in meta["artifacts"].items():
+        assert sha256(out / rel) == digest, rel
+
+    parity = json.loads((out / "parity.json").read_text())
+    assert parity["passed"] and meta["parity"]["passed"]
+    assert parity["tfjs_backend"] == "wasm"
+    assert set(parity["backends"]) == {"onnxruntime", "tensorflow", "tfjs"}
+    for name, r in parity["backends"].items():
+        assert r["passed"] and r["max_abs_dprob"] <= 1e-5 and r["top1_agreement"] == 1.0, (name, r)
+    assert parity["inputs"] == {"count": TEST_FACES + 4, "faces": TEST_FACES, "edge": 4,
+                                "source": parity["inputs"]["source"]}
+    assert parity["inputs"]["source"]["faces"] == "synthetic"  # said so, since the test gives no data
+
+
+def test_reference_inputs_and_outputs_are_what_pytorch_gives(converted, small_checkpoint):
+    out, proc = converted
+    assert proc.returncode == 0
+    ref = json.loads((out / "reference.json").read_text())
+    n = TEST_FACES + 4
+    assert ref["shape"] == [n, 1, 48, 48] and ref["dtype"] == "float32"
+    assert ref["kinds"] == ["face"] * TEST_FACES + ["edge"] * 4
+    assert ref["names"][-4:] == ["black", "white", "mid grey", "noise"]
+    x = np.fromfile(out / ref["inputs_file"], "<f4").reshape(ref["shape"])
+    model, meta = model_from_checkpoint(small_checkpoint)
+    pixels = np.stack([np.zeros((48, 48), np.uint8), np.full((48, 48), 255, np.uint8)])
+    np.testing.assert_array_equal(x[TEST_FACES:TEST_FACES + 2], normalize(pixels, meta["preprocessing"]))
+    with torch.inference_mode():
+        probs = model(torch.from_numpy(x)).exp().numpy()
+    np.testing.assert_allclose(np.array(ref["pytorch_probs"]), probs, atol=1e-6)
+    assert len(set(probs.argmax(1))) >= 2  # a non-degenerate model, or agreement would prove little
+    graph = onnx.load(str(out / "model.onnx")).graph
+    assert not {n.op_type for n in graph.node} & DYNAMIC_SHAPE_OPS
+
+
+@pytest.mark.browser
+def test_verify_command_passes_on_the_published_dir(converted, small_checkpoint):
+    out, _ = converted
+    before = tree_bytes(out)
+    proc = run_cli("verify", out, "--checkpoint", small_checkpoint)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    assert "PyTorch (live)" in proc.stdout and "TF.js wasm (Chromium)" in proc.stdout
+    assert "all checksums match" in proc.stdout and "PARITY GATE: PASSED" in proc.stdout
+    assert tree_bytes(out) == before  # verify writes nothing
+
+
+@pytest.mark.browser
+def test_verify_fails_on_tampered_tfjs_weights(converted, tmp_path):
+    out, _ = converted
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    shard = tamper_tfjs_weights(copy)
+    proc = run_cli("verify", copy, "--json", tmp_path / "report.json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "PARITY GATE: FAILED" in proc.stdout
+    assert f"CHANGED since conversion: tfjs/{shard.name}" in proc.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["backends"]["onnxruntime"]["passed"] and report["backends"]["tensorflow"]["passed"]
+    tfjs = report["backends"]["tfjs"]  # the numbers themselves are caught, not only the checksum
+    assert not tfjs["passed"] and tfjs["max_abs_dprob"] > 1e-3
+
+
+@pytest.mark.browser
+def test_failing_gate_leaves_existing_dir_byte_identical_and_passing_gate_replaces_it(converted, tmp_path):
+    good, _ = converted
+    published = tmp_path / "export"
+    shutil.copytree(good, published)
+    before = tree_bytes(published)
+
+    staging = make_staging(published)
+    shutil.copytree(good, staging, dirs_exist_ok=True)
+    tamper_tfjs_weights(staging)
+    with pytest.raises(GateFailed) as failed:
+        gate_and_publish(staging, published)
+    assert not failed.value.report["backends"]["tfjs"]["passed"]
+    assert tree_bytes(published) == before
+    shutil.rmtree(staging)
+
+    staging = make_staging(published)  # a re-run that passes replaces DIR as a whole
+    shutil.copytree(good, staging, dirs_exist_ok=True)
+    (staging / "stale-marker").write_text("from the new build")
+    report = gate_and_publish(staging, published)
+    assert report["passed"] and (published / "stale-marker").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+    meta = json.loads((published / "metadata.json").read_text())
+    assert meta["artifacts"]["stale-marker"] == sha256(published / "stale-marker")
+
+
+@pytest.mark.browser
+def test_float16_weights_pass_their_own_gate(converted, tmp_path):
+    good, _ = converted
+    target = tmp_path / "export-fp16"
+    staging = make_staging(target)
+    shutil.copytree(good, staging, dirs_exist_ok=True)
+    shutil.rmtree(staging / "tfjs")
+    export_tfjs(staging / "saved_model", staging / "tfjs", "float16")
+    meta = json.loads((staging / "metadata.json").read_text())
+    write_metadata(staging, meta, "float16", meta["source_checkpoint"])
+    report = gate_and_publish(staging, target)
+    tfjs = report["backends"]["tfjs"]
+    assert report["passed"] and report["quantization"] == "float16"
+    assert tfjs["thresholds"] == {"max_abs_dprob": 1e-2, "top1_agreement_faces": 0.99}
+    assert report["backends"]["onnxruntime"]["thresholds"]["max_abs_dprob"] == 1e-5  # fp32 elsewhere
+    manifest = json.loads((target / "tfjs" / "model.json").read_text())["weightsManifest"][0]
+    assert any(w.get("quantization", {}).get("dtype") == "float16" for w in manifest["weights"])
+    size = lambda d: sum(p.stat().st_size for p in (d / "tfjs").glob("*.bin"))  # noqa: E731
+    assert size(target) < 0.6 * size(good)
+
+
+def _checkpoint_without_metadata(path):
+    ckpt = torch.load(make_checkpoint(path, steps=1), weights_only=False)
+    torch.save({"state_dict": ckpt["state_dict"]}, path)
+
+
+def _checkpoint_with_unknown_model(path):
+    ckpt = torch.load(make_checkpoint(path, steps=1), weights_only=False)
+    ckpt["metadata"]["model"]["name"] = "resnet-9000"
+    torch.save(ckpt, path)
+
+
+BAD_CHECKPOINTS = {
+    "missing": (lambda p: None, "no such checkpoint"),
+    "corrupt": (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4096)), "not a readable PyTorch checkpoint"),
+    "no-metadata": (_checkpoint_without_metadata, "has no metadata"),
+    "unknown-model": (_checkpoint_with_unknown_model, "unknown model 'resnet-9000'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CHECKPOINTS))
+def test_bad_checkpoint_gives_one_line_error(case, tmp_path):
+    make, message = BAD_CHECKPOINTS[case]
+    ckpt = tmp_path / "checkpoint.pt"
+    make(ckpt)
+    proc = run_cli(ckpt, "--out", tmp_path / "export", "--synthetic")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    error_lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(error_lines) == 1 and message in error_lines[0], proc.stderr
+    assert not (tmp_path / "export").exists()
+
+
+def test_unwritable_or_foreign_output_gives_one_line_error(small_checkpoint, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "holiday.jpg").write_bytes(b"precious")
+    for out, message in ((blocker / "export", "cannot write there"), (blocker, "exists and is not a folder"),
+                         (foreign, "refusing to replace it")):
+        proc = run_cli(small_checkpoint, "--out", out, "--synthetic")
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert message in proc.stderr.strip().splitlines()[-1]
+    assert (foreign / "holiday.jpg").read_bytes() == b"precious" and blocker.read_text() == "not a folder"
+
+
+def test_verify_on_a_folder_that_is_not_a_model_dir(tmp_path):
+    proc = run_cli("verify", tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "not a converted model directory" in proc.stderr
+
+
+def test_help_describes_both_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0 and "--quantize" in proc.stdout and "python -m convert verify DIR" in proc.stdout
+    proc = run_cli("verify", "--help")
+    assert proc.returncode == 0 and "--checkpoint" in proc.stdout
