@@ -88,15 +88,24 @@ class VideoOut:
 
 
 class CsvOut:
-    """Rows streamed to a temp file beside the target, renamed when closed cleanly."""
+    """One row per face per frame, streamed to a temp file beside the target, renamed when closed cleanly."""
 
-    def __init__(self, path: Path, header: list[str]):
+    def __init__(self, path: Path, classes: list[str]):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        self.path, self.tmp = path, Path(tmp)
+        self.path, self.tmp, self.classes = path, Path(tmp), classes
         self.fh = os.fdopen(fd, "w", newline="")
         self.writer = csv.writer(self.fh)
-        self.writer.writerow(header)
+        self.writer.writerow(["frame", "time_s", "face", "track", "x", "y", "width", "height", "score", "label",
+                              "confidence", "raw_label", *classes])
+
+    def write(self, frame: int, stamp: float, smoothed, raw) -> None:
+        for i, ((track, face), face_raw) in enumerate(zip(smoothed, raw)):
+            b = face.box
+            self.writer.writerow([frame, f"{stamp:.3f}", i, track, f"{b.x:.1f}", f"{b.y:.1f}", f"{b.width:.1f}",
+                                  f"{b.height:.1f}", f"{b.score:.4f}", self.classes[face.top],
+                                  f"{face.confidence:.4f}", self.classes[face_raw.top],
+                                  *(f"{p:.5f}" for p in face.probs)])
 
     def close(self, keep: bool) -> None:
         self.fh.close()
@@ -106,10 +115,29 @@ class CsvOut:
             self.tmp.unlink(missing_ok=True)
 
 
+class Window:
+    """cv2.imshow window; closed by q, Esc or its close button."""
+
+    def __init__(self):
+        self.watch_close = None
+
+    def show(self, frame) -> bool:
+        """Show a frame; False when the user asked to quit."""
+        cv2.imshow(WINDOW, frame)
+        key = cv2.waitKey(1) & 0xFF
+        visible = cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE)
+        if self.watch_close is None:  # some GUI backends cannot report it: then only keys quit
+            self.watch_close = visible >= 1
+        return not (key in QUIT_KEYS or (self.watch_close and visible < 1))
+
+    def close(self) -> None:
+        cv2.destroyAllWindows()
+
+
 def run(args, pipeline) -> int:
     if not 0 < args.smooth <= 1:
         raise PredictError("--smooth must be in (0, 1]")
-    window = not args.no_window and has_display()
+    window = Window() if not args.no_window and has_display() else None
     if not (window or args.out or args.csv):
         raise PredictError("no display for a window: pass --out FILE.mp4 and/or --csv FILE to run headless")
     cap, what = open_source(args)
@@ -122,39 +150,29 @@ def run(args, pipeline) -> int:
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if args.video is not None else 0
     if args.max_frames:
         total = min(total, args.max_frames) if total > 0 else args.max_frames
-    writer = VideoOut(args.out, src_fps, (frame.shape[1], frame.shape[0])) if args.out else None
-    header = ["frame", "time_s", "face", "track", "x", "y", "width", "height", "score", "label",
-              "confidence", "raw_label", *pipeline.classes]
-    table = CsvOut(args.csv, header) if args.csv else None
     smoother = Smoother(alpha=args.smooth)
-    bar = tqdm(total=total or None, desc=what, unit="frame", file=sys.stderr, disable=window)
+    bar = tqdm(total=total or None, desc=what, unit="frame", file=sys.stderr, disable=window is not None)
+    writer = table = None
     n, faces_seen, fps, started, finished = 0, 0, 0.0, time.perf_counter(), False
     try:
+        writer = VideoOut(args.out, src_fps, (frame.shape[1], frame.shape[0])) if args.out else None
+        table = CsvOut(args.csv, pipeline.classes) if args.csv else None
         while ok:
             t0 = time.perf_counter()
             faces = pipeline(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
             smoothed = smoother.update(faces)
-            stamp = n / src_fps if args.video is not None else time.perf_counter() - started
-            for i, ((track, face), raw) in enumerate(zip(smoothed, faces) if table else ()):
-                b = face.box
-                table.writer.writerow([n, f"{stamp:.3f}", i, track, f"{b.x:.1f}", f"{b.y:.1f}", f"{b.width:.1f}",
-                                f"{b.height:.1f}", f"{b.score:.4f}", pipeline.classes[face.top],
-                                f"{face.confidence:.4f}", pipeline.classes[raw.top],
-                                *(f"{p:.5f}" for p in face.probs)])
+            if table:
+                stamp = n / src_fps if args.video is not None else time.perf_counter() - started
+                table.write(n, stamp, smoothed, faces)
             faces_seen += len(faces)
             dt = time.perf_counter() - t0
-            fps = 1 / dt if n == 0 else 0.9 * fps + 0.1 / max(dt, 1e-6)  # steady on-screen figure
+            fps = 1 / max(dt, 1e-6) if n == 0 else 0.9 * fps + 0.1 / max(dt, 1e-6)  # steady on-screen figure
             draw_fps(draw_faces(frame, [f for _, f in smoothed], pipeline.classes), fps)
             if writer:
                 writer.write(frame)
             n += 1
             bar.update(1)
-            if window:
-                cv2.imshow(WINDOW, frame)
-                key = cv2.waitKey(1) & 0xFF
-                if key in QUIT_KEYS or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
-                    break
-            if args.max_frames and n >= args.max_frames:
+            if (window and not window.show(frame)) or (args.max_frames and n >= args.max_frames):
                 break
             ok, frame = cap.read()
         finished = True
@@ -163,12 +181,11 @@ def run(args, pipeline) -> int:
     finally:
         bar.close()
         cap.release()
-        if writer:
-            writer.close(keep=finished)
-        if table:
-            table.close(keep=finished)
+        for out in (writer, table):
+            if out:
+                out.close(keep=finished)
         if window:
-            cv2.destroyAllWindows()
+            window.close()
     elapsed = time.perf_counter() - started
     print(f"{what}: {n} frames, {faces_seen} face detections, {n / max(elapsed, 1e-9):.1f} fps overall"
           + (f"; video {args.out}" if args.out else "") + (f"; results {args.csv}" if args.csv else ""))

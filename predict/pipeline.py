@@ -10,9 +10,7 @@ from .backends import load_metadata, make_backend
 from .detector import Box, FaceDetector
 from .preprocess import faces_to_batch
 
-ROOT = Path(__file__).resolve().parent.parent
-# The shipped model, the one `make run` serves to the browser.
-DEFAULT_MODEL_DIR = ROOT / "models" / "fer-default" / "export"
+from server import DEFAULT_MODEL_DIR  # noqa: F401  (the shipped model: the one the page serves)
 
 
 @dataclass

@@ -1,0 +1,80 @@
+"""The same photo gives the same faces and top emotion in `python -m predict image` and in the page.
+
+The browser side is the real product: server.py serving web/ and the model directory, the page's
+own photo upload (createImageBitmap -> canvas -> web/js/detector.js -> web/js/model.js) in headless
+Debian Chromium on the TF.js wasm backend. Photos are PNG so both sides decode identical pixels.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from predict_helpers import box_iou, model_dir, photos, run_predict
+from web_helpers import CHROMIUM, CHROMIUM_FLAGS, Server, wait_js
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def python_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("annotated")
+    paths = [p for p, _ in photos().values()]
+    proc = run_predict("image", *paths, "--model-dir", model_dir(), "--out", out, "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    return {entry["path"]: entry for entry in report["images"]}
+
+
+@pytest.fixture(scope="module")
+def browser_results():
+    from playwright.sync_api import sync_playwright
+
+    server = Server(model_dir())
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server.url + "/")
+            assert page.evaluate("() => window.ferApp.ready") is True, errors
+            results = {}
+            for path, _ in photos().values():
+                page.evaluate("() => { window.__before = window.ferApp.state.results; }")
+                page.set_input_files("#file", str(path))
+                wait_js(page, "window.ferApp.state.mode === 'photo' && window.ferApp.state.results !== window.__before")
+                canvas = page.evaluate("() => [document.getElementById('canvas').width, "
+                                       "document.getElementById('canvas').height]")
+                results[str(path)] = {"canvas": canvas, "faces": page.evaluate("() => window.ferApp.results()"),
+                                      "backend": page.evaluate("() => tf.getBackend()")}
+            browser.close()
+            assert not errors, errors
+    finally:
+        server.stop()
+    return results
+
+
+def test_same_faces_and_top_emotion_as_the_browser(python_results, browser_results):
+    classes = json.loads((model_dir() / "metadata.json").read_text())["classes"]
+    for path, (_, expected) in zip(browser_results, photos().values()):
+        py, js = python_results[path], browser_results[path]
+        assert js["backend"] == "wasm"
+        assert js["canvas"] == [py["width"], py["height"]]  # the page analysed the photo at full size
+        assert len(py["faces"]) == len(js["faces"]) == len(expected), path
+        for face in py["faces"]:
+            twin = max(js["faces"], key=lambda f: box_iou(face["box"], f["box"]))
+            assert box_iou(face["box"], twin["box"]) >= 0.5, (path, face["box"], twin["box"])
+            assert face["label"] == twin["label"], (path, face, twin)
+            probs = [face["probabilities"][c] for c in classes]
+            assert max(abs(a - b) for a, b in zip(probs, twin["probs"])) < 1e-3, (path, probs, twin["probs"])
+
+
+def test_boxes_agree_closely(python_results, browser_results):
+    """Same detector, same decoding: boxes agree far beyond the IoU >= 0.5 the issue asks for."""
+    ious = []
+    for path in browser_results:
+        for face in python_results[path]["faces"]:
+            ious.append(max(box_iou(face["box"], f["box"]) for f in browser_results[path]["faces"]))
+    assert len(ious) == sum(len(e) for _, e in photos().values())
+    assert min(ious) > 0.95, ious

@@ -1,0 +1,226 @@
+"""`python -m predict image|live` end to end on real face photos and a video made from them."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from predict_helpers import PYTHON, ROOT, match, model_dir, photos, run_predict, video
+
+from predict.backends import default_checkpoint
+from predict.pipeline import Pipeline
+
+
+def classes() -> list[str]:
+    return json.loads((model_dir() / "metadata.json").read_text())["classes"]
+
+
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory):
+    """One run over a folder (2 photos) and a file, as a user would type it."""
+    tmp = tmp_path_factory.mktemp("image")
+    folder = tmp / "in"
+    folder.mkdir()
+    for name in ("astronaut", "two_faces"):
+        shutil.copy(photos()[name][0], folder)
+    (folder / "notes.txt").write_text("not an image; folders skip it")
+    proc = run_predict("image", folder, photos()["three_faces"][0], "--model-dir", model_dir(),
+                       "--out", tmp / "out", "--json", tmp / "faces.json")
+    return tmp, proc
+
+
+def test_image_command_writes_annotations_and_json(image_run):
+    tmp, proc = image_run
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp / "faces.json").read_text())
+    assert report["classes"] == classes() and report["model"]["backend"] == "onnx"
+    by_name = {os.path.basename(e["path"]): e for e in report["images"]}
+    assert sorted(by_name) == ["astronaut.png", "three_faces.png", "two_faces.png"]
+    for name, entry in by_name.items():
+        expected = photos()[name[:-4]][1]
+        assert len(entry["faces"]) == len(expected), name
+        assert min(iou for _, iou in match(expected, [f["box"] for f in entry["faces"]])) >= 0.5
+        for face in entry["faces"]:
+            probs = face["probabilities"]
+            assert list(probs) == classes() and sum(probs.values()) == pytest.approx(1, abs=1e-3)
+            assert face["label"] == max(probs, key=probs.get) and face["confidence"] == pytest.approx(max(probs.values()), abs=1e-4)
+        # the annotated copy: same size as the photo, changed where boxes and labels were drawn
+        original = cv2.imread(str(photos()[name[:-4]][0]))
+        annotated = cv2.imread(entry["annotated"])
+        assert annotated.shape == original.shape
+        changed = np.any(annotated != original, axis=2)
+        for face in entry["faces"]:
+            b = face["box"]
+            x0, y0 = int(b["x"]), int(b["y"])
+            assert changed[y0:y0 + int(b["height"]), x0:x0 + 3].mean() > 0.9  # the box's left edge
+        assert changed.mean() < 0.2  # only the overlays
+    # one summary line per photo; the progress bar on stderr
+    assert len([line for line in proc.stdout.splitlines() if "face(s)" in line]) == 3
+    assert "images" in proc.stderr and "3/3" in proc.stderr
+
+
+def test_json_to_stdout_is_only_json(tmp_path):
+    path, expected = photos()["astronaut"]
+    proc = run_predict("image", path, "--model-dir", model_dir(), "--json", "-", "--no-images", "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert len(report["images"][0]["faces"]) == 1 and "annotated" not in report["images"][0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_onnx_and_torch_backends_agree():
+    onnx = Pipeline(model_dir(), "onnx")
+    torch = Pipeline(model_dir(), "torch", detector=onnx.detector)
+    assert default_checkpoint(model_dir()).is_file()
+    for path, _ in photos().values():
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        a, b = onnx(rgb), torch(rgb)
+        assert len(a) == len(b) > 0
+        for fa, fb in zip(a, b):
+            assert fa.top == fb.top
+            assert np.abs(fa.probs - fb.probs).max() < 1e-4
+
+
+def test_torch_backend_from_the_command_line(tmp_path):
+    path, _ = photos()["two_faces"]
+    out = {}
+    for backend in ("onnx", "torch"):
+        proc = run_predict("image", path, "--model-dir", model_dir(), "--backend", backend, "--json", "-",
+                           "--out", tmp_path / backend)
+        assert proc.returncode == 0, proc.stderr
+        out[backend] = json.loads(proc.stdout)
+    assert out["torch"]["model"]["backend"] == "torch"
+    labels = [[f["label"] for f in r["images"][0]["faces"]] for r in (out["onnx"], out["torch"])]
+    assert labels[0] == labels[1] and len(labels[0]) == 2
+
+
+def test_never_overwrites_the_photo(tmp_path):
+    photo = tmp_path / "me.png"
+    shutil.copy(photos()["astronaut"][0], photo)
+    before = photo.read_bytes()
+    proc = run_predict("image", photo, "--model-dir", model_dir(), "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert photo.read_bytes() == before and (tmp_path / "me-annotated.png").is_file()
+
+
+def one_line_error(proc, *words):
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bad")
+    (tmp / "random.jpg").write_bytes(np.random.default_rng(0).bytes(2000))
+    (tmp / "notes.txt").write_text("hello")
+    (tmp / "empty.png").write_bytes(b"")
+    (tmp / "broken.mp4").write_bytes(np.random.default_rng(1).bytes(5000))
+    (tmp / "empty_dir").mkdir()
+    return tmp
+
+
+@pytest.mark.parametrize("name, words", [
+    ("random.jpg", ["random.jpg", "cannot decode"]),
+    ("notes.txt", ["notes.txt", "unsupported image format"]),
+    ("empty.png", ["empty.png", "cannot decode"]),
+    ("missing.png", ["missing.png", "no such file"]),
+    ("empty_dir", ["empty_dir", "no images"]),
+])
+def test_bad_images_give_one_line_errors(bad_files, tmp_path, name, words):
+    one_line_error(run_predict("image", bad_files / name, "--model-dir", model_dir(), "--out", tmp_path), *words)
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_good_photos_still_processed_beside_a_bad_one(bad_files, tmp_path):
+    proc = run_predict("image", photos()["astronaut"][0], bad_files / "random.jpg", "--model-dir", model_dir(),
+                       "--out", tmp_path, "--json", tmp_path / "r.json")
+    assert proc.returncode == 1 and "random.jpg" in proc.stderr and "Traceback" not in proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert len(report["images"][0]["faces"]) == 1 and "cannot decode" in report["images"][1]["error"]
+    assert (tmp_path / "astronaut.png").is_file()
+
+
+def test_bad_model_dir_and_checkpoint(tmp_path):
+    path = photos()["astronaut"][0]
+    one_line_error(run_predict("image", path, "--model-dir", tmp_path), "metadata.json")
+    one_line_error(run_predict("image", path, "--model-dir", model_dir(), "--backend", "torch",
+                               "--checkpoint", tmp_path / "nope.pt"), "nope.pt")
+
+
+def test_bad_video_and_missing_camera(bad_files, tmp_path):
+    out = tmp_path / "o.mp4"
+    one_line_error(run_predict("live", "--video", bad_files / "broken.mp4", "--out", out, "--model-dir", model_dir()),
+                   "cannot open", "broken.mp4")
+    one_line_error(run_predict("live", "--video", tmp_path / "nope.mp4", "--out", out, "--model-dir", model_dir()),
+                   "nope.mp4")
+    one_line_error(run_predict("live", "--camera", "37", "--out", out, "--model-dir", model_dir()), "camera 37")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("live")
+    env_display = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    import subprocess
+
+    proc = subprocess.run([PYTHON, "-m", "predict", "live", "--video", str(video()[0]), "--out", str(tmp / "a.mp4"),
+                           "--csv", str(tmp / "a.csv"), "--model-dir", str(model_dir())],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**env_display, "PYTHONPATH": str(ROOT)})
+    return tmp, proc
+
+
+def test_live_on_a_video_writes_annotated_video_and_csv(live_run):
+    tmp, proc = live_run
+    assert proc.returncode == 0, proc.stderr
+    path, counts = video()
+    # the annotated video: every frame, same size, overlays drawn
+    src, out = cv2.VideoCapture(str(path)), cv2.VideoCapture(str(tmp / "a.mp4"))
+    frames = 0
+    while True:
+        ok_a, a = src.read()
+        ok_b, b = out.read()
+        assert ok_a == ok_b
+        if not ok_a:
+            break
+        assert a.shape == b.shape
+        assert np.abs(a.astype(int) - b.astype(int)).max() > 100  # boxes, labels, fps text
+        frames += 1
+    assert frames == len(counts) == 24
+    # the CSV: one row per face per frame, probabilities per class
+    rows = list(csv.DictReader((tmp / "a.csv").open()))
+    per_frame = [sum(1 for r in rows if int(r["frame"]) == i) for i in range(frames)]
+    assert per_frame == counts
+    for r in rows:
+        probs = [float(r[c]) for c in classes()]
+        assert sum(probs) == pytest.approx(1, abs=1e-3) and r["label"] == classes()[int(np.argmax(probs))]
+    # the drifting face keeps one track; the two faces of the second half get two others
+    assert {r["track"] for r in rows if int(r["frame"]) < 12} == {"0"}
+    assert len({r["track"] for r in rows if int(r["frame"]) >= 12}) == 2
+    assert f"{frames} frames" in proc.stdout and "fps" in proc.stdout
+
+
+def test_live_headless_needs_an_output(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    import subprocess
+
+    proc = subprocess.run([PYTHON, "-m", "predict", "live", "--video", str(video()[0]), "--model-dir", str(model_dir())],
+                          cwd=ROOT, capture_output=True, text=True, env={**env, "PYTHONPATH": str(ROOT)})
+    one_line_error(proc, "--out")
+
+
+def test_help():
+    for args in (["--help"], ["image", "--help"], ["live", "--help"]):
+        proc = run_predict(*args)
+        assert proc.returncode == 0 and "usage: python -m predict" in proc.stdout
+    assert "--camera" in run_predict("live", "--help").stdout and "--json" in run_predict("image", "--help").stdout
