@@ -49,8 +49,12 @@ def _attr_str(node: dict, key: str, default: str = "") -> str:
     return base64.b64decode(raw).decode() if raw else default
 
 
+def _attr_list(node: dict, key: str, kind: str) -> list:
+    return node.get("attr", {}).get(key, {}).get("list", {}).get(kind, [])
+
+
 def _attr_ints(node: dict, key: str) -> list[int]:
-    return [int(i) for i in node.get("attr", {}).get(key, {}).get("list", {}).get("i", [])]
+    return [int(i) for i in _attr_list(node, key, "i")]
 
 
 def to_onnx(model_json: Path = MODEL_JSON):
@@ -95,7 +99,7 @@ def to_onnx(model_json: Path = MODEL_JSON):
                 w_oihw, group = w.reshape(kh, kw, c * m, 1).transpose(2, 3, 0, 1), c
             else:
                 w_oihw, group = w.transpose(3, 2, 0, 1), 1
-            fused = [base64.b64decode(s).decode() for s in node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])]
+            fused = [base64.b64decode(s).decode() for s in _attr_list(node, "fused_ops", "s")]
             if op == "_FusedConv2D" and fused not in (["BiasAdd"], ["BiasAdd", "Relu"]):
                 raise DetectorModelError(f"unsupported fused ops {fused} in {name}")
             conv_in = [ins[0] + "/nchw", const(name + "/w", np.ascontiguousarray(w_oihw))]

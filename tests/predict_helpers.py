@@ -76,7 +76,7 @@ COMPOSITES = {
 
 @functools.lru_cache(maxsize=None)
 def photos() -> dict[str, tuple[Path, list[tuple]]]:
-    """name -> (PNG/JPEG path, expected face boxes). PNG pixels decode identically everywhere."""
+    """name -> (PNG or JPEG path, expected face boxes)."""
     folder = work_dir() / "photos"
     folder.mkdir()
     out = {}
@@ -86,6 +86,10 @@ def photos() -> dict[str, tuple[Path, list[tuple]]]:
         img, faces = composite(w, h, tiles)
         cv2.imwrite(str(folder / f"{name}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         out[name] = (folder / f"{name}.png", faces)
+    # a JPEG too, as most photos are: decoders may differ slightly between OpenCV and the browser
+    img, faces = composite(720, 540, [(100, 10, 520, False, None)])
+    cv2.imwrite(str(folder / "photo.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    out["photo"] = (folder / "photo.jpg", faces)
     return out
 
 
@@ -128,9 +132,11 @@ def model_dir() -> Path:
 
 
 def run_predict(*args, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`python -m predict ...` as a user runs it, from the repository root."""
+    """`python -m predict ...` as a user runs it, from the repository root; never with a display
+    (so `live` runs headless here even on a desktop)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     return subprocess.run([PYTHON, "-m", "predict", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          timeout=timeout, env={**env, "PYTHONPATH": str(ROOT)})
 
 
 def box_iou(a, b) -> float:

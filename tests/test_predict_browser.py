@@ -2,7 +2,8 @@
 
 The browser side is the real product: server.py serving web/ and the model directory, the page's
 own photo upload (createImageBitmap -> canvas -> web/js/detector.js -> web/js/model.js) in headless
-Debian Chromium on the TF.js wasm backend. Photos are PNG so both sides decode identical pixels.
+Debian Chromium on the TF.js wasm backend. PNG pixels decode identically on both sides, so there the
+probabilities agree to float precision; the JPEG may decode a little differently.
 """
 from __future__ import annotations
 
@@ -67,14 +68,29 @@ def test_same_faces_and_top_emotion_as_the_browser(python_results, browser_resul
             assert box_iou(face["box"], twin["box"]) >= 0.5, (path, face["box"], twin["box"])
             assert face["label"] == twin["label"], (path, face, twin)
             probs = [face["probabilities"][c] for c in classes]
-            assert max(abs(a - b) for a, b in zip(probs, twin["probs"])) < 1e-3, (path, probs, twin["probs"])
+            tolerance = 1e-3 if path.endswith(".png") else 0.05
+            assert max(abs(a - b) for a, b in zip(probs, twin["probs"])) < tolerance, (path, probs, twin["probs"])
 
 
 def test_boxes_agree_closely(python_results, browser_results):
-    """Same detector, same decoding: boxes agree far beyond the IoU >= 0.5 the issue asks for."""
+    """Same detector, same decoding, same pixels: boxes agree far beyond the IoU >= 0.5 asked for."""
     ious = []
-    for path in browser_results:
+    for path in (p for p in browser_results if p.endswith(".png")):
         for face in python_results[path]["faces"]:
             ious.append(max(box_iou(face["box"], f["box"]) for f in browser_results[path]["faces"]))
-    assert len(ious) == sum(len(e) for _, e in photos().values())
-    assert min(ious) > 0.95, ious
+    assert len(ious) == sum(len(e) for p, e in photos().values() if p.suffix == ".png")
+    assert min(ious) > 0.99, ious
+
+
+def test_report_agreement(python_results, browser_results, capsys):
+    """Print the agreement figures (pytest -s shows them); asserts that every face was compared."""
+    rows = []
+    for path, js in browser_results.items():
+        for face in python_results[path]["faces"]:
+            twin = max(js["faces"], key=lambda f: box_iou(face["box"], f["box"]))
+            dp = max(abs(a - b) for a, b in zip(face["probabilities"].values(), twin["probs"]))
+            rows.append((path.rsplit("/", 1)[-1], face["label"], twin["label"], box_iou(face["box"], twin["box"]), dp))
+    with capsys.disabled():
+        for name, py, js, iou, dp in rows:
+            print(f"\n{name:16s} python {py:10s} browser {js:10s} IoU {iou:.4f} max|dprob| {dp:.2e}", end="")
+    assert len(rows) == sum(len(e) for _, e in photos().values())

@@ -49,7 +49,8 @@ def test_onnx_translation_matches_tensorflow_on_the_original_graph(detector):
         assert np.abs(scores[0] - 1 / (1 + np.exp(-np.clip(tf_reference(x)[1], -50, 50)))).max() < 1e-4
 
 
-@pytest.mark.parametrize("shape, out", [((480, 640, 3), (192, 256)), ((437, 1000, 3), (112, 256)), ((90, 70, 3), (256, 199))])
+@pytest.mark.parametrize("shape, out", [((480, 640, 3), (192, 256)), ((437, 1000, 3), (112, 256)),
+                                        ((90, 70, 3), (256, 199))])
 def test_resize_is_tfjs_resize_bilinear(shape, out):
     """tf.image.resizeBilinear's defaults (no align corners, no half-pixel centres) = TF's v1 op."""
     import tensorflow as tf
