@@ -17,12 +17,8 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     logging.getLogger().setLevel(logging.ERROR)
-    try:
-        from absl import logging as absl_logging  # onnx-tf's SavedModel export logs INFO lines via absl
-
-        absl_logging.set_verbosity(absl_logging.ERROR)
-    except ImportError:
-        pass
+    # onnx-tf's MaxPool handler sets absl's verbosity to INFO mid-export; a filter outlasts that
+    logging.getLogger("absl").addFilter(lambda record: record.levelno >= logging.WARNING)
 
 
 class Steps:

@@ -14,12 +14,9 @@ from .to_onnx import INPUT_NAME, OUTPUT_NAME, input_shape
 
 
 def export_savedmodel(onnx_model: onnx.ModelProto, out_dir: Path, meta: dict) -> None:
-    from absl import logging as absl_logging
     from onnx_tf.backend import prepare  # imports TensorFlow: only when this step runs
 
-    rep = prepare(onnx_model, logging_level="ERROR")
-    absl_logging.set_verbosity(absl_logging.ERROR)  # onnx-tf's MaxPool handler turns absl INFO on
-    rep.export_graph(str(out_dir))
+    prepare(onnx_model, logging_level="ERROR").export_graph(str(out_dir))
     check_signature(out_dir, meta)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 
 import numpy as np
 import onnx
@@ -17,7 +18,7 @@ from convert.errors import GateFailed
 from convert.pipeline import gate_and_publish, make_staging
 from convert.to_onnx import DYNAMIC_SHAPE_OPS
 from convert.to_tfjs import export_tfjs
-from convert_helpers import (TEST_FACES, converted, make_checkpoint, run_cli, small_checkpoint,  # noqa: F401
+from convert_helpers import (PYTHON, ROOT, TEST_FACES, converted, make_checkpoint, run_cli, small_checkpoint,  # noqa: F401
                              tamper_tfjs_weights, tree_bytes)
 from training.checkpoint import model_from_checkpoint
 from training.preprocess import normalize
@@ -61,6 +62,7 @@ def test_conversion_passes_gate_and_writes_the_layout(converted, small_checkpoin
     assert parity["inputs"]["source"]["faces"] == "synthetic"  # said so, since the test gives no data
 
 
+@pytest.mark.browser  # its fixture runs the whole conversion, Chromium included
 def test_reference_inputs_and_outputs_are_what_pytorch_gives(converted, small_checkpoint):
     out, proc = converted
     assert proc.returncode == 0
@@ -212,3 +214,55 @@ def test_help_describes_both_commands():
     assert proc.returncode == 0 and "--quantize" in proc.stdout and "python -m convert verify DIR" in proc.stdout
     proc = run_cli("verify", "--help")
     assert proc.returncode == 0 and "--checkpoint" in proc.stdout
+
+
+def test_reference_sample_from_a_fer_csv_is_seeded_and_normalised(tmp_path, monkeypatch):
+    from convert.reference import build_reference
+    from training.metadata import build_metadata
+
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(1)
+    usage = ["Training"] * 6 + ["PublicTest"] * 3 + ["PrivateTest"] * 20
+    pixels = rng.integers(0, 256, (len(usage), 48 * 48))
+    rows = [f"{i % 7},{' '.join(map(str, p))},{u}" for i, (p, u) in enumerate(zip(pixels, usage))]
+    csv = tmp_path / "fer2013.csv"
+    csv.write_text("emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
+    meta = build_metadata("vgg", {}, 1, ["a", "b", "c", "d", "e", "f", "g"], "fer2013")
+
+    ref = build_reference(meta, csv=csv, faces=8, seed=3)
+    again = build_reference(meta, csv=csv, faces=8, seed=3)
+    assert ref.names == again.names and np.array_equal(ref.inputs, again.inputs)
+    assert ref.kinds == ["face"] * 8 + ["edge"] * 4 and ref.source["faces"] == "real"
+    picked = [int(name.removeprefix("PrivateTest row ")) for name in ref.names[:8]]
+    assert picked == sorted(set(picked)) and max(picked) < 20
+    private = pixels[9:].reshape(-1, 48, 48).astype(np.uint8)
+    np.testing.assert_array_equal(ref.inputs[:8], normalize(private[picked], meta["preprocessing"]))
+    assert build_reference(meta, csv=csv, faces=8, seed=4).names != ref.names
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--csv", "no-such.csv"], "no such FER2013 CSV"),
+    (["--faces", "0"], "--faces must be at least 1"),
+    (["--quantize", "int4"], "invalid choice"),
+])
+def test_bad_options_give_one_line_error(args, message, small_checkpoint, tmp_path):
+    proc = run_cli(small_checkpoint, "--out", tmp_path / "export", *args)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert message in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "export").exists()
+
+
+@pytest.mark.browser
+def test_bench_prints_a_median_table_for_all_four_backends(converted, small_checkpoint, tmp_path):
+    out, _ = converted
+    proc = subprocess.run([PYTHON, str(ROOT / "bench" / "bench_inference.py"), "--model-dir", str(out),
+                           "--checkpoint", str(small_checkpoint), "--reps", "3", "--batch-reps", "2",
+                           "--warmup", "1", "--batch", "8", "--json", str(tmp_path / "bench.json")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ") and "---" not in ln]
+    assert rows[0].startswith("| backend | 1 face (ms) | batch 8 (ms)")
+    assert [r.split(" | ")[0][2:] for r in rows[1:]] == ["PyTorch", "ONNX Runtime", "TF SavedModel",
+                                                         "TF.js wasm (Chromium)"]
+    medians = json.loads((tmp_path / "bench.json").read_text())["medians_ms"]
+    assert all(m[str(n)] > 0 for m in medians.values() for n in (1, 8))
