@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
+import socket
 import sys
 from pathlib import Path
 
@@ -77,25 +78,32 @@ def check_model_dir(model_dir: Path) -> dict:
         raise ModelDirError(f"model directory {_rel(model_dir)} does not exist; {convert_hint(model_dir)}")
     needed = ["metadata.json", "tfjs/model.json", "reference.json"]
     missing = [f for f in needed if not (model_dir / f).is_file()]
-    if not missing:
-        try:
-            manifest = json.loads((model_dir / "tfjs/model.json").read_text())
-            missing += [f"tfjs/{p}" for group in manifest["weightsManifest"] for p in group["paths"]
-                        if not (model_dir / "tfjs" / p).is_file()]
-            reference = json.loads((model_dir / "reference.json").read_text())
-            if not (model_dir / reference["inputs_file"]).is_file():
-                missing.append(reference["inputs_file"])
-            meta = json.loads((model_dir / "metadata.json").read_text())
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ModelDirError(f"model directory {_rel(model_dir)} has an unreadable file ({exc}); "
-                                f"{convert_hint(model_dir)}") from None
+    if missing:
+        raise ModelDirError(f"model directory {_rel(model_dir)} is incomplete (missing {', '.join(missing)}); "
+                            f"{convert_hint(model_dir)}")
+    meta, manifest, reference = (_read_json(model_dir, f) for f in needed)
+    try:
+        missing = [f"tfjs/{p}" for group in manifest["weightsManifest"] for p in group["paths"]
+                   if not (model_dir / "tfjs" / p).is_file()]
+        if not (model_dir / reference["inputs_file"]).is_file():
+            missing.append(reference["inputs_file"])
+    except (KeyError, TypeError) as exc:
+        raise ModelDirError(f"model directory {_rel(model_dir)} has a malformed tfjs/model.json or reference.json "
+                            f"(no {exc}); {convert_hint(model_dir)}") from None
     if missing:
         raise ModelDirError(f"model directory {_rel(model_dir)} is incomplete (missing {', '.join(missing)}); "
                             f"{convert_hint(model_dir)}")
     for key in ("classes", "input", "preprocessing", "crop"):
-        if key not in meta:
+        if not isinstance(meta, dict) or key not in meta:
             raise ModelDirError(f"{_rel(model_dir)}/metadata.json has no {key!r}; {convert_hint(model_dir)}")
     return meta
+
+
+def _read_json(model_dir: Path, name: str):
+    try:
+        return json.loads((model_dir / name).read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelDirError(f"{_rel(model_dir / name)} is unreadable ({exc}); {convert_hint(model_dir)}") from None
 
 
 def create_app(model_dir: Path) -> Flask:
@@ -140,6 +148,14 @@ def create_app(model_dir: Path) -> Flask:
     return app
 
 
+def _check_bind(host: str, port: int) -> None:
+    from werkzeug.serving import get_sockaddr, select_address_family
+    family = select_address_family(host, port)
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(get_sockaddr(host, port, family))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Serve the in-browser facial-expression recogniser "
                                  "(webcam and photo upload; frames never leave the browser).")
@@ -155,10 +171,11 @@ def main(argv=None) -> int:
         return 2
     from werkzeug.serving import make_server
     try:
+        _check_bind(args.host, args.port)  # werkzeug would print its own two lines and exit(1)
         server = make_server(args.host, args.port, app, threaded=True)
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
-              f"choose another with --port", file=sys.stderr)
+        hint = "check --host" if isinstance(exc, socket.gaierror) else "choose another with --port"
+        print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); {hint}", file=sys.stderr)
         return 2
     host = f"[{args.host}]" if ":" in args.host else args.host
     name = app.config["MODEL_METADATA"].get("model", {}).get("name", "?")

@@ -7,7 +7,6 @@ photo (scikit-image's astronaut). Expensive things are built once per process (m
 from __future__ import annotations
 
 import io
-import os
 import socket
 import subprocess
 import sys
@@ -24,8 +23,7 @@ CHROMIUM = "/usr/bin/chromium"
 # Flags measured in ../shared/notes/browser.md: no background traffic, software rendering.
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-default-apps", "--disable-features=Translate,OptimizationHints,MediaRouter",
-                  "--use-fake-device-for-media-stream"]
+                  "--disable-default-apps", "--disable-features=Translate,OptimizationHints,MediaRouter"]
 FRAME_W, FRAME_H = 640, 480
 
 
@@ -114,11 +112,21 @@ def make_model_dir(out: Path) -> Path:
                           LABEL_SETS["ferplus"].classes, "ferplus")
     ckpt = out.parent / f"{out.name}-checkpoint.pt"
     save_checkpoint(ckpt, {"state_dict": model.state_dict(), "metadata": meta})
-    proc = subprocess.run([PYTHON, "-m", "convert", str(ckpt), "--out", str(out)], cwd=ROOT,
+    proc = subprocess.run([PYTHON, "-m", "convert", str(ckpt), "--out", str(out), "--synthetic"], cwd=ROOT,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"python -m convert failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return out
+
+
+_MODEL_DIRS: dict[str, Path] = {}
+
+
+def shared_model_dir(tmp_path_factory) -> Path:
+    """One converted test model per pytest session, shared by test_server.py and test_web.py."""
+    if "test" not in _MODEL_DIRS:
+        _MODEL_DIRS["test"] = make_model_dir(tmp_path_factory.mktemp("web-model") / "export")
+    return _MODEL_DIRS["test"]
 
 
 # ---------- server ----------
@@ -169,12 +177,13 @@ class Server:
 
 # ---------- browser ----------
 
-def launch_chromium(playwright, y4m: Path, extra_args=()):
-    """Headless Debian Chromium whose fake camera plays `y4m`. Contexts get the camera only when
-    created with permissions=["camera"]; without, getUserMedia is denied (as a user would)."""
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=CHROMIUM_FLAGS + [f"--use-file-for-fake-video-capture={y4m}", *extra_args])
+def launch_chromium(playwright, y4m: Path | None, extra_args=()):
+    """Headless Debian Chromium whose fake camera plays `y4m` (None: no camera at all).
+    Contexts get the camera only when created with permissions=["camera"]; without, getUserMedia
+    is denied as if the user had said no."""
+    camera = ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={y4m}"] if y4m else []
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                      args=CHROMIUM_FLAGS + camera + list(extra_args))
 
 
 class PageWatch:
@@ -189,10 +198,6 @@ class PageWatch:
 
     def outside(self, base: str) -> list[str]:
         return [u for u in self.requests if not u.startswith(base + "/")]
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")
 
 
 def wait_js(page, condition: str, timeout_s: float = 60):

@@ -23,7 +23,7 @@ const ctx = el.canvas.getContext('2d', { willReadFrequently: true });
 const state = {
   model: null, detector: null, backend: null, ready: false,
   stream: null, mode: 'idle', running: false, // mode: idle | camera | photo
-  frames: 0, results: [], times: [], modelMs: [], detMs: [],
+  frames: 0, results: [], times: [], modelMs: [], detMs: [], frameLog: null,
 };
 const smoother = new FaceSmoother(Number(el.smoothN.value));
 
@@ -216,7 +216,10 @@ function tick() {
     drawOverlays(results);
     renderFaces(results);
     state.frames += 1;
-    push(state.times, performance.now());
+    const now = performance.now();
+    push(state.times, now);
+    // bench/bench_browser.py sets frameLog = [] to record every frame
+    state.frameLog?.push({ t: now, faces: results.length, detMs: state.detMs.at(-1), modelMs: results[0]?.ms });
     showStats();
   }
   requestAnimationFrame(tick);
@@ -297,10 +300,15 @@ async function checkParity() {
   try {
     const r = await runParity(state.model, MODEL_URL);
     const table = document.createElement('table');
+    const pct = (x) => `${(100 * x).toFixed(1)}%`;
+    const gate = [`|Δ| ≤ ${r.gate.max_abs_dprob.toExponential(0)}`];
+    if (r.gate.top1_agreement !== undefined) gate.push(`top-1 ≥ ${pct(r.gate.top1_agreement)}`);
+    if (r.gate.top1_agreement_faces !== undefined) gate.push(`top-1 on faces ≥ ${pct(r.gate.top1_agreement_faces)}`);
     const rows = [
-      ['Reference inputs', `${r.n}`],
-      ['max |Δ| probability', `${r.maxAbs.toExponential(2)} (tolerance ${r.tolerance.toExponential(0)})`],
-      ['Top-1 agreement', `${r.agree}/${r.n}${r.ties ? ` (+${r.ties} ties)` : ''}`],
+      ['Reference inputs', `${r.n} (${r.faces} faces)`],
+      ['max |Δ| probability', r.maxAbs.toExponential(2)],
+      ['Top-1 agreement', `${r.agree}/${r.n} (${pct(r.top1)}); faces ${r.agreeFaces}/${r.faces}`],
+      ['Gate', gate.join(', ')],
       ['Backend', `${tf.getBackend()}, ${r.ms.toFixed(0)} ms`],
       ['Result', r.pass ? 'PASS' : 'FAIL'],
     ];
