@@ -4,8 +4,9 @@ PY      ?= python3.11
 VENV    := .venv
 PYTHON  := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
+MODEL   ?= fer-default
 
-.PHONY: setup run test bench train evaluate convert verify clean help
+.PHONY: setup run test bench convert verify clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -37,6 +38,12 @@ test: setup  ## run the whole test suite
 
 bench: setup  ## run the benchmarks in bench/ (slow; results are printed as tables)
 	$(PYTHON) -m bench
+
+convert: setup  ## convert models/$(MODEL)/checkpoint.pt into models/$(MODEL)/export (parity-gated)
+	$(PYTHON) -m convert models/$(MODEL)/checkpoint.pt --out models/$(MODEL)/export
+
+verify: setup  ## re-run the parity test between backends on models/$(MODEL)/export
+	$(PYTHON) -m convert verify models/$(MODEL)/export --checkpoint models/$(MODEL)/checkpoint.pt
 
 clean:  ## remove installed environments (not the shipped model)
 	rm -rf $(VENV) node_modules
