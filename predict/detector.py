@@ -135,8 +135,8 @@ class FaceDetector:
         logits = np.concatenate([a[0, :, 0] for a in by_rows(1)])
         return regs, logits, scale
 
-    def detect(self, rgb: np.ndarray) -> list[Box]:
-        regs, logits, (sx, sy) = self.raw(rgb)
+    def decode(self, regs: np.ndarray, logits: np.ndarray) -> list[Box]:
+        """Faces in square-input units [0, 1] (web/js/detector.js decode())."""
         regs = regs.astype(np.float64)  # JS numbers are doubles; mirror its arithmetic
         with np.errstate(over="ignore"):  # exp overflow -> score 0, as in JS
             scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
@@ -145,9 +145,12 @@ class FaceDetector:
             cx = self.anchors[i, 0] + regs[i, 0] / INPUT_SIZE
             cy = self.anchors[i, 1] + regs[i, 1] / INPUT_SIZE
             w, h = regs[i, 2] / INPUT_SIZE, regs[i, 3] / INPUT_SIZE
-            if w > 0 and h > 0:  # in square-input units [0, 1]
+            if w > 0 and h > 0:
                 cands.append(Box(float(cx - w / 2), float(cy - h / 2), float(w), float(h), float(scores[i])))
-        faces = [Box(f.x * sx, f.y * sy, f.width * sx, f.height * sy, f.score)
-                 for f in weighted_nms(cands, self.iou_threshold, self.max_faces)]
+        return weighted_nms(cands, self.iou_threshold, self.max_faces)
+
+    def detect(self, rgb: np.ndarray) -> list[Box]:
+        regs, logits, (sx, sy) = self.raw(rgb)
+        faces = [Box(f.x * sx, f.y * sy, f.width * sx, f.height * sy, f.score) for f in self.decode(regs, logits)]
         # not clipped: a face cut by the frame edge keeps its true centre for the crop
         return [f for f in faces if f.width >= self.min_size and f.height >= self.min_size]

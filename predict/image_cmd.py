@@ -23,6 +23,8 @@ def add_arguments(p) -> None:
 
 
 def run(args, pipeline) -> int:
+    if not args.no_images and args.out.exists() and not args.out.is_dir():
+        raise PredictError(f"--out {args.out}: exists and is not a folder")
     paths = find_images(args.paths)
     outs = output_names(paths, args.out)
     to_stdout = args.json == "-"
@@ -44,7 +46,7 @@ def run(args, pipeline) -> int:
             if not to_stdout:
                 tops = ", ".join(f"{pipeline.classes[f.top]} {f.confidence:.2f}" for f in faces) or "-"
                 tqdm.write(f"{path}: {len(faces)} face(s): {tops}", file=sys.stdout)
-        except PredictError as exc:
+        except (PredictError, OSError) as exc:  # OSError: the annotated copy could not be written
             failed += 1
             entry["error"] = str(exc)
             tqdm.write(f"error: {exc}", file=sys.stderr)

@@ -215,3 +215,25 @@ def test_help():
         proc = run_predict(*args)
         assert proc.returncode == 0 and "usage: python -m predict" in proc.stdout
     assert "--camera" in run_predict("live", "--help").stdout and "--json" in run_predict("image", "--help").stdout
+
+
+def test_exif_orientation_is_applied_like_the_browser(tmp_path):
+    """A phone photo stored sideways with EXIF orientation 6: the face is found upright, where a
+    viewer (and the page's createImageBitmap(..., {imageOrientation: 'from-image'})) shows it."""
+    from web_helpers import jpeg_bytes
+
+    from predict.images import read_rgb
+
+    upright = cv2.cvtColor(cv2.imread(str(photos()["astronaut"][0])), cv2.COLOR_BGR2RGB)
+    (tmp_path / "phone.jpg").write_bytes(jpeg_bytes(upright, orientation=6))
+    rgb = read_rgb(tmp_path / "phone.jpg")
+    assert rgb.shape == upright.shape and np.abs(rgb.astype(int) - upright).mean() < 5
+    proc = run_predict("image", tmp_path / "phone.jpg", "--model-dir", model_dir(), "--json", "-", "--no-images")
+    faces = json.loads(proc.stdout)["images"][0]["faces"]
+    assert len(faces) == 1 and match(photos()["astronaut"][1], [faces[0]["box"]])[0][1] >= 0.5
+
+
+def test_out_must_be_a_folder(tmp_path):
+    (tmp_path / "file").write_text("x")
+    one_line_error(run_predict("image", photos()["astronaut"][0], "--model-dir", model_dir(), "--out",
+                               tmp_path / "file"), "not a folder")

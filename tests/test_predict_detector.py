@@ -116,3 +116,53 @@ def test_webcam_distance_faces(detector):
     frame[200:392, 300:492] = cv2.resize(data.astronaut(), (192, 192), interpolation=cv2.INTER_AREA)
     faces = detector.detect(frame)
     assert len(faces) == 1 and 30 <= faces[0].width <= 45
+
+
+def run_node(script: str, payload: dict) -> dict:
+    """Run an ES-module snippet in Node with web/js/detector.js imported as `det`; JSON in, JSON out."""
+    import json
+    import subprocess
+
+    from predict_helpers import ROOT
+
+    code = (f"const det = await import({json.dumps((ROOT / 'web/js/detector.js').as_uri())});\n"
+            "const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));\n" + script)
+    proc = subprocess.run(["node", "--no-warnings", "--input-type=module", "-e",
+                           "import { createRequire } from 'module'; const require = createRequire(import.meta.url);\n"
+                           + code], input=json.dumps(payload), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_constants_are_the_browsers():
+    """web/js/detector.js's DETECTOR object is the reference; predict/detector.py must not drift."""
+    from predict import detector as py
+
+    js = run_node("console.log(JSON.stringify({cfg: det.DETECTOR, anchors: det.makeAnchors()}));", {})
+    cfg = js["cfg"]
+    assert cfg["inputSize"] == py.INPUT_SIZE
+    assert [(m["stride"], m["anchors"]) for m in cfg["featureMaps"]] == list(py.ANCHOR_LAYERS)
+    assert (cfg["scoreThreshold"], cfg["iouThreshold"], cfg["maxFaces"], cfg["minSize"]) == \
+        (py.MIN_SCORE, py.IOU_THRESHOLD, py.MAX_FACES, py.MIN_SIZE)
+    assert np.array_equal(np.array(js["anchors"]), py.anchors())
+    # output names: box regressions are the 16-wide outputs, scores the 1-wide ones, per feature map
+    session = blazeface.session()
+    widths = {o.name: o.shape for o in session.get_outputs()}
+    for m in cfg["featureMaps"]:
+        cells = (py.INPUT_SIZE // m["stride"]) ** 2 * m["anchors"]
+        assert widths[m["boxes"]] == [1, cells, 16] and widths[m["scores"]] == [1, cells, 1]
+
+
+def test_decoding_is_the_browsers(detector):
+    """Same raw network outputs -> the same merged boxes in Python and in web/js/detector.js decode()."""
+    for name in ("two_faces", "three_faces"):
+        rgb = cv2.cvtColor(cv2.imread(str(photos()[name][0])), cv2.COLOR_BGR2RGB)
+        regs, logits, _ = detector.raw(rgb)
+        js = run_node("const out = det.decode(Float32Array.from(input.boxes), Float32Array.from(input.logits), "
+                      "det.makeAnchors());\nconsole.log(JSON.stringify(out));",
+                      {"boxes": regs.ravel().tolist(), "logits": logits.tolist()})
+        ours = detector.decode(regs, logits)
+        assert len(ours) == len(js) == len(photos()[name][1])
+        for a, b in zip(ours, js):
+            assert [a.x, a.y, a.width, a.height, a.score] == pytest.approx(
+                [b["x"], b["y"], b["width"], b["height"], b["score"]], abs=1e-9)
