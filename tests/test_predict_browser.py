@@ -81,16 +81,3 @@ def test_boxes_agree_closely(python_results, browser_results):
     assert len(ious) == sum(len(e) for p, e in photos().values() if p.suffix == ".png")
     assert min(ious) > 0.99, ious
 
-
-def test_report_agreement(python_results, browser_results, capsys):
-    """Print the agreement figures (pytest -s shows them); asserts that every face was compared."""
-    rows = []
-    for path, js in browser_results.items():
-        for face in python_results[path]["faces"]:
-            twin = max(js["faces"], key=lambda f: box_iou(face["box"], f["box"]))
-            dp = max(abs(a - b) for a, b in zip(face["probabilities"].values(), twin["probs"]))
-            rows.append((path.rsplit("/", 1)[-1], face["label"], twin["label"], box_iou(face["box"], twin["box"]), dp))
-    with capsys.disabled():
-        for name, py, js, iou, dp in rows:
-            print(f"\n{name:16s} python {py:10s} browser {js:10s} IoU {iou:.4f} max|dprob| {dp:.2e}", end="")
-    assert len(rows) == sum(len(e) for _, e in photos().values())
