@@ -88,12 +88,15 @@ export class FaceDetector {
     return det;
   }
 
-  /** Faces in a video/canvas/image: [{x, y, width, height, score}] in its pixels, best first. */
+  /**
+   * Faces in a video/canvas/image, or in an RGB [H,W,3] tensor from tf.browser.fromPixels (the caller
+   * disposes it): [{x, y, width, height, score}] in its pixels, best first.
+   */
   detect(source) {
     const size = this.cfg.inputSize;
     let sx = 0, sy = 0, width = 0, height = 0;
     const outs = tf.tidy(() => {
-      const rgb = tf.browser.fromPixels(source, 3);
+      const rgb = source instanceof tf.Tensor ? source : tf.browser.fromPixels(source, 3);
       [height, width] = rgb.shape;
       // letterbox: scale the longer side to `size`, then pad right/bottom with black (-1 after scaling)
       const rw = Math.max(1, Math.round((width * size) / Math.max(width, height)));

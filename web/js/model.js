@@ -53,11 +53,15 @@ export class EmotionModel {
     return Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k)));
   }
 
-  /** Grayscale float image [H,W] (0..255) from a canvas/video/image, per the metadata's luma weights. */
+  /**
+   * Grayscale float image [H,W] (0..255) from a canvas/video/image, or from an RGB [H,W,3] tensor
+   * the caller already read with tf.browser.fromPixels (and disposes), per the metadata's luma weights.
+   */
   grayscale(source) {
     const [r, g, b] = this.meta.preprocessing.grayscale_weights;
     return tf.tidy(() => {
-      const rgb = tf.cast(tf.browser.fromPixels(source, 3), 'float32');
+      const pixels = source instanceof tf.Tensor ? source : tf.browser.fromPixels(source, 3);
+      const rgb = tf.cast(pixels, 'float32');
       return tf.sum(tf.mul(rgb, tf.tensor1d([r, g, b])), 2);
     });
   }

@@ -1,0 +1,368 @@
+"""The page in a real headless Chromium (Playwright): fake webcam fed the astronaut photo, uploads,
+parity panel, camera denied or absent, backend switch, phone-sized screen, nothing leaves 127.0.0.1.
+
+One browser is shared; every test opens its own context and checks it logged no console error and
+sent no request anywhere but the test server.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+
+import numpy as np
+import pytest
+from playwright.sync_api import sync_playwright
+
+from web_helpers import (ASTRONAUT_FACE, ROOT, PageWatch, Server, astronaut_frame, jpeg_bytes, launch_chromium,
+                         no_face_image, shared_model_dir, three_faces_frame, wait_js, write_y4m)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+LIVE_FRAMES = 100  # frames between the two tensor counts of the camera run
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return shared_model_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(model_dir):
+    srv = Server(model_dir)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright, tmp_path_factory):
+    y4m = write_y4m(tmp_path_factory.mktemp("camera") / "astronaut.y4m", astronaut_frame())
+    b = launch_chromium(playwright, y4m)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("photos")
+    files = {
+        "astronaut.jpg": jpeg_bytes(astronaut_frame()),
+        "rotated.jpg": jpeg_bytes(astronaut_frame(), orientation=6),  # stored on its side, EXIF says turn it
+        "three.jpg": jpeg_bytes(three_faces_frame()),
+        "coffee.jpg": jpeg_bytes(no_face_image()),
+        "broken.jpg": np.random.default_rng(0).bytes(20000),  # not an image, despite its name
+    }
+    for name, data in files.items():
+        (d / name).write_bytes(data)
+    return d
+
+
+class Opened:
+    def __init__(self, browser, url, camera=True, **ctx):
+        self.url = url.rstrip("/").rsplit("/?", 1)[0]
+        self.context = browser.new_context(permissions=["camera"] if camera else [], **ctx)
+        self.page = self.context.new_page()
+        self.watch = PageWatch(self.page)
+        self.page.goto(url)
+        assert self.page.evaluate("ferApp.ready") is True, self.page.text_content("#message")
+
+    def clean(self):
+        """No console errors and nothing requested outside the server, then close."""
+        try:
+            assert self.watch.errors == []
+            assert self.watch.outside(self.base) == []
+            assert self.watch.requests, "no request recorded at all"
+        finally:
+            self.context.close()
+
+    @property
+    def base(self):
+        return self.url.split("/?")[0].rstrip("/")
+
+
+@pytest.fixture
+def open_page(browser, server):
+    opened = []
+
+    def _open(path="/", camera=True, **ctx):
+        o = Opened(browser, server.url + path, camera, **ctx)
+        opened.append(o)
+        return o
+    yield _open
+    for o in opened:
+        o.context.close()
+
+
+def results(page):
+    return page.evaluate("ferApp.results()")
+
+
+def centre(box):
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def assert_on_astronaut(box):
+    """The detector box lands on the face OpenCV's Haar cascade finds in the same frame."""
+    x, y, w, h = ASTRONAUT_FACE
+    cx, cy = centre(box)
+    assert math.dist((cx, cy), (x + w / 2, y + h / 2)) < 0.25 * w, box
+    assert 0.75 < box["width"] / w < 1.33, box
+
+
+def upload(page, path):
+    page.evaluate("ferApp.state.results = []; ferApp.state.mode = 'idle'")
+    page.set_input_files("#file", str(path))
+    wait_js(page, "ferApp.state.mode === 'photo' || !document.getElementById('message').hidden")
+
+
+def message(page):
+    return page.evaluate("(m => m.hidden ? '' : m.textContent)(document.getElementById('message'))")
+
+
+def classes(model_dir):
+    return json.loads((model_dir / "metadata.json").read_text())["classes"]
+
+
+# ---------- live camera ----------
+
+@pytest.fixture(scope="module")
+def camera_run(browser, server):
+    """Start the camera once; record the page at frame 10 and LIVE_FRAMES frames later."""
+    o = Opened(browser, server.url + "/")
+    page = o.page
+    page.click("#start")
+    wait_js(page, "ferApp.state.frames >= 10")
+    snap = lambda: page.evaluate("""() => ({frames: ferApp.state.frames, tensors: tf.memory().numTensors,
+        bytes: tf.memory().numBytes, results: ferApp.results(), stats: ferApp.stats(),
+        backendText: document.getElementById('backend-name').textContent,
+        fpsText: document.getElementById('fps').textContent, msText: document.getElementById('model-ms').textContent,
+        faces: [...document.querySelectorAll('#faces .face')].map(li => ({label: li.dataset.label,
+            title: li.querySelector('h2').textContent,
+            bars: [...li.querySelectorAll('.fill')].map(f => parseFloat(f.style.width))}))})""")
+    first = snap()
+    wait_js(page, f"ferApp.state.frames >= {first['frames'] + LIVE_FRAMES}", timeout_s=240)
+    last = snap()
+    yield {"opened": o, "first": first, "last": last}
+    o.context.close()
+
+
+def test_camera_boxes_the_face_with_a_label(camera_run, model_dir):
+    for snap in (camera_run["first"], camera_run["last"]):
+        assert len(snap["results"]) == 1
+        face = snap["results"][0]
+        assert_on_astronaut(face["box"])
+        assert face["label"] in classes(model_dir)
+        assert len(snap["faces"]) == 1 and snap["faces"][0]["label"] == face["label"]
+        assert snap["faces"][0]["title"].startswith(f"Face 1: {face['label']}")
+        bars = snap["faces"][0]["bars"]
+        assert len(bars) == len(classes(model_dir)) and abs(sum(bars) - 100) < 1
+        assert float(snap["fpsText"]) > 0 and float(snap["msText"]) > 0
+
+
+def test_camera_runs_on_wasm(camera_run):
+    last = camera_run["last"]
+    assert last["stats"]["backend"] == "wasm" and last["backendText"] == "wasm"
+    assert camera_run["opened"].page.evaluate("tf.getBackend()") == "wasm"
+
+
+def test_camera_live_tensors_stay_flat(camera_run):
+    first, last = camera_run["first"], camera_run["last"]
+    assert last["frames"] - first["frames"] >= LIVE_FRAMES
+    assert last["tensors"] == first["tensors"]
+    assert last["bytes"] == first["bytes"]
+
+
+def test_camera_pause_resume_stop(camera_run):
+    page = camera_run["opened"].page
+    page.click("#pause")
+    assert page.text_content("#pause") == "Resume"
+    frozen = page.evaluate("ferApp.state.frames")
+    page.wait_for_timeout(600)
+    assert page.evaluate("ferApp.state.frames") == frozen
+    page.click("#pause")
+    wait_js(page, f"ferApp.state.frames > {frozen + 2}")
+    page.click("#stop")
+    assert page.evaluate("ferApp.state.mode") == "idle"
+    assert page.evaluate("document.getElementById('video').srcObject") is None
+    assert page.is_enabled("#start") and page.is_disabled("#stop")
+    camera_run["opened"].clean()
+
+
+def test_camera_denied_then_upload_still_works(open_page, photos):
+    o = open_page(camera=False)
+    o.page.click("#start")
+    wait_js(o.page, "!document.getElementById('message').hidden")
+    assert "Camera access was denied" in message(o.page)
+    assert o.page.evaluate("ferApp.state.mode") == "idle"
+    upload(o.page, photos / "astronaut.jpg")
+    assert len(results(o.page)) == 1
+    o.clean()
+
+
+def test_no_camera_gives_a_clear_message(playwright, server):
+    b = launch_chromium(playwright, None)  # no fake device: the machine has no camera
+    try:
+        o = Opened(b, server.url + "/")
+        o.page.click("#start")
+        wait_js(o.page, "!document.getElementById('message').hidden")
+        assert "No camera was found" in message(o.page)
+        o.clean()
+    finally:
+        b.close()
+
+
+# ---------- photo upload ----------
+
+def test_upload_photo_boxes_the_face(open_page, photos, model_dir):
+    o = open_page()
+    upload(o.page, photos / "astronaut.jpg")
+    faces = results(o.page)
+    assert len(faces) == 1
+    assert_on_astronaut(faces[0]["box"])
+    assert faces[0]["label"] in classes(model_dir)
+    assert abs(sum(faces[0]["probs"]) - 1) < 1e-4
+    assert o.page.text_content("#faces .face h2").startswith(f"Face 1: {faces[0]['label']}")
+    assert message(o.page) == ""
+    o.clean()
+
+
+def test_upload_honours_exif_orientation(open_page, photos):
+    o = open_page()
+    upload(o.page, photos / "rotated.jpg")
+    assert o.page.evaluate("[canvas.width, canvas.height]") == [640, 480]  # turned upright
+    faces = results(o.page)
+    assert len(faces) == 1
+    assert_on_astronaut(faces[0]["box"])
+    o.clean()
+
+
+def test_drop_photo_with_three_faces(open_page, photos):
+    o = open_page()
+    data = base64.b64encode((photos / "three.jpg").read_bytes()).decode()
+    dt = o.page.evaluate_handle(f"""() => {{
+        const bytes = Uint8Array.from(atob('{data}'), c => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], 'three.jpg', {{type: 'image/jpeg'}}));
+        return dt; }}""")
+    o.page.dispatch_event("#stage", "drop", {"dataTransfer": dt})
+    wait_js(o.page, "ferApp.state.mode === 'photo'")
+    faces = sorted(results(o.page), key=lambda f: f["box"]["x"])
+    assert len(faces) == 3
+    for i, face in enumerate(faces):  # one face per copy of the photo (tiles at x = 15 + 205 i, 200 wide)
+        cx, cy = centre(face["box"])
+        assert 15 + 205 * i < cx < 15 + 205 * i + 200 and 120 < cy < 351
+    assert o.page.locator("#faces .face").count() == 3
+    o.clean()
+
+
+def test_upload_non_image(open_page, photos):
+    o = open_page()
+    upload(o.page, photos / "broken.jpg")
+    assert "could not be read as an image" in message(o.page)
+    assert results(o.page) == [] and o.page.locator("#faces .face").count() == 0
+    o.clean()
+
+
+def test_upload_photo_without_a_face(open_page, photos):
+    o = open_page()
+    upload(o.page, photos / "coffee.jpg")
+    assert message(o.page) == 'No face found in "coffee.jpg".'
+    assert results(o.page) == [] and o.page.locator("#faces .face").count() == 0
+    o.clean()
+
+
+# ---------- parity, backends, layout, offline ----------
+
+def run_parity(page):
+    page.click("#parity")
+    wait_js(page, "document.getElementById('parity-result').dataset.pass", timeout_s=120)
+    return page.evaluate("document.getElementById('parity-result').dataset.pass"), page.text_content("#parity-result")
+
+
+def test_parity_panel_passes(open_page):
+    o = open_page()
+    passed, text = run_parity(o.page)
+    assert passed == "true", text
+    assert "PASS" in text and o.page.evaluate("ferApp.parity.agree === ferApp.parity.n")
+    o.clean()
+
+
+def test_parity_panel_fails_on_wrong_reference(browser, model_dir, tmp_path):
+    """A model directory whose stored PyTorch outputs do not belong to its weights must FAIL."""
+    bad = tmp_path / "export"
+    bad.mkdir()
+    for entry in model_dir.iterdir():
+        (bad / entry.name).symlink_to(entry)
+    (bad / "reference.json").unlink()
+    ref = json.loads((model_dir / "reference.json").read_text())
+    ref["pytorch_probs"] = [p[1:] + p[:1] for p in ref["pytorch_probs"]]  # shift every class by one
+    (bad / "reference.json").write_text(json.dumps(ref))
+    srv = Server(bad)
+    try:
+        o = Opened(browser, srv.url + "/")
+        passed, text = run_parity(o.page)
+        assert passed == "false" and "FAIL" in text
+        o.clean()
+    finally:
+        srv.stop()
+
+
+def test_parity_panel_passes_on_the_shipped_model(browser):
+    from server import DEFAULT_MODEL_DIR
+    if not (DEFAULT_MODEL_DIR / "tfjs" / "model.json").is_file():
+        pytest.fail(f"the shipped model {DEFAULT_MODEL_DIR.relative_to(ROOT)} is missing; make it with "
+                    f"python -m convert {DEFAULT_MODEL_DIR.parent.relative_to(ROOT)}/checkpoint.pt "
+                    f"--out {DEFAULT_MODEL_DIR.relative_to(ROOT)}")
+    srv = Server(None)  # server.py's default model directory
+    try:
+        o = Opened(browser, srv.url + "/")
+        passed, text = run_parity(o.page)
+        assert passed == "true", text
+        o.clean()
+    finally:
+        srv.stop()
+
+
+def test_backend_switch_to_webgl(open_page, photos):
+    o = open_page()
+    o.page.select_option("#backend", "webgl")
+    wait_js(o.page, "ferApp.state.ready && ferApp.state.backend === 'webgl'", timeout_s=120)
+    assert o.page.evaluate("tf.getBackend()") == "webgl"
+    assert o.page.text_content("#backend-name") == "webgl"
+    upload(o.page, photos / "astronaut.jpg")
+    faces = results(o.page)
+    assert len(faces) == 1
+    assert_on_astronaut(faces[0]["box"])
+    o.clean()
+
+
+def test_phone_sized_screen(open_page, photos):
+    o = open_page(viewport={"width": 375, "height": 667}, device_scale_factor=2, has_touch=True)
+    upload(o.page, photos / "astronaut.jpg")
+    assert o.page.evaluate("document.documentElement.scrollWidth") <= 375
+    for sel in ("#start", "label[for=file]", "#canvas", "#faces .face", "#parity"):
+        box = o.page.locator(sel).first.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375, sel
+    o.clean()
+
+
+def test_nothing_leaves_127_0_0_1(open_page, photos):
+    """Camera, upload and parity fetch only from the server; the CSP blocks any other destination."""
+    o = open_page()
+    o.page.click("#start")
+    wait_js(o.page, "ferApp.state.frames >= 3")
+    o.page.click("#stop")
+    upload(o.page, photos / "astronaut.jpg")
+    run_parity(o.page)
+    assert o.watch.outside(o.base) == []
+    assert all(u.startswith("http://127.0.0.1:") for u in o.watch.requests)
+    blocked = o.page.evaluate("fetch('http://192.0.2.1/steal').then(() => 'sent', e => 'blocked')")
+    assert blocked == "blocked"
+    assert any("Content Security Policy" in e for e in o.watch.errors)
+    assert o.watch.outside(o.base) == []
