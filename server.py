@@ -42,7 +42,6 @@ CSP = "; ".join([
     "img-src 'self' blob: data:",
     "media-src 'self' blob: mediastream:",
     "connect-src 'self'",
-    "worker-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'none'",

@@ -366,3 +366,27 @@ def test_nothing_leaves_127_0_0_1(open_page, photos):
     assert blocked == "blocked"
     assert any("Content Security Policy" in e for e in o.watch.errors)
     assert o.watch.outside(o.base) == []
+
+
+def test_smoothing_averages_each_face_over_its_last_frames(open_page):
+    o = open_page()
+    out = o.page.evaluate("""async () => {
+        const { FaceSmoother } = await import('/js/smoothing.js');
+        const s = new FaceSmoother(3);
+        const box = (x) => ({ x, y: 10, width: 50, height: 50 });
+        const frames = [
+            [{ box: box(0), probs: [1, 0] }],
+            [{ box: box(4), probs: [0, 1] }, { box: box(300), probs: [0.2, 0.8] }],
+            [{ box: box(300), probs: [0.6, 0.4] }, { box: box(8), probs: [0, 1] }],
+            [{ box: box(10), probs: [0, 1] }],
+        ];
+        return frames.map((f) => s.update(f, ['a', 'b']).map((r) => ({ id: r.id, probs: r.probs, label: r.label })));
+    }""")
+    near = lambda a, b: all(abs(x - y) < 1e-9 for x, y in zip(a, b))
+    (f1,), (f2a, f2b), (f3a, f3b), (f4,) = out
+    assert f1["id"] == f2a["id"] == f3b["id"] == f4["id"] != f2b["id"] == f3a["id"]  # followed by overlap
+    assert near(f2a["probs"], [0.5, 0.5])
+    assert near(f3b["probs"], [1 / 3, 2 / 3]) and f3b["label"] == "b"
+    assert near(f4["probs"], [0, 1])  # only the last 3 frames count
+    assert near(f3a["probs"], [0.4, 0.6])  # the other face has its own history
+    o.clean()

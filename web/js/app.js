@@ -103,7 +103,7 @@ function analyse(smooth) {
   let results;
   try {
     const t0 = performance.now();
-    const boxes = state.detector.detect(rgb);
+    const boxes = state.detector.detect(rgb).sort((a, b) => a.x - b.x); // faces numbered left to right
     push(state.detMs, performance.now() - t0);
     results = state.model.classify(rgb, boxes);
   } finally {
@@ -116,8 +116,9 @@ function analyse(smooth) {
 }
 
 function drawOverlays(results) {
-  const scale = el.canvas.width / 640;
-  const lw = Math.max(2, 2.5 * scale), fontPx = Math.round(Math.max(14, 16 * scale));
+  // same size on screen whatever the photo's resolution (canvas pixels per CSS pixel)
+  const scale = el.canvas.width / (el.canvas.clientWidth || el.canvas.width);
+  const lw = 2.5 * scale, fontPx = Math.round(15 * scale);
   ctx.font = `600 ${fontPx}px system-ui, sans-serif`;
   ctx.textBaseline = 'bottom';
   results.forEach((r, i) => {
