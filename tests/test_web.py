@@ -57,6 +57,7 @@ def photos(tmp_path_factory):
         "three.jpg": jpeg_bytes(three_faces_frame()),
         "coffee.jpg": jpeg_bytes(no_face_image()),
         "broken.jpg": np.random.default_rng(0).bytes(20000),  # not an image, despite its name
+        "notes.txt": b"not a photo\n",
     }
     for name, data in files.items():
         (d / name).write_bytes(data)
@@ -116,7 +117,8 @@ def assert_on_astronaut(box):
 
 
 def upload(page, path):
-    page.evaluate("ferApp.state.results = []; ferApp.state.mode = 'idle'")
+    page.evaluate("ferApp.state.results = []; ferApp.state.mode = 'idle'; "
+                  "document.getElementById('message').hidden = true")
     page.set_input_files("#file", str(path))
     wait_js(page, "ferApp.state.mode === 'photo' || !document.getElementById('message').hidden")
 
@@ -264,8 +266,10 @@ def test_drop_photo_with_three_faces(open_page, photos):
 def test_upload_non_image(open_page, photos):
     o = open_page()
     upload(o.page, photos / "broken.jpg")
-    assert "could not be read as an image" in message(o.page)
+    assert message(o.page).startswith('"broken.jpg" could not be read as an image.')
     assert results(o.page) == [] and o.page.locator("#faces .face").count() == 0
+    upload(o.page, photos / "notes.txt")
+    assert message(o.page).startswith('"notes.txt" is not an image (text/plain).')
     o.clean()
 
 
