@@ -26,8 +26,9 @@ DEFAULT_PREPROCESSING = {
     "std": 0.5,
 }
 
-# FER2013 faces are registered with a little margin around the face; a detector box is tighter.
-DEFAULT_CROP = {"shape": "square", "scale": 1.25, "shift_y": 0.0, "fill": 128}
+# Chosen by eye so a BlazeFace box (web/js/detector.js) framed this way looks like FER2013's
+# registration: forehead to chin filling the frame (BlazeFace centres a little below the eyes).
+DEFAULT_CROP = {"shape": "square", "scale": 1.1, "shift_y": -0.05, "fill": 128}
 
 
 def build_metadata(model_name: str, hparams: dict, num_parameters: int, classes, label_set: str,
