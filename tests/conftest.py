@@ -19,3 +19,19 @@ def fer_csv(tmp_path):
     from fer_files import make_rows, write_fer_csv
     labels, usages, images = make_rows()
     return write_fer_csv(tmp_path / "fer2013.csv", labels, usages, images)
+
+
+# The web tests (test_server.py, test_web.py) share one converted model per session and start one
+# server per module on it.
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from web_helpers import shared_model_dir
+    return shared_model_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(model_dir):
+    from web_helpers import Server
+    srv = Server(model_dir)
+    yield srv
+    srv.stop()

@@ -8,19 +8,7 @@ import subprocess
 
 import pytest
 
-from web_helpers import PYTHON, ROOT, Server, free_port, shared_model_dir
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return shared_model_dir(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def server(model_dir):
-    srv = Server(model_dir)
-    yield srv
-    srv.stop()
+from web_helpers import PYTHON, ROOT, Server, free_port
 
 
 def get(server, path, method="GET"):

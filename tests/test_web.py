@@ -15,23 +15,11 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from web_helpers import (ASTRONAUT_FACE, ROOT, PageWatch, Server, astronaut_frame, jpeg_bytes, launch_chromium,
-                         no_face_image, shared_model_dir, three_faces_frame, wait_js, write_y4m)
+                         no_face_image, three_faces_frame, wait_js, write_y4m)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LIVE_FRAMES = 100  # frames between the two tensor counts of the camera run
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return shared_model_dir(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def server(model_dir):
-    srv = Server(model_dir)
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,61 @@
+"""The shipped model (models/fer-default): complete, consistent with its metadata, within its budget.
+
+Its accuracy is a benchmark (MODEL_CARD.md), not a test; here we check the files users get.
+"""
+import json
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from convert.artifacts import check_artifacts, read_metadata
+from convert.reference import read_reference
+from server import DEFAULT_MODEL_DIR
+from training.checkpoint import model_from_checkpoint
+
+EXPORT = DEFAULT_MODEL_DIR
+CHECKPOINT = EXPORT.parent / "checkpoint.pt"
+TFJS_BUDGET_BYTES = 2_000_000  # issue: TF.js weights <= 2 MB
+
+
+def test_every_listed_artifact_is_present_and_unchanged():
+    meta = read_metadata(EXPORT)
+    result = check_artifacts(EXPORT, meta["artifacts"])
+    assert result["passed"], result
+    for needed in ("model.onnx", "tfjs/model.json", "reference.json", "parity.json"):
+        assert needed in meta["artifacts"]
+    assert any(p.startswith("saved_model/") for p in meta["artifacts"])
+
+
+def test_metadata_matches_the_checkpoint_it_was_made_from():
+    model, ckpt_meta = model_from_checkpoint(CHECKPOINT)
+    meta = read_metadata(EXPORT)
+    for key in ("model", "classes", "label_set", "input", "preprocessing", "crop"):
+        assert meta[key] == ckpt_meta[key], key
+    assert len(meta["classes"]) == 7 and meta["label_set"].startswith("ferplus")
+    assert meta["parity"]["passed"] is True
+    assert json.loads((EXPORT / "parity.json").read_text())["passed"] is True
+
+
+def test_tfjs_weights_fit_the_budget_and_match_the_model():
+    manifest = json.loads((EXPORT / "tfjs" / "model.json").read_text())["weightsManifest"]
+    shards = [EXPORT / "tfjs" / p for group in manifest for p in group["paths"]]
+    assert sum(s.stat().st_size for s in shards) <= TFJS_BUDGET_BYTES
+    n_weights = sum(int(np.prod(w["shape"])) for group in manifest for w in group["weights"])
+    model, _ = model_from_checkpoint(CHECKPOINT)
+    assert n_weights >= sum(p.numel() for p in model.parameters())  # BN folded or not: nothing missing
+
+
+def test_shipped_onnx_and_checkpoint_reproduce_the_stored_reference_outputs():
+    ref = read_reference(EXPORT)
+    faces = np.array([k == "face" for k in ref.kinds])
+    assert faces.sum() >= 200 and ref.source.get("faces") != "synthetic"  # real PrivateTest faces
+    sess = ort.InferenceSession(str(EXPORT / "model.onnx"), providers=["CPUExecutionProvider"])
+    onnx_logp = sess.run(None, {sess.get_inputs()[0].name: ref.inputs})[0]
+    np.testing.assert_allclose(np.exp(onnx_logp), np.exp(ref.pytorch_logprobs), atol=1e-5)
+    model, _ = model_from_checkpoint(CHECKPOINT)
+    with torch.no_grad():
+        torch_logp = model(torch.from_numpy(ref.inputs)).numpy()
+    np.testing.assert_allclose(np.exp(torch_logp), np.exp(ref.pytorch_logprobs), atol=1e-5)
+    # A trained model, not a constant: real faces get a spread of top classes.
+    assert len(set(onnx_logp[faces].argmax(1))) >= 4
