@@ -41,9 +41,16 @@ def test_tfjs_weights_fit_the_budget_and_match_the_model():
     manifest = json.loads((EXPORT / "tfjs" / "model.json").read_text())["weightsManifest"]
     shards = [EXPORT / "tfjs" / p for group in manifest for p in group["paths"]]
     assert sum(s.stat().st_size for s in shards) <= TFJS_BUDGET_BYTES
-    n_weights = sum(int(np.prod(w["shape"])) for group in manifest for w in group["weights"])
+    weights = [w for group in manifest for w in group["weights"]]
+    meta = read_metadata(EXPORT)
+    # Unquantized float32 weights, as metadata.json says, ending in the 7-way classifier.
+    assert meta["quantization"] is None and {w["dtype"] for w in weights} <= {"float32", "int32"}
+    weights = [w for w in weights if w["dtype"] == "float32"]  # int32 ones are shapes and paddings
+    assert any(w["shape"][-1:] == [len(meta["classes"])] and len(w["shape"]) == 2 for w in weights)
     model, _ = model_from_checkpoint(CHECKPOINT)
-    assert n_weights >= sum(p.numel() for p in model.parameters())  # BN folded or not: nothing missing
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    kernels = [w for w in weights if len(w["shape"]) == 4]
+    assert len(kernels) == len(convs)  # every conv made it into the graph
 
 
 def test_shipped_onnx_and_checkpoint_reproduce_the_stored_reference_outputs():

@@ -49,6 +49,15 @@ def test_short_training_beats_chance_and_writes_a_complete_checkpoint(tmp_path, 
     assert sum(map(sum, report["splits"]["PrivateTest"]["confusion_matrix"])) == 70
     assert (tmp_path / "eval" / "confusion_PrivateTest.png").stat().st_size > 1000
 
+    # Test images with an exact copy in Training are counted, and accuracy is also given without them.
+    labels, usages, images = make_rows()
+    images[-5:], labels[-5:] = images[:5], labels[:5]
+    dup_csv = write_fer_csv(tmp_path / "dups.csv", labels, usages, images)
+    res = run_cli("training.evaluate", out / "best.pt", "--csv", dup_csv, "--out", tmp_path / "eval2")
+    assert "PrivateTest: 5 images have an exact copy in Training" in res.stdout, res.stdout + res.stderr
+    dups = json.loads((tmp_path / "eval2" / "report.json").read_text())["splits"]["PrivateTest"]["train_duplicates"]
+    assert dups["count"] == 5 and 0 <= dups["accuracy_without"] <= 1
+
 
 def test_resume_after_interruption_gives_the_same_weights(tmp_path, fer_csv):
     common = ["--csv", str(fer_csv), "--label-set", "fer2013", "--epochs", "3", *SMALL,

@@ -13,6 +13,10 @@ import json
 import sys
 from pathlib import Path
 
+import hashlib
+
+import numpy as np
+
 from .checkpoint import CheckpointError, model_from_checkpoint
 from .datasets import load_dataset
 from .errors import DataError
@@ -33,6 +37,11 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def _hashes(images, as_list: bool = False):
+    found = [hashlib.sha1(img.tobytes()).hexdigest() for img in images]
+    return found if as_list else set(found)
+
+
 def format_table(results: dict) -> str:
     splits = list(results)
     rows = [("Accuracy Score", "accuracy"), ("F1 (wgt avg)", "f1_weighted"),
@@ -40,6 +49,11 @@ def format_table(results: dict) -> str:
     lines = ["| | " + " | ".join(f"{s} (n={results[s]['n']})" for s in splits) + " |",
              "|---|" + "---|" * len(splits)]
     lines += [f"| {label} | " + " | ".join(f"{results[s][key]:.4f}" for s in splits) + " |" for label, key in rows]
+    dups = {s: results[s]["train_duplicates"] for s in splits if "train_duplicates" in results[s]}
+    if dups:
+        lines.append("")
+        lines += [f"{s}: {d['count']} images have an exact copy in Training; accuracy without them "
+                  f"{d['accuracy_without']:.4f}" for s, d in dups.items()]
     return "\n".join(lines)
 
 
@@ -57,12 +71,19 @@ def evaluate(args) -> dict:
     if list(data.classes) != list(meta["classes"]):
         raise DataError(f"the data's classes {list(data.classes)} differ from the model's {meta['classes']}")
     results = {}
+    train_hashes = _hashes(data.splits["Training"].images) if "Training" in data.splits else set()
     for split in args.splits:
         if split not in data.splits:
             raise DataError(f"no {split} split in the data")
         s = data.splits[split]
-        probs = predict_probs(model, s.images, meta["preprocessing"], tta_flip=args.tta)
-        results[split] = classification_metrics(s.labels, probs.argmax(1), meta["classes"])
+        pred = predict_probs(model, s.images, meta["preprocessing"], tta_flip=args.tta).argmax(1)
+        results[split] = classification_metrics(s.labels, pred, meta["classes"])
+        if split != "Training" and train_hashes:
+            # FER2013 has exact copies of some test images in Training: report accuracy without them too.
+            dup = np.array([h in train_hashes for h in _hashes(s.images, as_list=True)], dtype=bool)
+            results[split]["train_duplicates"] = {
+                "count": int(dup.sum()),
+                "accuracy_without": float((pred[~dup] == s.labels[~dup]).mean()) if (~dup).any() else float("nan")}
     return {"checkpoint": str(args.checkpoint), "model": meta["model"], "label_set": label_set,
             "tta_flip": args.tta, "data": data.source, "splits": results}
 
