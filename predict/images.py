@@ -10,6 +10,10 @@ import numpy as np
 
 from .errors import PredictError
 
+# Larger photos are refused before decoding: 50 MP is well past any camera's face photo and keeps a
+# hostile file (a tiny PNG that decodes to gigabytes) from exhausting memory.
+MAX_PIXELS = 50_000_000
+
 # Formats OpenCV 4.10's wheel decodes and encodes.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm")
 
@@ -37,11 +41,28 @@ def read_rgb(path: Path) -> np.ndarray:
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise PredictError(f"{path}: unsupported image format {path.suffix or '(no extension)'!r}; "
                            f"use one of {' '.join(IMAGE_SUFFIXES)}")
+    _check_size(path)
     data = np.fromfile(str(path), np.uint8)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None:
         raise PredictError(f"{path}: cannot decode the image (corrupt, empty or not really {path.suffix})")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _check_size(path: Path) -> None:
+    """Read only the header (Pillow opens lazily) and refuse huge images with a clear message."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except Image.DecompressionBombError:
+        raise PredictError(f"{path}: image is too large (over {MAX_PIXELS // 1_000_000} megapixels)") from None
+    except Exception:  # not readable by Pillow: let OpenCV decide (and name the problem)
+        return
+    if width * height > MAX_PIXELS:
+        raise PredictError(f"{path}: image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
+                           f"the limit is {MAX_PIXELS // 1_000_000} megapixels: downscale it first")
 
 
 def _umask() -> int:

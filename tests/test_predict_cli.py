@@ -127,6 +127,8 @@ def bad_files(tmp_path_factory):
     (tmp / "empty.png").write_bytes(b"")
     (tmp / "broken.mp4").write_bytes(np.random.default_rng(1).bytes(5000))
     (tmp / "empty_dir").mkdir()
+    # 8000x7000 = 56 MP of flat grey: a few hundred KB as PNG, over the 50 MP limit once decoded.
+    cv2.imwrite(str(tmp / "huge.png"), np.full((7000, 8000), 128, np.uint8))
     return tmp
 
 
@@ -136,6 +138,7 @@ def bad_files(tmp_path_factory):
     ("empty.png", ["empty.png", "cannot decode"]),
     ("missing.png", ["missing.png", "no such file"]),
     ("empty_dir", ["empty_dir", "no images"]),
+    ("huge.png", ["huge.png", "8000x7000 (56 megapixels)", "limit is 50 megapixels"]),
 ])
 def test_bad_images_give_one_line_errors(bad_files, tmp_path, name, words):
     one_line_error(run_predict("image", bad_files / name, "--model-dir", model_dir(), "--out", tmp_path), *words)

@@ -10,6 +10,7 @@ import base64
 import json
 import math
 
+import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
@@ -46,6 +47,8 @@ def photos(tmp_path_factory):
         "coffee.jpg": jpeg_bytes(no_face_image()),
         "broken.jpg": np.random.default_rng(0).bytes(20000),  # not an image, despite its name
         "notes.txt": b"not a photo\n",
+        # 8000x7000 flat grey: small as a PNG, 56 megapixels once decoded (over the page's limit)
+        "huge.png": cv2.imencode(".png", np.full((7000, 8000), 128, np.uint8))[1].tobytes(),
     }
     for name, data in files.items():
         (d / name).write_bytes(data)
@@ -258,6 +261,8 @@ def test_upload_non_image(open_page, photos):
     assert results(o.page) == [] and o.page.locator("#faces .face").count() == 0
     upload(o.page, photos / "notes.txt")
     assert message(o.page).startswith('"notes.txt" is not an image (text/plain).')
+    upload(o.page, photos / "huge.png")
+    assert message(o.page) == '"huge.png" is 8000x7000 (56 megapixels); the limit is 50 megapixels.'
     o.clean()
 
 

@@ -286,15 +286,29 @@ function stopCamera() {
 
 // ---------- photo upload ----------
 
+const MAX_PHOTO_BYTES = 50 * 1024 * 1024; // beyond any camera photo; keeps decoding memory bounded
+const MAX_PHOTO_PIXELS = 50e6;
+
 async function decodePhoto(file) {
+  if (file.size > MAX_PHOTO_BYTES) {
+    throw new Error(`"${file.name}" is ${(file.size / 1048576).toFixed(0)} MB; photos up to 50 MB are accepted.`);
+  }
   if (file.type && !file.type.startsWith('image/')) {
     throw new Error(`"${file.name}" is not an image (${file.type}). Choose a JPEG, PNG, WebP or similar photo.`);
   }
+  let bitmap;
   try {
-    return await createImageBitmap(file, { imageOrientation: 'from-image' }); // honours EXIF orientation
+    bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' }); // honours EXIF orientation
   } catch {
     throw new Error(`"${file.name}" could not be read as an image. Choose a JPEG, PNG, WebP or similar photo.`);
   }
+  const { width, height } = bitmap;
+  if (width * height > MAX_PHOTO_PIXELS) {
+    bitmap.close();
+    throw new Error(`"${file.name}" is ${width}x${height} (${(width * height / 1e6).toFixed(0)} megapixels); ` +
+      'the limit is 50 megapixels.');
+  }
+  return bitmap;
 }
 
 async function showPhoto(file) {
