@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from training.preprocess import normalize
+
 
 def grayscale(rgb: np.ndarray, meta: dict) -> np.ndarray:
     """(H, W) float32 in 0..255 from an RGB uint8 image (not BGR: convert OpenCV frames first)."""
@@ -58,11 +60,6 @@ def crop_resize(gray: np.ndarray, box, meta: dict) -> np.ndarray:
     return crop.astype(np.float32)
 
 
-def normalise(crops: np.ndarray, meta: dict) -> np.ndarray:
-    p = meta["preprocessing"]
-    return ((crops / np.float32(p["pixel_scale"]) - np.float32(p["mean"])) / np.float32(p["std"])).astype(np.float32)
-
-
 def faces_to_batch(rgb: np.ndarray, boxes, meta: dict) -> np.ndarray:
     """Model batch (N, 1, H, W) float32 (metadata layout NCHW; NHWC is the same memory with 1 channel)."""
     if meta["input"]["channels"] != 1:
@@ -71,6 +68,6 @@ def faces_to_batch(rgb: np.ndarray, boxes, meta: dict) -> np.ndarray:
     if not boxes:
         return np.zeros((0, 1, height, width), np.float32)
     gray = grayscale(rgb, meta)
-    batch = normalise(np.stack([crop_resize(gray, b, meta) for b in boxes]), meta)
+    batch = normalize(np.stack([crop_resize(gray, b, meta) for b in boxes]), meta["preprocessing"])
     shape = (1, height, width) if meta["input"]["layout"] == "NCHW" else (height, width, 1)
     return batch.reshape((len(boxes),) + shape)

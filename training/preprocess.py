@@ -1,17 +1,20 @@
-"""Normalisation of 48x48 uint8 faces into model inputs, as the metadata's preprocessing says."""
+"""Normalisation of 48x48 faces into model inputs, as the metadata's preprocessing says.
+
+Shared by training (torch tensors), conversion (reference inputs) and predict (numpy crops).
+torch is not imported here, so the ONNX-only deployment path stays light.
+"""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 
 def normalize(images, preprocessing: dict):
-    """uint8/float pixels (N,48,48) -> float32 (N,1,48,48) = (x / pixel_scale - mean) / std.
+    """Pixels (N,H,W) -> float32 (N,1,H,W) = (x / pixel_scale - mean) / std.
 
     Accepts a numpy array or a torch tensor and returns the same kind.
     """
     scale, mean, std = preprocessing["pixel_scale"], preprocessing["mean"], preprocessing["std"]
-    if isinstance(images, torch.Tensor):
+    if not isinstance(images, np.ndarray) and hasattr(images, "unsqueeze"):  # a torch tensor
         x = images.float().unsqueeze(1)
         return (x / scale - mean) / std
     x = np.asarray(images, dtype=np.float32)[:, None]
