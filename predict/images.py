@@ -1,12 +1,12 @@
 """Reading, finding and writing image files, with one-line errors for anything unusable."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from training.atomic import atomic_open
 
 from .errors import PredictError
 
@@ -65,49 +65,18 @@ def _check_size(path: Path) -> None:
                            f"the limit is {MAX_PIXELS // 1_000_000} megapixels: downscale it first")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-FILE_MODE = 0o666 & ~_umask()  # mkstemp makes 0600 files; finished outputs get the usual mode
-
-
-def publish(tmp: Path, path: Path) -> None:
-    """Move a finished temp file into place with normal permissions."""
-    os.chmod(tmp, FILE_MODE)
-    os.replace(tmp, path)
-
-
 def write_image(path: Path, bgr: np.ndarray) -> None:
-    """Encode in memory, write a temp file beside the target, rename: never half an image."""
-    path = Path(path)
-    ok, buf = cv2.imencode(path.suffix, bgr)
+    """Encode in memory, then write atomically: never half an image."""
+    ok, buf = cv2.imencode(Path(path).suffix, bgr)
     if not ok:
-        raise PredictError(f"{path}: OpenCV cannot encode {path.suffix} images")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.tobytes())
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise PredictError(f"{path}: OpenCV cannot encode {Path(path).suffix} images")
+    with atomic_open(path) as fh:
+        fh.write(buf.tobytes())
 
 
 def write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w") as fh:
+        fh.write(text)
 
 
 def output_names(paths: list[Path], out_dir: Path) -> list[Path]:

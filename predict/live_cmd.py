@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from .draw import draw_faces, draw_fps
 from .errors import PredictError
-from .images import publish
+from training.atomic import publish
 from .tracking import Smoother
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own lines would bury our one-line errors

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_open
 
 
 def cache_dir() -> Path:
@@ -38,12 +39,8 @@ def load(key: str) -> dict[str, np.ndarray] | None:
 
 def save(key: str, arrays: dict[str, np.ndarray]) -> None:
     """Write atomically so an interrupted run never leaves a half-written cache entry."""
-    folder = cache_dir()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_open(cache_dir() / f"{key}.npz") as fh:
             np.savez(fh, **arrays)
-        os.replace(tmp, folder / f"{key}.npz")
     except OSError:
         pass  # caching is an optimisation; a read-only home must not stop training

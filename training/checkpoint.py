@@ -1,12 +1,11 @@
 """Checkpoints: weights + metadata (+ optimizer/scheduler/RNG state for --resume), written atomically."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .atomic import atomic_open
 from .metadata import validate_metadata
 from .models import build_model
 
@@ -16,18 +15,8 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
-    """Write to a temporary file in the same folder, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary shareable file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        torch.save(payload, fh)
 
 
 def load_checkpoint(path: Path) -> dict:

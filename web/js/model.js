@@ -84,13 +84,13 @@ export class EmotionModel {
     const [H, W] = gray.shape;
     const { pixel_scale: pixelScale, mean, std } = this.meta.preprocessing;
     return tf.tidy(() => {
+      const img = tf.reshape(gray, [1, H, W, 1]); // once per frame, shared by every face
       const crops = boxes.map((box) => {
         const c = this.cropSquare(box);
         const k = Math.min(4, Math.max(1, Math.round(c.side / this.height)));
         // cropAndResize samples corner-aligned: normalised coords span pixel centres 0..H-1
         const y1 = c.y / (H - 1), x1 = c.x / (W - 1);
         const y2 = (c.y + c.side - 1) / (H - 1), x2 = (c.x + c.side - 1) / (W - 1);
-        const img = tf.expandDims(tf.expandDims(gray, 0), 3);
         let crop = tf.image.cropAndResize(img, [[y1, x1, y2, x2]], [0],
           [this.height * k, this.width * k], 'bilinear', this.meta.crop.fill);
         if (k > 1) crop = tf.avgPool(crop, k, k, 'valid');

@@ -1,0 +1,40 @@
+"""Write files so a crash never leaves half of one: a temp file beside the target, renamed when complete.
+
+Used for checkpoints, the decoded-data cache and predict's outputs.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # mkstemp makes 0600 files; finished outputs get the usual mode
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Move a finished temp file into place with normal permissions."""
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, path)
+
+
+@contextmanager
+def atomic_open(path: Path, mode: str = "wb", **kwargs):
+    """Yield a file object on a temp file beside `path`; publish it only if the block completes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **kwargs) as fh:
+            yield fh
+        publish(Path(tmp), path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
