@@ -39,6 +39,9 @@ def convert_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", action="store_true",
                    help="use seeded synthetic face-like inputs instead of real faces (no data needed)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the face sample (default 0)")
+    p.add_argument("--no-graph-rewrite", action="store_true",
+                   help="keep the TF.js graph exactly as tensorflowjs wrote it (with onnx-tf's NCHW<->NHWC "
+                        "Transposes and Pads; slower in the browser, useful to rule the rewrite out)")
     return p
 
 
@@ -83,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if report["passed"] else 1
         from .pipeline import convert
 
-        report = convert(args.checkpoint, args.out, args.quantize, args.csv, args.faces, args.synthetic, args.seed)
+        report = convert(args.checkpoint, args.out, args.quantize, args.csv, args.faces, args.synthetic, args.seed,
+                         not args.no_graph_rewrite)
         print(format_table(report))
         print(f"published {args.out}")
         return 0

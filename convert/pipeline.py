@@ -100,7 +100,8 @@ def gate_and_publish(staging: Path, out: Path, steps: Steps | None = None) -> di
 
 
 def convert(checkpoint: Path, out: Path, quantize: str | None = None, csv: Path | None = None,
-            faces: int = DEFAULT_FACES, synthetic: bool = False, seed: int = DEFAULT_SEED) -> dict:
+            faces: int = DEFAULT_FACES, synthetic: bool = False, seed: int = DEFAULT_SEED,
+            rewrite_graph: bool = True) -> dict:
     from .to_onnx import export_onnx
     from .to_savedmodel import export_savedmodel
     from .to_tfjs import QUANTIZATIONS, export_tfjs
@@ -127,9 +128,9 @@ def convert(checkpoint: Path, out: Path, quantize: str | None = None, csv: Path 
             onnx_model = export_onnx(model, meta, staging / "model.onnx")
         with _step(steps, "ONNX -> TF SavedModel (onnx-tf)"):
             export_savedmodel(onnx_model, staging / "saved_model", meta)
-        with _step(steps, "SavedModel -> TF.js graph model (tensorflowjs" + (f", {quantize})" if quantize else ")")):
-            export_tfjs(staging / "saved_model", staging / "tfjs", quantize)
-            write_metadata(staging, meta, quantize, source)  # the page's model code reads it in the gate
+        with _step(steps, "SavedModel -> TF.js graph model (tensorflowjs" + (f", {quantize}" if quantize else "") + (", layout rewrite)" if rewrite_graph else ")")):
+            graph = export_tfjs(staging / "saved_model", staging / "tfjs", quantize, rewrite_graph)
+            write_metadata(staging, {**meta, "tfjs_graph": graph}, quantize, source)  # the page's model code reads it in the gate
         return gate_and_publish(staging, out, steps)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

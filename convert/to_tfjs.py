@@ -1,7 +1,8 @@
 """Step 3: SavedModel -> TF.js graph model (model.json + weight shards) with tensorflowjs.
 
 Optional weight quantization (float16 or uint8) shrinks the download; TF.js dequantizes at load,
-so it changes accuracy slightly, not speed. The graph must have no control-flow ops, otherwise
+so it changes accuracy slightly, not speed. convert/tfjs_graph.py then removes the Transpose/Pad
+pairs onnx-tf puts around every conv (the browser's speed; the parity gate checks it). The graph must have no control-flow ops, otherwise
 the page's `model.predict()` fails ("dynamic op 'Merge', use executeAsync").
 """
 from __future__ import annotations
@@ -18,7 +19,9 @@ DYNAMIC_OPS = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", 
                "NonMaxSuppressionV4", "NonMaxSuppressionV5", "Where", "ListDiff"}
 
 
-def export_tfjs(saved_model_dir: Path, out_dir: Path, quantize: str | None = None) -> dict:
+def export_tfjs(saved_model_dir: Path, out_dir: Path, quantize: str | None = None,
+                rewrite_graph: bool = True) -> dict | None:
+    """Convert; then (by default) strip onnx-tf's layout round trips. Returns the rewrite report."""
     if quantize not in (None, *QUANTIZATIONS):
         raise ConvertError(f"unknown quantization {quantize!r}; choose float16 or uint8")
     from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
@@ -31,7 +34,11 @@ def export_tfjs(saved_model_dir: Path, out_dir: Path, quantize: str | None = Non
     dynamic = sorted(ops & DYNAMIC_OPS)
     if dynamic:
         raise ConvertError(f"TF.js graph has dynamic ops {dynamic}: model.predict() would fail in the page")
-    return model_json
+    if not rewrite_graph:
+        return None
+    from .tfjs_graph import simplify_tfjs
+
+    return simplify_tfjs(Path(out_dir))
 
 
 def weight_files(tfjs_dir: Path) -> list[Path]:

@@ -61,6 +61,34 @@ def test_conversion_passes_gate_and_writes_the_layout(converted, small_checkpoin
                                 "source": parity["inputs"]["source"]}
     assert parity["inputs"]["source"]["faces"] == "synthetic"  # said so, since the test gives no data
 
+    # the gate above ran the rewritten graph: NHWC end to end, one Transpose in and one out
+    ops = [n["op"] for n in json.loads((out / "tfjs/model.json").read_text())["modelTopology"]["node"]]
+    assert ops.count("Transpose") == 2 and "Pad" not in ops and "Relu" not in ops
+    graph = meta["tfjs_graph"]
+    assert graph["transposes_after"] == 2 < graph["transposes_before"] and graph["ops_after"] < graph["ops_before"]
+
+
+@pytest.mark.browser  # its fixture runs the whole conversion, Chromium included
+def test_graph_rewrite_keeps_only_the_weights_it_uses(converted, tmp_path):
+    """Without the rewrite tensorflowjs leaves a Transpose pair and a Pad around every conv; the
+    rewrite drops them and their constants from the shard, and leaves the conv kernels' bytes as they were."""
+    from convert.tfjs_graph import Graph, simplify_tfjs
+
+    out, _ = converted
+    raw = tmp_path / "raw"
+    assert export_tfjs(out / "saved_model", raw, rewrite_graph=False) is None
+    before = Graph(raw)
+    raw_ops = [n["op"] for n in before.nodes.values()]
+    convs = raw_ops.count("_FusedConv2D")
+    assert raw_ops.count("Transpose") >= 2 * convs and raw_ops.count("Pad") == convs
+    report = simplify_tfjs(raw)
+    after = Graph(raw)  # re-reads the rewritten model.json and shard: sizes must add up
+    assert report["rewrites"]["fold_pad"] == convs and report["transposes_after"] == 2
+    assert set(after.specs) == {n["name"] for n in after.nodes.values() if n["op"] == "Const"}
+    for name in after.specs:
+        assert after.data[name] == before.data[name], name
+    assert len(list(raw.glob("*.bin"))) == 1
+
 
 @pytest.mark.browser  # its fixture runs the whole conversion, Chromium included
 def test_reference_inputs_and_outputs_are_what_pytorch_gives(converted, small_checkpoint):

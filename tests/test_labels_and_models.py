@@ -71,3 +71,12 @@ def test_every_model_gives_log_probabilities_and_exports_a_static_flatten(name, 
 def test_unknown_model_name_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown model 'resnet'.*registered models: baseline, vgg"):
         build_model("resnet", 7)
+
+
+def test_vgg_stages_take_a_conv_count_each():
+    convs = lambda m: sum(isinstance(x, torch.nn.Conv2d) for x in m.modules())  # noqa: E731
+    assert convs(build_model("vgg", 7, {"widths": [8, 16, 32], "convs_per_stage": 2})) == 5  # last stage: 1
+    model = build_model("vgg", 7, {"widths": [8, 16, 32], "convs_per_stage": [1, 3, 2]})
+    assert convs(model) == 6 and model(torch.rand(2, 1, 48, 48)).shape == (2, 7)
+    with pytest.raises(ValueError, match="convs_per_stage"):
+        build_model("vgg", 7, {"widths": [8, 16, 32], "convs_per_stage": [1, 2]})

@@ -1,7 +1,7 @@
 """A compact VGG-style CNN sized for the browser (a few hundred thousand parameters).
 
 Pairs of 3x3 conv + BN + ReLU per stage, 2x2 max-pool between stages, global average pooling,
-one linear layer. Global pooling keeps the classifier tiny and exports as one static op.
+one linear layer. Global average pooling keeps the classifier tiny and exports as one static op.
 """
 from __future__ import annotations
 
@@ -15,21 +15,27 @@ def _conv(cin: int, cout: int) -> list[nn.Module]:
 
 class CompactVGG(nn.Module):
     def __init__(self, num_classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 160),
-                 convs_per_stage: int = 2, dropout: float = 0.3):
+                 convs_per_stage: int | list[int] = 2, dropout: float = 0.3):
         super().__init__()
+        # An int means that many convs per stage but one in the last; a list gives each stage's count.
+        if isinstance(convs_per_stage, int):
+            convs_per_stage = [convs_per_stage] * (len(widths) - 1) + [1]
+        if len(convs_per_stage) != len(widths) or min(convs_per_stage) < 1:
+            raise ValueError(f"convs_per_stage {convs_per_stage} must give >= 1 conv for each of {len(widths)} stages")
         layers: list[nn.Module] = []
         cin = 1
-        for i, w in enumerate(widths):
-            for j in range(convs_per_stage if i < len(widths) - 1 else 1):
+        for w, convs in zip(widths, convs_per_stage):
+            for _ in range(convs):
                 layers += _conv(cin, w)
                 cin = w
             layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(cin, num_classes)
         self.log_softmax = nn.LogSoftmax(dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.flatten(self.pool(self.features(x)), 1)
+        # mean over H, W (not AdaptiveAvgPool2d + flatten): exports as one ReduceMean, where a
+        # flatten turns into a dozen Shape/Slice/Reshape ops in the TF.js graph
+        x = self.features(x).mean((2, 3))
         return self.log_softmax(self.fc(self.dropout(x)))
