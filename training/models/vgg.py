@@ -1,6 +1,6 @@
-"""A compact VGG-style CNN sized for the browser (a few hundred thousand parameters).
+"""A compact VGG-style CNN sized for the browser (well under a million parameters).
 
-Pairs of 3x3 conv + BN + ReLU per stage, 2x2 max-pool between stages, global average pooling,
+3x3 conv + BN + ReLU blocks (a count per stage), 2x2 max-pool after each stage, global average pooling,
 one linear layer. Global average pooling keeps the classifier tiny and exports as one static op.
 """
 from __future__ import annotations
@@ -14,12 +14,13 @@ def _conv(cin: int, cout: int) -> list[nn.Module]:
 
 
 class CompactVGG(nn.Module):
-    def __init__(self, num_classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 160),
-                 convs_per_stage: int | list[int] = 2, dropout: float = 0.3):
+    def __init__(self, num_classes: int = 7, widths: tuple[int, ...] = (24, 48, 96, 192),
+                 convs_per_stage: int | tuple[int, ...] | list[int] = (1, 2, 2, 2), dropout: float = 0.3):
         super().__init__()
         # An int means that many convs per stage but one in the last; a list gives each stage's count.
         if isinstance(convs_per_stage, int):
             convs_per_stage = [convs_per_stage] * (len(widths) - 1) + [1]
+        convs_per_stage = list(convs_per_stage)
         if len(convs_per_stage) != len(widths) or min(convs_per_stage) < 1:
             raise ValueError(f"convs_per_stage {convs_per_stage} must give >= 1 conv for each of {len(widths)} stages")
         layers: list[nn.Module] = []
