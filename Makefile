@@ -6,7 +6,7 @@ PYTHON  := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 MODEL   ?= fer-default
 
-.PHONY: setup run test bench convert verify clean help
+.PHONY: setup run test bench ablations train-default convert verify clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -38,6 +38,12 @@ test: setup  ## run the whole test suite
 
 bench: setup  ## run the benchmarks in bench/ (slow; results are printed as tables)
 	$(PYTHON) -m bench
+
+ablations: setup  ## soft vs hard labels, augmentation, flip TTA: short runs, table in reports/ablations/
+	$(PYTHON) bench/ablations.py
+
+train-default: setup  ## retrain the shipped model's recipe into runs/fer-default (about 70 min on 2 CPU cores)
+	$(PYTHON) -m training.train --model vgg --label-set ferplus-soft --tta --out runs/fer-default
 
 convert: setup  ## convert models/$(MODEL)/checkpoint.pt into models/$(MODEL)/export (parity-gated)
 	$(PYTHON) -m convert models/$(MODEL)/checkpoint.pt --out models/$(MODEL)/export
