@@ -43,9 +43,13 @@ def test_tfjs_weights_fit_the_budget_and_match_the_model():
     assert sum(s.stat().st_size for s in shards) <= TFJS_BUDGET_BYTES
     weights = [w for group in manifest for w in group["weights"]]
     meta = read_metadata(EXPORT)
-    # Unquantized float32 weights, as metadata.json says, ending in the 7-way classifier.
-    assert meta["quantization"] is None and {w["dtype"] for w in weights} <= {"float32", "int32"}
-    weights = [w for w in weights if w["dtype"] == "float32"]  # int32 ones are shapes and paddings
+    # Float weights stored as metadata.json says (float16 halves the download), ending in the
+    # 7-way classifier; the graph is the rewritten NHWC one (no per-conv Transpose pairs).
+    floats = [w for w in weights if w["dtype"] == "float32"]  # int32 ones are shapes and axes
+    stored = {w.get("quantization", {}).get("dtype", "float32") for w in floats}
+    assert stored == {meta["quantization"] or "float32"}
+    assert meta["tfjs_graph"]["transposes_after"] == 2
+    weights = floats
     assert any(w["shape"][-1:] == [len(meta["classes"])] and len(w["shape"]) == 2 for w in weights)
     model, _ = model_from_checkpoint(CHECKPOINT)
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]

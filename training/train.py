@@ -214,7 +214,10 @@ def main(argv=None) -> int:
     except (DataError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"done: best PublicTest accuracy {final.get('val_acc', float('nan')):.4f} (last epoch); "
+    history = json.loads((args.out / "history.json").read_text()) if (args.out / "history.json").is_file() else []
+    best = max(history, key=lambda r: r["val_acc"], default={})
+    print(f"done: PublicTest accuracy {final.get('val_acc', float('nan')):.4f} at the last epoch, best "
+          f"{best.get('val_acc', float('nan')):.4f} at epoch {best.get('epoch', '?')} (best.pt); "
           f"checkpoints in {args.out}", file=sys.stderr)
     return 0
 
