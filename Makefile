@@ -5,6 +5,8 @@ VENV    := .venv
 PYTHON  := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 MODEL   ?= fer-default
+# TF.js weight storage for `make convert` (QUANTIZE= for fp32); the shipped model uses float16
+QUANTIZE ?= float16
 
 .PHONY: setup run test bench ablations train-default convert verify clean help
 .DEFAULT_GOAL := help
@@ -46,7 +48,7 @@ train-default: setup  ## retrain the shipped model's recipe into runs/fer-defaul
 	$(PYTHON) -m training.train --model vgg --label-set ferplus-soft --tta --out runs/fer-default
 
 convert: setup  ## convert models/$(MODEL)/checkpoint.pt into models/$(MODEL)/export (parity-gated)
-	$(PYTHON) -m convert models/$(MODEL)/checkpoint.pt --out models/$(MODEL)/export
+	$(PYTHON) -m convert models/$(MODEL)/checkpoint.pt --out models/$(MODEL)/export $(if $(QUANTIZE),--quantize $(QUANTIZE))
 
 verify: setup  ## re-run the parity test between backends on models/$(MODEL)/export
 	$(PYTHON) -m convert verify models/$(MODEL)/export --checkpoint models/$(MODEL)/checkpoint.pt
