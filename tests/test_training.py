@@ -15,7 +15,7 @@ from training.datasets import load_folder_dataset
 from training.errors import DataError
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
-SMALL = ["--model", "vgg", "--hparams", '{"widths": [8, 16, 32], "dropout": 0.0}', "--batch-size", "32",
+SMALL = ["--model", "vgg", "--hparams", '{"widths": [8, 16, 32], "convs_per_stage": 2, "dropout": 0.0}', "--batch-size", "32",
          "--no-progress", "--threads", "2", "--shift", "0", "--scale", "0", "--rotate", "3", "--erase", "0"]
 
 
@@ -61,7 +61,7 @@ def test_short_training_beats_chance_and_writes_a_complete_checkpoint(tmp_path, 
 
 def test_resume_after_interruption_gives_the_same_weights(tmp_path, fer_csv):
     common = ["--csv", str(fer_csv), "--label-set", "fer2013", "--epochs", "3", *SMALL,
-              "--rotate", "10", "--erase", "0.3", "--hparams", '{"widths": [8, 16, 32], "dropout": 0.3}']
+              "--rotate", "10", "--erase", "0.3", "--hparams", '{"widths": [8, 16, 32], "convs_per_stage": 2, "dropout": 0.3}']
     train_mod.train(train_mod.parse_args([*common, "--out", str(tmp_path / "straight")]))
 
     def interrupt(epoch):

@@ -22,7 +22,8 @@ class CompactVGG(nn.Module):
             convs_per_stage = [convs_per_stage] * (len(widths) - 1) + [1]
         convs_per_stage = list(convs_per_stage)
         if len(convs_per_stage) != len(widths) or min(convs_per_stage) < 1:
-            raise ValueError(f"convs_per_stage {convs_per_stage} must give >= 1 conv for each of {len(widths)} stages")
+            raise ValueError(f"convs_per_stage {convs_per_stage} must give >= 1 conv for each of the {len(widths)} "
+                             f"stages in widths {list(widths)} (set both together)")
         layers: list[nn.Module] = []
         cin = 1
         for w, convs in zip(widths, convs_per_stage):
