@@ -128,9 +128,11 @@ def convert(checkpoint: Path, out: Path, quantize: str | None = None, csv: Path 
             onnx_model = export_onnx(model, meta, staging / "model.onnx")
         with _step(steps, "ONNX -> TF SavedModel (onnx-tf)"):
             export_savedmodel(onnx_model, staging / "saved_model", meta)
-        with _step(steps, "SavedModel -> TF.js graph model (tensorflowjs" + (f", {quantize}" if quantize else "") + (", layout rewrite)" if rewrite_graph else ")")):
+        options = "".join([f", {quantize}" if quantize else "", ", layout rewrite" if rewrite_graph else ""])
+        with _step(steps, f"SavedModel -> TF.js graph model (tensorflowjs{options})"):
             graph = export_tfjs(staging / "saved_model", staging / "tfjs", quantize, rewrite_graph)
-            write_metadata(staging, {**meta, "tfjs_graph": graph}, quantize, source)  # the page's model code reads it in the gate
+            # preliminary metadata: the page's model code reads it in the gate
+            write_metadata(staging, {**meta, "tfjs_graph": graph}, quantize, source)
         return gate_and_publish(staging, out, steps)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,9 +1,10 @@
 """Step 3: SavedModel -> TF.js graph model (model.json + weight shards) with tensorflowjs.
 
 Optional weight quantization (float16 or uint8) shrinks the download; TF.js dequantizes at load,
-so it changes accuracy slightly, not speed. convert/tfjs_graph.py then removes the Transpose/Pad
-pairs onnx-tf puts around every conv (the browser's speed; the parity gate checks it). The graph must have no control-flow ops, otherwise
-the page's `model.predict()` fails ("dynamic op 'Merge', use executeAsync").
+so it changes accuracy slightly, not speed. convert/tfjs_graph.py then removes the Transposes and
+Pads onnx-tf puts around every conv (browser speed; the parity gate checks the result). The graph
+must have no control-flow ops, otherwise the page's `model.predict()` fails ("dynamic op 'Merge',
+use executeAsync").
 """
 from __future__ import annotations
 
