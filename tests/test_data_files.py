@@ -88,3 +88,21 @@ def test_decoded_arrays_are_cached_by_content(tmp_path, fer_csv, monkeypatch):
     fer_csv.write_text(fer_csv.read_text().replace("\n0,", "\n1,", 1))
     with pytest.raises(AssertionError, match="parsed again"):
         load_csv_dataset(fer_csv, "fer2013", progress=False)
+
+
+def test_compare_labels_counts_agreement_on_the_images_ferplus_keeps(tmp_path, capsys):
+    from training.compare_labels import main
+
+    labels, usages, images = make_rows(sizes={"Training": 6, "PublicTest": 4, "PrivateTest": 4})
+    # FER2013 index -> FERPlus index (angry->anger 4, happy->happiness 1, neutral 0, ...)
+    to_plus = [4, 5, 6, 1, 3, 2, 0]
+    plus = np.array([to_plus[y] for y in labels])
+    plus[:2] = (plus[:2] + 1) % 7  # two Training images where the annotators disagree
+    votes = votes_for(plus)
+    votes[-1] = 0
+    votes[-1, 8] = 10  # last PrivateTest image: "unknown" majority, dropped by FERPlus
+    csv = write_fer_csv(tmp_path / "fer.csv", labels, usages, images)
+    assert main(["--csv", str(csv), "--votes", str(write_votes(tmp_path / "new.csv", usages, votes))]) == 0
+    out = capsys.readouterr().out
+    assert "| Training | 6 | 0.6667 |" in out and "| PublicTest | 4 | 1.0000 |" in out
+    assert "| PrivateTest | 3 | 1.0000 |" in out
