@@ -13,17 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import SPLITS, _decoded_csv, find_default
+from .datasets import SPLITS, decoded_csv, find_default
 from .errors import DataError
 from .ferplus_votes import read_votes
-from .labelsets import get_label_set, make_targets
-
-FER2013_TO_FERPLUS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
-                      "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}
+from .labelsets import FER2013_TO_FERPLUS, get_label_set, make_targets
 
 
 def agreement(csv: Path, votes: Path) -> dict:
-    arrays, _ = _decoded_csv(Path(csv), progress=False)
+    arrays, _ = decoded_csv(Path(csv), progress=False)
     fer, plus = get_label_set("fer2013"), get_label_set("ferplus")
     keep, majority, _ = make_targets(plus, arrays["emotion"], read_votes(Path(votes), expected_usage=arrays["usage"]))
     lookup = np.array([plus.classes.index(FER2013_TO_FERPLUS[c]) for c in fer.classes])

@@ -54,7 +54,8 @@ def find_default(name: str) -> Path | None:
     return None
 
 
-def _decoded_csv(csv_path: Path, progress: bool) -> tuple[dict[str, np.ndarray], str]:
+def decoded_csv(csv_path: Path, progress: bool) -> tuple[dict[str, np.ndarray], str]:
+    """Every CSV row as arrays (images, emotion, usage) plus the file's sha256; cached by that hash."""
     digest = cache.file_sha256(csv_path)
     arrays = cache.load(f"fer2013-{digest[:16]}")
     if arrays is None:
@@ -67,7 +68,7 @@ def _decoded_csv(csv_path: Path, progress: bool) -> tuple[dict[str, np.ndarray],
 def load_csv_dataset(csv_path: Path, label_set: str = "ferplus", votes_path: Path | None = None,
                      progress: bool = True) -> Dataset:
     ls: LabelSet = get_label_set(label_set)
-    arrays, digest = _decoded_csv(Path(csv_path), progress)
+    arrays, digest = decoded_csv(Path(csv_path), progress)
     source = {"csv": str(csv_path), "csv_sha256": digest}
     votes = None
     if ls.needs_votes:

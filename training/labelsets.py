@@ -16,6 +16,9 @@ import numpy as np
 from .ferplus_votes import EMOTION_COLUMNS, majority_labels
 
 FER2013_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+# the same emotion under each dataset's name (to compare the two label sets image by image)
+FER2013_TO_FERPLUS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
+                      "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}
 
 
 @dataclass(frozen=True)
