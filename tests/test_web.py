@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import shutil
 
 import cv2
 import numpy as np
@@ -291,15 +292,15 @@ def test_parity_panel_passes(open_page):
 
 
 def test_parity_panel_fails_on_wrong_reference(browser, model_dir, tmp_path):
-    """A model directory whose stored PyTorch outputs do not belong to its weights must FAIL."""
+    """A model directory whose stored PyTorch outputs do not belong to its weights must FAIL.
+    (Re-manifested, as a bad export would be, so the server's manifest check lets it through.)"""
+    from training.manifest import write_manifest
     bad = tmp_path / "export"
-    bad.mkdir()
-    for entry in model_dir.iterdir():
-        (bad / entry.name).symlink_to(entry)
-    (bad / "reference.json").unlink()
+    shutil.copytree(model_dir, bad)
     ref = json.loads((model_dir / "reference.json").read_text())
     ref["pytorch_probs"] = [p[1:] + p[:1] for p in ref["pytorch_probs"]]  # shift every class by one
     (bad / "reference.json").write_text(json.dumps(ref))
+    write_manifest(bad)
     srv = Server(bad)
     try:
         o = Opened(browser, srv.url + "/")

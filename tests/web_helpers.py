@@ -116,6 +116,9 @@ def make_model_dir(out: Path) -> Path:
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"python -m convert failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    if not (out / "manifest.json").is_file():  # server.py refuses a folder without one
+        from training.manifest import write_manifest
+        write_manifest(out)
     return out
 
 
