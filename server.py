@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import ipaddress
 import json
 import mimetypes
@@ -25,7 +26,7 @@ import socket
 import sys
 from pathlib import Path
 
-from flask import Flask, Response, abort, request, send_file
+from flask import Flask, abort, send_file
 from werkzeug.security import safe_join
 
 ROOT = Path(__file__).resolve().parent
@@ -184,9 +185,9 @@ def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
     def model_file(name):
         if name not in model_files:
             abort(404)
-        resp = Response(model_files[name], mimetype=mimetypes.guess_type(name)[0] or "application/octet-stream")
-        resp.set_etag(etags[name])
-        return resp.make_conditional(request)
+        # A file object, not bytes: waitress then streams it instead of copying large bodies to a temp file.
+        return send_file(io.BytesIO(model_files[name]), etag=etags[name], last_modified=None,
+                         mimetype=mimetypes.guess_type(name)[0] or "application/octet-stream")
 
     @app.get("/vendor/<package>/<name>")
     def vendor(package, name):
