@@ -296,7 +296,7 @@ def main(argv=None) -> int:
     address, port = sock.getsockname()[:2]
     if args.dev:
         from werkzeug.serving import make_server
-        server = make_server(args.host, port, app, threaded=True, fd=sock.fileno())
+        server = make_server(address, port, app, threaded=True, fd=sock.fileno())  # address: the family bound
         kind = "Werkzeug's development server (--dev: no idle timeout, no thread cap; not for real use)"
     else:
         from waitress import create_server
