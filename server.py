@@ -49,10 +49,10 @@ VENDOR = {
 MODEL_FILES = ("metadata.json", "tfjs/model.json", "reference.json", "parity.json")
 
 # waitress settings. Idle connections (including half-sent requests) are closed after --timeout s;
-# beyond CONNECTION_LIMIT open connections new ones wait in the listen backlog. The page only GETs,
-# so request bodies are capped small.
+# beyond CONNECTION_LIMIT open connections new ones wait in the listen backlog (poll, not select,
+# so more than 1024 descriptors work). The page only GETs, so request bodies are capped small.
 DEFAULT_THREADS, DEFAULT_TIMEOUT = 8, 30
-CONNECTION_LIMIT = 100
+CONNECTION_LIMIT = 500
 MAX_BODY_BYTES = 64 * 1024
 
 # 'wasm-unsafe-eval' lets TF.js compile its WebAssembly backend; nothing else is relaxed.
@@ -302,7 +302,7 @@ def main(argv=None) -> int:
         from waitress import create_server
         server = create_server(app, sockets=[sock], threads=args.threads, channel_timeout=args.timeout,
                                cleanup_interval=max(1, args.timeout // 2), connection_limit=CONNECTION_LIMIT,
-                               max_request_body_size=MAX_BODY_BYTES)
+                               max_request_body_size=MAX_BODY_BYTES, asyncore_use_poll=True)
         kind = f"waitress ({args.threads} threads, idle timeout {args.timeout} s)"
     host = f"[{args.host}]" if ":" in args.host else args.host
     name = app.config["MODEL_METADATA"].get("model", {}).get("name", "?")
