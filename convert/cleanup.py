@@ -2,7 +2,10 @@
 
 - Every temporary file of a run (TF autograph's generated modules, the Chromium profile, Playwright's
   files) goes into one private folder, `fer-convert-<pid>-*` in the system temp dir, removed at the end.
-- SIGTERM/SIGHUP become KeyboardInterrupt, so the `finally` blocks that remove the staging folder run.
+- SIGTERM/SIGHUP remove the registered staging and temp folders in the handler itself and exit 130
+  (raising KeyboardInterrupt instead is not reliable: it can land inside a library's gc callback,
+  where Python ignores it); the publishing renames run with the handler deferred. Ctrl-C unwinds
+  through the `finally` blocks as usual.
 - A run killed with SIGKILL cannot clean up: the next run removes staging folders beside DIR and
   private temp folders whose process (the pid in the name) is gone.
 """
@@ -12,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -74,6 +78,19 @@ def _user() -> str:
     return pwd.getpwuid(os.getuid()).pw_name
 
 
+_REGISTERED: list[Path] = []  # removed by the signal handler: staging and private temp folders
+_STATE = {"critical": 0, "pending": None}
+
+
+@contextmanager
+def removed_on_signal(path: Path):
+    _REGISTERED.append(Path(path))
+    try:
+        yield Path(path)
+    finally:
+        _REGISTERED.remove(Path(path))
+
+
 @contextmanager
 def private_tmp():
     """Point tempfile and child processes (TMPDIR) at a fresh folder; remove it afterwards."""
@@ -81,7 +98,8 @@ def private_tmp():
     saved_tempdir, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
     tempfile.tempdir, os.environ["TMPDIR"] = folder, folder
     try:
-        yield Path(folder)
+        with removed_on_signal(Path(folder)):
+            yield Path(folder)
     finally:
         tempfile.tempdir = saved_tempdir
         if saved_env is None:
@@ -91,17 +109,37 @@ def private_tmp():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
+def _terminate(signum, frame=None):
+    if _STATE["critical"]:
+        _STATE["pending"] = signum  # finish the rename first (critical_section)
+        return
+    for path in reversed(_REGISTERED):
+        shutil.rmtree(path, ignore_errors=True)
+    sys.stderr.write(f"error: interrupted (signal {signum}); the output directory was left as it was and "
+                     "temporary files were removed\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+@contextmanager
+def critical_section():
+    """Signals wait until the block ends (a rename pair must not be cut in half)."""
+    _STATE["critical"] += 1
+    try:
+        yield
+    finally:
+        _STATE["critical"] -= 1
+        if not _STATE["critical"] and _STATE["pending"] is not None:
+            _terminate(_STATE["pending"])
 
 
 @contextmanager
 def signals_interrupt():
-    """SIGTERM and SIGHUP unwind like Ctrl-C (finally blocks run) while the block runs."""
+    """SIGTERM and SIGHUP clean up and exit (see the module docstring) while the block runs."""
     saved = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         try:
-            saved[sig] = signal.signal(sig, _interrupt)
+            saved[sig] = signal.signal(sig, _terminate)
         except ValueError:  # not the main thread: leave signals alone
             pass
     try:

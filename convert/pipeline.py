@@ -20,7 +20,7 @@ from training.checkpoint import CheckpointError, load_checkpoint, model_from_che
 from training.manifest import check_manifest, file_sha256, write_manifest
 
 from .artifacts import METADATA_FILE, read_metadata, write_metadata
-from .cleanup import private_tmp, remove_stale, staging_prefix
+from .cleanup import critical_section, private_tmp, remove_stale, removed_on_signal, staging_prefix
 from .console import Steps
 from .errors import ConvertError, GateFailed
 from .parity import run_parity, run_pytorch, summary
@@ -76,12 +76,13 @@ def publish(staging: Path, out: Path) -> None:
         return
     old = out.parent / f".{out.name}.old-{os.getpid()}-backup"
     shutil.rmtree(old, ignore_errors=True)
-    os.replace(out, old)
-    try:
-        os.replace(staging, out)
-    except BaseException:
-        os.replace(old, out)
-        raise
+    with critical_section():  # SIGTERM between the two renames would leave no DIR at all
+        os.replace(out, old)
+        try:
+            os.replace(staging, out)
+        except BaseException:
+            os.replace(old, out)
+            raise
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -119,10 +120,7 @@ def gate_and_publish(staging: Path, out: Path, steps: Steps | None = None, model
 def convert(checkpoint: Path, out: Path, quantize: str | None = None, csv: Path | None = None,
             faces: int = DEFAULT_FACES, synthetic: bool = False, seed: int = DEFAULT_SEED,
             rewrite_graph: bool = True) -> dict:
-    from .gates import failure, model_gate
-    from .to_onnx import export_onnx
-    from .to_savedmodel import export_savedmodel
-    from .to_tfjs import QUANTIZATIONS, export_tfjs
+    from .to_tfjs import QUANTIZATIONS
 
     if quantize not in (None, *QUANTIZATIONS):
         raise ConvertError(f"unknown quantization {quantize!r}; choose float16 or uint8")
@@ -142,23 +140,35 @@ def convert(checkpoint: Path, out: Path, quantize: str | None = None, csv: Path 
     with private_tmp():
         staging = make_staging(out)
         try:
-            with _step(steps, "reference inputs and PyTorch outputs"):
-                ref = build_reference(meta, csv, faces, seed, synthetic)
-                ref.pytorch_logprobs = run_pytorch(model, ref.inputs)
-                write_reference(ref, staging)
-            with _step(steps, "PyTorch -> ONNX (legacy exporter, opset 12, ONNX checker)"):
-                onnx_model = export_onnx(model, meta, staging / "model.onnx")
-            with _step(steps, "model gate: ONNX Runtime reproduces the checkpoint's recorded predictions and accuracy"):
-                gate = model_gate(staging / "model.onnx", meta, csv, use_data=not synthetic)
-            if not gate["passed"]:
-                raise GateFailed(None, f"{failure(gate)}; {out} left unchanged")
-            with _step(steps, "ONNX -> TF SavedModel (onnx-tf)"):
-                export_savedmodel(onnx_model, staging / "saved_model", meta)
-            options = "".join([f", {quantize}" if quantize else "", ", layout rewrite" if rewrite_graph else ""])
-            with _step(steps, f"SavedModel -> TF.js graph model (tensorflowjs{options})"):
-                graph = export_tfjs(staging / "saved_model", staging / "tfjs", quantize, rewrite_graph)
-                # preliminary metadata: the page's model code reads it in the gate
-                write_metadata(staging, {**meta, "tfjs_graph": graph}, quantize, source)
-            return gate_and_publish(staging, out, steps, gate)
+            with removed_on_signal(staging):  # SIGTERM/SIGHUP: the handler removes it
+                return _build_and_publish(model, meta, source, staging, out, steps, quantize, csv, faces, seed,
+                                          synthetic, rewrite_graph)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _build_and_publish(model, meta, source, staging, out, steps, quantize, csv, faces, seed, synthetic,
+                       rewrite_graph) -> dict:
+    from .gates import failure, model_gate
+    from .to_onnx import export_onnx
+    from .to_savedmodel import export_savedmodel
+    from .to_tfjs import export_tfjs
+
+    with _step(steps, "reference inputs and PyTorch outputs"):
+        ref = build_reference(meta, csv, faces, seed, synthetic)
+        ref.pytorch_logprobs = run_pytorch(model, ref.inputs)
+        write_reference(ref, staging)
+    with _step(steps, "PyTorch -> ONNX (legacy exporter, opset 12, ONNX checker)"):
+        onnx_model = export_onnx(model, meta, staging / "model.onnx")
+    with _step(steps, "model gate: ONNX Runtime reproduces the checkpoint's recorded predictions and accuracy"):
+        gate = model_gate(staging / "model.onnx", meta, csv, use_data=not synthetic)
+    if not gate["passed"]:
+        raise GateFailed(None, f"{failure(gate)}; {out} left unchanged")
+    with _step(steps, "ONNX -> TF SavedModel (onnx-tf)"):
+        export_savedmodel(onnx_model, staging / "saved_model", meta)
+    options = "".join([f", {quantize}" if quantize else "", ", layout rewrite" if rewrite_graph else ""])
+    with _step(steps, f"SavedModel -> TF.js graph model (tensorflowjs{options})"):
+        graph = export_tfjs(staging / "saved_model", staging / "tfjs", quantize, rewrite_graph)
+        # preliminary metadata: the page's model code reads it in the gate
+        write_metadata(staging, {**meta, "tfjs_graph": graph}, quantize, source)
+    return gate_and_publish(staging, out, steps, gate)
