@@ -66,16 +66,14 @@ def remove_stale(out: Path) -> list[Path]:
     tmp = Path(tempfile.gettempdir())
     for prefix in (TMP_PREFIX, *LEGACY_TMP_PREFIXES):
         for p in tmp.glob(f"{prefix}*"):
-            if p.is_dir() and not p.is_symlink() and p.owner() == _user() and _stale(p, prefix):
+            try:  # the shared temp dir: only our own folders; others may vanish while we look
+                mine = p.is_dir() and not p.is_symlink() and p.stat().st_uid == os.getuid()
+            except OSError:
+                continue
+            if mine and _stale(p, prefix):
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p)
     return removed
-
-
-def _user() -> str:
-    import pwd
-
-    return pwd.getpwuid(os.getuid()).pw_name
 
 
 _REGISTERED: list[Path] = []  # removed by the signal handler: staging and private temp folders

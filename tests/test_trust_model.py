@@ -225,11 +225,17 @@ def _extra_file(folder: Path) -> str:
     return "tfjs/extra.bin"
 
 
+def _missing_file(folder: Path) -> str:
+    (folder / "parity.json").unlink()
+    return "parity.json"
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.parametrize("damage, what", [(_swap_labels, "does not match its sha256"),
                                           (_same_size_shard_change, "does not match its sha256"),
-                                          (_extra_file, "is not in the manifest")])
+                                          (_extra_file, "is not in the manifest"),
+                                          (_missing_file, "is missing")])
 def test_verify_fails_on_any_changed_or_extra_file(damage, what, converted, tmp_path):
     out, proc = converted
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -237,7 +243,7 @@ def test_verify_fails_on_any_changed_or_extra_file(damage, what, converted, tmp_
     shutil.copytree(out, copy)
     size_before = {p: p.stat().st_size for p in copy.rglob("*") if p.is_file()}
     name = damage(copy)
-    if damage is not _extra_file:
+    if damage not in (_extra_file, _missing_file):
         assert (copy / name).stat().st_size == size_before[copy / name]  # same size: only a digest can tell
     proc = run_cli("verify", copy)
     assert proc.returncode == 1 and "PARITY GATE: FAILED" in proc.stdout
