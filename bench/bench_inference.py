@@ -43,18 +43,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def find_checkpoint(model_dir: Path, meta: dict, given: Path | None) -> Path:
-    from convert.artifacts import sha256
     from convert.errors import ConvertError
+    from training.manifest import file_sha256
 
     if given is not None:
         return given
-    recorded = (meta.get("source_checkpoint") or {})
-    if recorded.get("path") and Path(recorded["path"]).is_file() and sha256(Path(recorded["path"])) == recorded.get("sha256"):
-        return Path(recorded["path"])
+    recorded = (meta.get("source_checkpoint") or {})  # file name + sha256: no path is published
+    named = model_dir.resolve().parent / Path(recorded.get("file") or "checkpoint.pt").name
+    if named.is_file() and file_sha256(named) == recorded.get("sha256"):
+        return named
     beside = model_dir.resolve().parent / "checkpoint.pt"
     if beside.is_file():
         return beside
-    raise ConvertError(f"no checkpoint for the PyTorch row: pass --checkpoint (looked at {recorded.get('path')} and {beside})")
+    raise ConvertError(f"no checkpoint for the PyTorch row: pass --checkpoint (looked at {named} and {beside})")
 
 
 def median_ms(fn, warmup: int, reps: int) -> float:

@@ -1,6 +1,7 @@
 """Command line: `python -m convert CHECKPOINT --out DIR` and `python -m convert verify DIR`.
 
-Exit status: 0 gate passed, 1 gate failed (DIR untouched), 2 bad input (one-line error).
+Exit status: 0 gate passed, 1 gate failed (DIR untouched), 2 bad input (one-line error),
+130 interrupted (Ctrl-C, SIGTERM or SIGHUP: staging folder and temp files removed).
 """
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from pathlib import Path
 from .console import quiet_libraries
 
 EPILOG = """\
-Re-check a published directory at any time (checksums + all backends, prints the table):
+Re-check a published directory at any time (manifest + all backends, prints the table):
   python -m convert verify DIR [--checkpoint CHECKPOINT]
 
 Output DIR: model.onnx, saved_model/, tfjs/model.json + shards, metadata.json, reference.json +
-reference_inputs.bin (normalised inputs and PyTorch's outputs), parity.json.
-Exit status: 0 gate passed, 1 gate failed (DIR left as it was), 2 bad input."""
+reference_inputs.bin (scikit-image probe faces + edge inputs and PyTorch's outputs), parity.json,
+and manifest.json (sha256 of every other file, written last).
+Exit status: 0 gates passed, 1 a gate failed (DIR left as it was), 2 bad input, 130 interrupted."""
 
 
 def convert_parser() -> argparse.ArgumentParser:
@@ -26,8 +28,10 @@ def convert_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m convert", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Convert a trained checkpoint to ONNX, TF SavedModel (onnx-tf) and TF.js, and publish "
-                    "it into DIR only if PyTorch, ONNX Runtime, TensorFlow and TF.js (wasm, headless "
-                    "Chromium) agree (fp32: max |dprob| <= 1e-5 and 100%% top-1 agreement).")
+                    "it into DIR only if the ONNX model reproduces the checkpoint's recorded predictions on the "
+                    "probe faces (and its claimed PublicTest accuracy when FER data is present) and PyTorch, ONNX "
+                    "Runtime, TensorFlow and TF.js (wasm, headless Chromium) agree (fp32: max |dprob| <= 1e-5 "
+                    "and 100%% top-1 agreement).")
     p.add_argument("checkpoint", type=Path, help="checkpoint written by training.train (weights + metadata)")
     p.add_argument("--out", type=Path, required=True, help="output model directory (replaced only if the gate passes)")
     p.add_argument("--quantize", choices=["float16", "uint8"],
@@ -35,9 +39,11 @@ def convert_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, help="FER2013 CSV for the real reference faces "
                    "(default: found in $FER_DATA_DIR, ./data or ../shared/data)")
     p.add_argument("--faces", type=int, default=DEFAULT_FACES,
-                   help=f"number of PrivateTest faces in the reference sample (default {DEFAULT_FACES})")
+                   help=f"number of probe faces published in the reference, and of PrivateTest faces added to the "
+                        f"gate when FER data is present (default {DEFAULT_FACES})")
     p.add_argument("--synthetic", action="store_true",
-                   help="use seeded synthetic face-like inputs instead of real faces (no data needed)")
+                   help="use no dataset even if one is found: gate on the scikit-image probe faces and the "
+                        "checkpoint's recorded fingerprint only")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the face sample (default 0)")
     p.add_argument("--no-graph-rewrite", action="store_true",
                    help="keep the TF.js graph exactly as tensorflowjs wrote it (with onnx-tf's NCHW<->NHWC "
@@ -48,7 +54,8 @@ def convert_parser() -> argparse.ArgumentParser:
 def verify_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m convert verify",
-        description="Verify a converted model directory: file checksums, then parity of ONNX Runtime, "
+        description="Verify a converted model directory: every file against manifest.json (changed, missing or "
+                    "extra files fail), then parity of ONNX Runtime, "
                     "TF SavedModel and TF.js (wasm, headless Chromium) against the stored PyTorch outputs. "
                     "Prints the table; exit 0 if everything passes, 1 if not, 2 on bad input. Writes nothing.")
     p.add_argument("model_dir", type=Path, help="directory written by `python -m convert`")
@@ -66,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     verifying = bool(argv) and argv[0] == "verify"
     args = (verify_parser() if verifying else convert_parser()).parse_args(argv[1:] if verifying else argv)
     quiet_libraries()
+    from .cleanup import signals_interrupt
+
+    with signals_interrupt():
+        return _run(verifying, args)
+
+
+def _run(verifying: bool, args) -> int:
     from training.checkpoint import CheckpointError
     from training.errors import DataError
 
@@ -83,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                 except OSError as exc:
                     raise ConvertError(f"{args.json}: cannot write the report ({exc.strerror or exc})") from None
             print(format_table(report))
+            if report.get("manifest_error"):
+                print(f"error: {_one_line(report['manifest_error'])}", file=sys.stderr)
             return 0 if report["passed"] else 1
         from .pipeline import convert
 
@@ -92,14 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"published {args.out}")
         return 0
     except GateFailed as exc:
-        print(format_table(exc.report))
-        print(f"error: {exc}", file=sys.stderr)
+        if exc.report is not None:
+            print(format_table(exc.report))
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except (ConvertError, CheckpointError, DataError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted; the output directory was left as it was", file=sys.stderr)
+        print("error: interrupted; the output directory was left as it was and temporary files were removed",
+              file=sys.stderr)
         return 130
 
 

@@ -1,45 +1,22 @@
-"""metadata.json beside the artifacts: the checkpoint's metadata + checksums, tool versions, parity.
+"""metadata.json beside the artifacts: the checkpoint's metadata, tool versions, parity summary.
 
-Every file in the directory except metadata.json itself is listed under "artifacts" with its
-sha256, so `python -m convert verify DIR` can tell a changed or missing file from a good one.
+Checksums are not here (a file cannot list its own): manifest.json (training/manifest.py), written
+last, lists every file of the folder with its sha256, metadata.json included.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from training.metadata import copy_metadata
+from training.metadata import public_metadata
 
 from .to_onnx import INPUT_NAME, OPSET, OUTPUT_NAME
 
 METADATA_FILE = "metadata.json"
 PACKAGES = {"torch": "torch", "onnx": "onnx", "onnx_tf": "onnx-tf", "tensorflow": "tensorflow",
             "tensorflowjs": "tensorflowjs", "onnxruntime": "onnxruntime"}
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
-def checksums(folder: Path) -> dict[str, str]:
-    folder = Path(folder)
-    return {p.relative_to(folder).as_posix(): sha256(p) for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.relative_to(folder).as_posix() != METADATA_FILE}
-
-
-def check_artifacts(folder: Path, expected: dict[str, str]) -> dict:
-    found = checksums(folder)
-    changed = sorted(p for p, h in expected.items() if p in found and found[p] != h)
-    missing = sorted(p for p in expected if p not in found)
-    return {"passed": bool(expected) and not changed and not missing, "checked": len(expected),
-            "changed": changed, "missing": missing}
 
 
 def tool_versions(extra: dict | None = None) -> dict:
@@ -50,8 +27,8 @@ def tool_versions(extra: dict | None = None) -> dict:
 
 def write_metadata(folder: Path, meta: dict, quantization: str | None, checkpoint: dict,
                    report: dict | None = None, parity_summary: dict | None = None) -> dict:
-    """Preliminary (before the gate: the page's model code needs it) or final (with checksums)."""
-    doc = copy_metadata(meta)
+    """Preliminary (before the gate: the page's model code needs it) or final (with the parity summary)."""
+    doc = public_metadata(meta)
     extra = {name: report[k] for name, k in (("tfjs", "tfjs_version"), ("chromium", "chromium"))
              if report and report.get(k)}
     doc.update({"quantization": quantization, "versions": tool_versions(extra), "source_checkpoint": checkpoint,
@@ -59,7 +36,6 @@ def write_metadata(folder: Path, meta: dict, quantization: str | None, checkpoin
                                "output": "log_softmax", "tfjs_backend": (report or {}).get("tfjs_backend")}})
     if parity_summary is not None:
         doc["parity"] = parity_summary
-        doc["artifacts"] = checksums(folder)
     (Path(folder) / METADATA_FILE).write_text(json.dumps(doc, indent=2))
     return doc
 

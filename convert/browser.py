@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import tempfile
 import threading
 from pathlib import Path
@@ -79,7 +80,8 @@ class TfjsBrowser:
     def _start_browser(self) -> None:
         from playwright.sync_api import sync_playwright
 
-        self.profile = tempfile.TemporaryDirectory(prefix="fer-chromium-")
+        # the pid lets a later run remove the profile of a run that was killed (convert/cleanup.py)
+        self.profile = tempfile.TemporaryDirectory(prefix=f"fer-chromium-{os.getpid()}-")
         self.pw = sync_playwright().start()
         self.context = self.pw.chromium.launch_persistent_context(
             self.profile.name, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -157,12 +157,23 @@ def _gate_text(limits: dict) -> str:
     return ", ".join(parts)
 
 
-def format_table(report: dict) -> str:
-    inp = report["inputs"]
+def _faces_text(inp: dict) -> str:
     src = inp["source"]
-    faces = (f"{inp['faces']} real {src.get('split', '')} faces" if src.get("faces") == "real"
-             else f"{inp['faces']} SYNTHETIC faces (no FER2013 data)")
-    lines = [f"Parity against PyTorch on {inp['count']} inputs ({faces} + {inp['edge']} edge inputs)"
+    if src.get("faces") == "scikit-image":
+        text = f"{src.get('count')} scikit-image probe faces"
+        if src.get("fer"):
+            text += f" + {src['fer']['count']} {src['fer']['split']} faces from {src['fer']['csv']} (gate only, not published)"
+        return text
+    if src.get("faces") == "real":  # folders made before the probe faces
+        return f"{inp['faces']} real {src.get('split', '')} faces"
+    return f"{inp['faces']} SYNTHETIC faces (no FER2013 data)"
+
+
+def format_table(report: dict) -> str:
+    from .gates import describe
+
+    inp = report["inputs"]
+    lines = [f"Parity against PyTorch on {inp['count']} inputs ({_faces_text(inp)} + {inp['edge']} edge inputs)"
              + (f"; TF.js weights quantized to {report['quantization']}" if report.get("quantization") else ""),
              f"TF.js {report['tfjs_version']} backend: {report['tfjs_backend']} (Chromium {report['chromium']})"
              if report.get("tfjs_backend") else "TF.js: no result (see below)"]
@@ -184,9 +195,15 @@ def format_table(report: dict) -> str:
             lines.append(f"  {r['label']}: {r['error']}")
         elif r.get("top1_disagreements"):
             lines.append(f"  {r['label']} top-1 differs on: {', '.join(r['top1_disagreements'][:5])}")
-    art = report.get("artifacts")
-    if art:
-        lines.append("artifacts: all checksums match metadata.json" if art["passed"] else
-                     f"artifacts: CHANGED since conversion: {', '.join(art['changed'] + art['missing'])}")
+    lines += describe(report.get("model_gate") or {})
+    man = report.get("manifest")
+    if man:
+        if report.get("manifest_error") is None:
+            lines.append(f"manifest: all {man['checked']} files match manifest.json (sha256), none missing or extra")
+        else:
+            parts = [f"{what}: {', '.join(man[key])}" for key, what in
+                     (("changed", "CHANGED since conversion"), ("missing", "MISSING"), ("extra", "EXTRA (not in the manifest)"),
+                      ("symlinks", "SYMLINKS")) if man[key]]
+            lines.append("manifest: " + "; ".join(parts or [report["manifest_error"]]))
     lines.append("PARITY GATE: PASSED" if report["passed"] else "PARITY GATE: FAILED")
     return "\n".join(lines)

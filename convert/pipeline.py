@@ -1,8 +1,11 @@
 """The whole conversion: build every artifact in a staging folder, run the gate, then publish.
 
 The staging folder is a hidden sibling of DIR (same filesystem, so publishing is a rename); DIR is
-replaced only after the parity gate passes. A failure at any point removes the staging folder and
-leaves DIR exactly as it was, so re-running is always safe.
+replaced only after the model gate (convert/gates.py: the ONNX model reproduces the checkpoint's
+recorded predictions and claimed accuracy) and the parity gate pass. manifest.json is written last,
+in the staging folder, before the move. A failure at any point (or SIGTERM/SIGHUP) removes the
+staging folder and the run's temp files and leaves DIR exactly as it was; what a SIGKILLed run left
+is removed by the next run (convert/cleanup.py). Re-running is always safe.
 """
 from __future__ import annotations
 
@@ -14,15 +17,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+from training.manifest import check_manifest, file_sha256, write_manifest
 
-from .artifacts import METADATA_FILE, read_metadata, sha256, write_metadata
+from .artifacts import METADATA_FILE, read_metadata, write_metadata
+from .cleanup import critical_section, private_tmp, remove_stale, removed_on_signal, staging_prefix
 from .console import Steps
 from .errors import ConvertError, GateFailed
 from .parity import run_parity, run_pytorch, summary
 from .reference import DEFAULT_FACES, DEFAULT_SEED, build_reference, read_reference, write_reference
 
 PARITY_FILE = "parity.json"
-TOTAL_STEPS = 7
+TOTAL_STEPS = 8
 
 
 @contextmanager
@@ -50,7 +55,7 @@ def check_output(out: Path) -> None:
                            "refusing to replace it")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        os.rmdir(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.probe-"))
+        os.rmdir(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.probe-{os.getpid()}-"))
     except (FileExistsError, NotADirectoryError):
         raise ConvertError(f"{out}: cannot write there (a parent path is a file, not a folder)") from None
     except OSError as exc:
@@ -58,7 +63,7 @@ def check_output(out: Path) -> None:
 
 
 def make_staging(out: Path) -> Path:
-    staging = Path(tempfile.mkdtemp(dir=Path(out).parent, prefix=f".{Path(out).name}.staging-"))
+    staging = Path(tempfile.mkdtemp(dir=Path(out).parent, prefix=staging_prefix(out)))
     os.chmod(staging, 0o755)  # mkdtemp's 0700 would follow the folder into DIR
     return staging
 
@@ -69,32 +74,45 @@ def publish(staging: Path, out: Path) -> None:
     if not out.exists():
         os.replace(staging, out)
         return
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}-backup"
     shutil.rmtree(old, ignore_errors=True)
-    os.replace(out, old)
-    try:
-        os.replace(staging, out)
-    except BaseException:
-        os.replace(old, out)
-        raise
+    with critical_section():  # SIGTERM between the two renames would leave no DIR at all
+        os.replace(out, old)
+        try:
+            os.replace(staging, out)
+        except BaseException:
+            os.replace(old, out)
+            raise
     shutil.rmtree(old, ignore_errors=True)
 
 
-def gate_and_publish(staging: Path, out: Path, steps: Steps | None = None) -> dict:
-    """Run the parity gate on a complete staging folder; write parity.json and the final
-    metadata.json; publish into DIR only if the gate passed (else raise GateFailed, DIR untouched)."""
+def gate_and_publish(staging: Path, out: Path, steps: Steps | None = None, model_gate: dict | None = None) -> dict:
+    """Run the parity gate on a complete staging folder; strip the dataset faces from the reference;
+    write parity.json, the final metadata.json and (last) manifest.json; publish into DIR only if
+    every gate passed (else raise GateFailed, DIR untouched)."""
+    staging = Path(staging)
     steps = steps or Steps(2)
     meta = read_metadata(staging)
     with _step(steps, "parity gate: ONNX Runtime, TF SavedModel, TF.js wasm in Chromium vs PyTorch"):
-        report = run_parity(staging, read_reference(staging), meta.get("quantization"))
-        (Path(staging) / PARITY_FILE).write_text(json.dumps(report, indent=2))
+        ref = read_reference(staging)
+        report = run_parity(staging, ref, meta.get("quantization"))
+        if model_gate is not None:
+            report["model_gate"] = model_gate
+            report["passed"] = report["passed"] and model_gate["passed"]
+        public = ref.public()  # dataset faces gate the model but are never published
+        if len(public.names) != len(ref.names):
+            write_reference(public, staging)
+        report["inputs"]["published"] = len(public.names)
+        (staging / PARITY_FILE).write_text(json.dumps(report, indent=2))
         base = {k: v for k, v in meta.items() if k not in ("quantization", "versions", "source_checkpoint",
                                                            "conversion", "parity", "artifacts")}
         write_metadata(staging, base, meta.get("quantization"), meta.get("source_checkpoint"), report,
                        summary(report))
+        write_manifest(staging)  # last: it lists every file above, metadata.json included
     if not report["passed"]:
         raise GateFailed(report, f"parity gate failed; {out} left unchanged")
     with _step(steps, f"publish into {out}"):
+        check_manifest(staging)
         publish(staging, out)
     return report
 
@@ -102,9 +120,7 @@ def gate_and_publish(staging: Path, out: Path, steps: Steps | None = None) -> di
 def convert(checkpoint: Path, out: Path, quantize: str | None = None, csv: Path | None = None,
             faces: int = DEFAULT_FACES, synthetic: bool = False, seed: int = DEFAULT_SEED,
             rewrite_graph: bool = True) -> dict:
-    from .to_onnx import export_onnx
-    from .to_savedmodel import export_savedmodel
-    from .to_tfjs import QUANTIZATIONS, export_tfjs
+    from .to_tfjs import QUANTIZATIONS
 
     if quantize not in (None, *QUANTIZATIONS):
         raise ConvertError(f"unknown quantization {quantize!r}; choose float16 or uint8")
@@ -113,26 +129,46 @@ def convert(checkpoint: Path, out: Path, quantize: str | None = None, csv: Path 
     if csv is not None and not Path(csv).is_file():
         raise ConvertError(f"{csv}: no such FER2013 CSV")
     checkpoint, out = Path(checkpoint), Path(out)
+    check_output(out)
+    remove_stale(out)  # what killed runs left beside DIR and in the temp dir
     steps = Steps(TOTAL_STEPS)
     with _step(steps, f"load checkpoint {checkpoint}"):
-        model, meta = model_from_checkpoint(load_checkpoint(checkpoint))
-        check_output(out)
-        source = {"path": str(checkpoint.resolve()), "sha256": sha256(checkpoint)}
-    staging = make_staging(out)
-    try:
-        with _step(steps, "reference inputs and PyTorch outputs"):
-            ref = build_reference(meta, csv, faces, seed, synthetic)
-            ref.pytorch_logprobs = run_pytorch(model, ref.inputs)
-            write_reference(ref, staging)
-        with _step(steps, "PyTorch -> ONNX (legacy exporter, opset 12, ONNX checker)"):
-            onnx_model = export_onnx(model, meta, staging / "model.onnx")
-        with _step(steps, "ONNX -> TF SavedModel (onnx-tf)"):
-            export_savedmodel(onnx_model, staging / "saved_model", meta)
-        options = "".join([f", {quantize}" if quantize else "", ", layout rewrite" if rewrite_graph else ""])
-        with _step(steps, f"SavedModel -> TF.js graph model (tensorflowjs{options})"):
-            graph = export_tfjs(staging / "saved_model", staging / "tfjs", quantize, rewrite_graph)
-            # preliminary metadata: the page's model code reads it in the gate
-            write_metadata(staging, {**meta, "tfjs_graph": graph}, quantize, source)
-        return gate_and_publish(staging, out, steps)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        payload = load_checkpoint(checkpoint)
+        model, meta = model_from_checkpoint(payload)
+        source = {"file": checkpoint.name, "sha256": file_sha256(checkpoint), "format": payload["format"],
+                  "weights_sha256": meta["weights_sha256"]}
+    with private_tmp():
+        staging = make_staging(out)
+        try:
+            with removed_on_signal(staging):  # SIGTERM/SIGHUP: the handler removes it
+                return _build_and_publish(model, meta, source, staging, out, steps, quantize, csv, faces, seed,
+                                          synthetic, rewrite_graph)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _build_and_publish(model, meta, source, staging, out, steps, quantize, csv, faces, seed, synthetic,
+                       rewrite_graph) -> dict:
+    from .gates import failure, model_gate
+    from .to_onnx import export_onnx
+    from .to_savedmodel import export_savedmodel
+    from .to_tfjs import export_tfjs
+
+    with _step(steps, "reference inputs and PyTorch outputs"):
+        ref = build_reference(meta, csv, faces, seed, synthetic)
+        ref.pytorch_logprobs = run_pytorch(model, ref.inputs)
+        write_reference(ref, staging)
+    with _step(steps, "PyTorch -> ONNX (legacy exporter, opset 12, ONNX checker)"):
+        onnx_model = export_onnx(model, meta, staging / "model.onnx")
+    with _step(steps, "model gate: ONNX Runtime reproduces the checkpoint's recorded predictions and accuracy"):
+        gate = model_gate(staging / "model.onnx", meta, csv, use_data=not synthetic)
+    if not gate["passed"]:
+        raise GateFailed(None, f"{failure(gate)}; {out} left unchanged")
+    with _step(steps, "ONNX -> TF SavedModel (onnx-tf)"):
+        export_savedmodel(onnx_model, staging / "saved_model", meta)
+    options = "".join([f", {quantize}" if quantize else "", ", layout rewrite" if rewrite_graph else ""])
+    with _step(steps, f"SavedModel -> TF.js graph model (tensorflowjs{options})"):
+        graph = export_tfjs(staging / "saved_model", staging / "tfjs", quantize, rewrite_graph)
+        # preliminary metadata: the page's model code reads it in the gate
+        write_metadata(staging, {**meta, "tfjs_graph": graph}, quantize, source)
+    return gate_and_publish(staging, out, steps, gate)

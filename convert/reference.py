@@ -1,10 +1,11 @@
 """Reference inputs for the parity gate: the same normalised tensors go to every backend.
 
-Real faces: a fixed, seeded sample of FER2013 PrivateTest images (the test split) when the CSV is
-given or found (training.datasets.find_default). Without data, seeded synthetic face-like images
-stand in, and reference.json / parity.json say so. Edge inputs are always added: all black, all
-white, mid grey and uniform noise. Pixels are normalised by training.preprocess.normalize, the one
-implementation of the metadata's preprocessing.
+Published faces: redistributable probe faces (training/probes.py: crops of scikit-image's public-domain
+and CC0 photos, seeded augmentations), so an export holds no dataset image. When FER2013 is given or
+found (training.datasets.find_default) and not --synthetic, a seeded sample of PrivateTest faces is
+added for the gate only (kind "fer"): it is stripped before publishing (Reference.public). Edge
+inputs are always added: all black, all white, mid grey and uniform noise. Pixels are normalised by
+training.preprocess.normalize, the one implementation of the metadata's preprocessing.
 
 On disk (beside the artifacts): reference_inputs.bin = raw little-endian float32 [N,C,H,W] model
 inputs; reference.json = shape, dtype, names, kinds ("face"|"edge") and PyTorch's outputs for them.
@@ -15,12 +16,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from training.datasets import find_default, load_csv_dataset
 from training.errors import DataError
+from training.metadata import public_path
 from training.preprocess import normalize
+from training.probes import ORIGIN, SET, pixels_sha256, probe_pixels
 
 from .errors import ConvertError
 
@@ -33,41 +35,27 @@ SPLIT = "PrivateTest"
 class Reference:
     inputs: np.ndarray          # (N, C, H, W) float32, normalised model inputs
     names: list[str]
-    kinds: list[str]            # "face" (real or synthetic stand-in) | "edge"
-    source: dict                # where the faces came from (real data or synthetic), seed
+    kinds: list[str]            # "face" (published probe face) | "fer" (dataset face, gate only) | "edge"
+    source: dict                # where the faces came from, seed
     pytorch_logprobs: np.ndarray | None = None
 
     @property
     def face_mask(self) -> np.ndarray:
-        return np.array([k == "face" for k in self.kinds])
+        return np.array([k in ("face", "fer") for k in self.kinds])
+
+    def public(self) -> "Reference":
+        """Without the dataset faces: what may be written into a published folder."""
+        keep = np.array([k != "fer" for k in self.kinds])
+        source = {k: v for k, v in self.source.items() if k != "fer"}
+        logp = None if self.pytorch_logprobs is None else self.pytorch_logprobs[keep]
+        return Reference(np.ascontiguousarray(self.inputs[keep]), [n for n, k in zip(self.names, keep) if k],
+                         [x for x, k in zip(self.kinds, keep) if k], source, logp)
 
 
 def edge_pixels(height: int, width: int, seed: int) -> tuple[np.ndarray, list[str]]:
     noise = np.random.default_rng(seed + 1).integers(0, 256, (height, width), dtype=np.uint8)
     full = [np.full((height, width), v, np.uint8) for v in (0, 255, 128)]
     return np.stack([*full, noise]), ["black", "white", "mid grey", "noise"]
-
-
-def synthetic_faces(n: int, height: int, width: int, seed: int) -> np.ndarray:
-    """Blurry face-like drawings (head oval, eyes, brows, mouth) with seeded variation and noise."""
-    rng = np.random.default_rng(seed)
-    out = np.empty((n, height, width), np.uint8)
-    for i in range(n):
-        img = np.full((height, width), rng.integers(20, 90), np.uint8)
-        cx, cy = width / 2 + rng.normal(0, 2), height / 2 + rng.normal(0, 2)
-        cv2.ellipse(img, (int(cx), int(cy)), (int(width * rng.uniform(0.3, 0.4)), int(height * 0.45)), 0, 0, 360,
-                    int(rng.integers(130, 220)), -1)
-        eye_y, gap = int(cy - height * 0.1), int(width * rng.uniform(0.14, 0.2))
-        for side in (-1, 1):
-            cv2.circle(img, (int(cx + side * gap), eye_y), int(rng.integers(2, 5)), int(rng.integers(10, 70)), -1)
-            cv2.line(img, (int(cx + side * gap) - 4, eye_y - 6 - int(rng.integers(0, 3))),
-                     (int(cx + side * gap) + 4, eye_y - 6 + int(rng.integers(-2, 3))), 40, 2)
-        mouth = int(rng.integers(-60, 60))  # smile / frown / open
-        cv2.ellipse(img, (int(cx), int(cy + height * 0.2)), (int(width * 0.15), 1 + abs(mouth) // 12),
-                    0, 0 if mouth > 0 else 180, 180 if mouth > 0 else 360, 30, 2)
-        img = cv2.GaussianBlur(img, (5, 5), rng.uniform(0.5, 1.5))
-        out[i] = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
-    return out
 
 
 def real_faces(csv: Path, n: int, seed: int) -> tuple[np.ndarray, list[str], dict]:
@@ -78,30 +66,30 @@ def real_faces(csv: Path, n: int, seed: int) -> tuple[np.ndarray, list[str], dic
     split = data.splits[SPLIT]
     rows = np.sort(np.random.default_rng(seed).choice(len(split), size=min(n, len(split)), replace=False))
     names = [f"{SPLIT} row {r}" for r in rows]  # index within the split (CSV order)
-    return split.images[rows], names, {"faces": "real", "csv": str(csv), "csv_sha256": data.source["csv_sha256"],
-                                       "split": SPLIT, "seed": seed, "count": len(rows)}
+    return split.images[rows], names, {"csv": public_path(str(csv)), "csv_sha256": data.source["csv_sha256"],
+                                       "split": SPLIT, "seed": seed, "count": len(rows), "published": False}
 
 
 def build_reference(meta: dict, csv: Path | None = None, faces: int = DEFAULT_FACES, seed: int = DEFAULT_SEED,
                     synthetic: bool = False) -> Reference:
-    """Faces (real when data is available and not `synthetic`) + the four edge inputs, normalised."""
+    """Probe faces + (when data is available and not `synthetic`) FER faces + the four edge inputs."""
     h, w = int(meta["input"]["height"]), int(meta["input"]["width"])
     if csv is not None and not Path(csv).is_file():
         raise ConvertError(f"{csv}: no such FER2013 CSV")
+    pixels, names = probe_pixels(faces, meta, seed)
+    kinds = ["face"] * len(names)
+    source = {"faces": "scikit-image", "set": SET, "origin": ORIGIN, "seed": seed, "count": faces,
+              "pixels_sha256": pixels_sha256(pixels)}
     csv = None if synthetic else (csv or find_default("fer2013.csv"))
     if csv is not None:
-        pixels, names, source = real_faces(csv, faces, seed)
-        if pixels.shape[1:] != (h, w):
-            raise ConvertError(f"{csv}: images are {pixels.shape[1:]}, the model takes {h}x{w}")
-    else:
-        pixels = synthetic_faces(faces, h, w, seed)
-        names = [f"synthetic face {i}" for i in range(faces)]
-        source = {"faces": "synthetic", "seed": seed, "count": faces,
-                  "note": "no FER2013 data given or found: seeded synthetic face-like images stand in"}
+        fer, fer_names, source["fer"] = real_faces(csv, faces, seed)
+        if fer.shape[1:] != (h, w):
+            raise ConvertError(f"{public_path(str(csv))}: images are {fer.shape[1:]}, the model takes {h}x{w}")
+        pixels, names, kinds = np.concatenate([pixels, fer]), names + fer_names, kinds + ["fer"] * len(fer_names)
     edges, edge_names = edge_pixels(h, w, seed)
     inputs = normalize(np.concatenate([pixels, edges]), meta["preprocessing"])
     return Reference(np.ascontiguousarray(inputs, dtype=np.float32), names + edge_names,
-                     ["face"] * len(names) + ["edge"] * len(edge_names), source)
+                     kinds + ["edge"] * len(edge_names), source)
 
 
 def write_reference(ref: Reference, folder: Path) -> None:

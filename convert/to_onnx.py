@@ -3,9 +3,12 @@
 The dynamo exporter needs onnxscript, which cannot share a venv with TensorFlow 2.15; opset 12 is
 the newest onnx-tf 1.10 converts (opset 13's Unsqueeze is not implemented). The graph must be
 static: Shape/Gather/... come from `x.view(x.size(0), -1)` and turn into dynamic ops in TF.js.
+model.onnx carries its own description in metadata_props (classes, input, preprocessing and crop as
+JSON, the metadata schema, the licence), so a copy that travels alone can still be used correctly.
 """
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from .errors import ConvertError
 
 OPSET = 12
 INPUT_NAME, OUTPUT_NAME = "input", "log_probs"
+LICENSE = "MIT"
 DYNAMIC_SHAPE_OPS = {"Shape", "Gather", "Unsqueeze", "Concat", "If", "Loop", "NonZero", "Range"}
 
 
@@ -43,7 +47,17 @@ def export_onnx(model: torch.nn.Module, meta: dict, path: Path, opset: int = OPS
     if dynamic:
         raise ConvertError(f"exported ONNX graph has dynamic-shape ops {dynamic}; use torch.flatten, "
                            "not x.view(x.size(0), -1), in the model")
+    onnx.helper.set_model_props(proto, model_props(meta))
+    onnx.save(proto, str(path))
     return proto
+
+
+def model_props(meta: dict) -> dict[str, str]:
+    """ONNX metadata_props: strings only, so structured fields are JSON."""
+    return {"classes": json.dumps(meta["classes"]), "input": json.dumps(meta["input"]),
+            "preprocessing": json.dumps(meta["preprocessing"], sort_keys=True),
+            "crop": json.dumps(meta["crop"], sort_keys=True), "output": meta["model"].get("output", "log_softmax"),
+            "metadata_schema": meta["schema"], "model": meta["model"]["name"], "license": LICENSE}
 
 
 def op_types(proto: onnx.ModelProto) -> list[str]:

@@ -13,20 +13,21 @@ import onnx
 import pytest
 import torch
 
-from convert.artifacts import sha256, write_metadata
+from convert.artifacts import write_metadata
 from convert.errors import GateFailed
 from convert.pipeline import gate_and_publish, make_staging
 from convert.to_onnx import DYNAMIC_SHAPE_OPS
 from convert.to_tfjs import export_tfjs
 from convert_helpers import (PYTHON, ROOT, TEST_FACES, converted, make_checkpoint, run_cli, small_checkpoint,  # noqa: F401
                              tamper_tfjs_weights, tree_bytes)
-from training.checkpoint import model_from_checkpoint
+from training.checkpoint import model_from_checkpoint, weights_digest
+from training.manifest import check_manifest, file_sha256
 from training.preprocess import normalize
 
 pytestmark = [pytest.mark.slow]
 
 LAYOUT = ["metadata.json", "model.onnx", "saved_model/saved_model.pb", "tfjs/model.json",
-          "reference.json", "reference_inputs.bin", "parity.json"]
+          "reference.json", "reference_inputs.bin", "parity.json", "manifest.json"]
 
 
 @pytest.mark.browser
@@ -34,7 +35,7 @@ def test_conversion_passes_gate_and_writes_the_layout(converted, small_checkpoin
     out, proc = converted
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "PARITY GATE: PASSED" in proc.stdout and "Traceback" not in proc.stderr
-    assert "[7/7] publish" in proc.stderr and "done in" in proc.stderr  # every step timed as it runs
+    assert "[8/8] publish" in proc.stderr and "done in" in proc.stderr  # every step timed as it runs
     for rel in LAYOUT:
         assert (out / rel).is_file(), rel
     assert list(out.parent.iterdir()) == [out]  # no staging, probe or backup folder left behind
@@ -45,11 +46,20 @@ def test_conversion_passes_gate_and_writes_the_layout(converted, small_checkpoin
         assert meta[key] == ckpt_meta[key], key
     assert meta["quantization"] is None
     assert {"torch", "onnx", "onnx_tf", "tensorflow", "tensorflowjs", "onnxruntime"} <= set(meta["versions"])
-    assert meta["source_checkpoint"]["sha256"] == sha256(small_checkpoint)
-    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"metadata.json"}
-    assert set(meta["artifacts"]) == files and any(f.startswith("tfjs/group1-shard") for f in files)
-    for rel, digest in meta["artifacts"].items():
-        assert sha256(out / rel) == digest, rel
+    source = meta["source_checkpoint"]  # a file name and digests, never a path of this machine
+    assert source == {"file": "checkpoint.pt", "sha256": file_sha256(small_checkpoint), "format": "fer-checkpoint/2",
+                      "weights_sha256": weights_digest(torch.load(small_checkpoint, weights_only=True)["state_dict"])}
+    assert "artifacts" not in meta  # the manifest lists the files, metadata.json included
+    manifest = check_manifest(out)["files"]
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert set(manifest) == files and "metadata.json" in files and any(f.startswith("tfjs/group1-shard") for f in files)
+    for rel, entry in manifest.items():
+        assert file_sha256(out / rel) == entry["sha256"], rel
+
+    # model.onnx describes itself (metadata_props) from the same metadata
+    props = {p.key: p.value for p in onnx.load(str(out / "model.onnx")).metadata_props}
+    assert json.loads(props["classes"]) == meta["classes"] and props["license"] == "MIT"
+    assert json.loads(props["preprocessing"]) == meta["preprocessing"] and props["metadata_schema"] == meta["schema"]
 
     parity = json.loads((out / "parity.json").read_text())
     assert parity["passed"] and meta["parity"]["passed"]
@@ -57,9 +67,11 @@ def test_conversion_passes_gate_and_writes_the_layout(converted, small_checkpoin
     assert set(parity["backends"]) == {"onnxruntime", "tensorflow", "tfjs"}
     for name, r in parity["backends"].items():
         assert r["passed"] and r["max_abs_dprob"] <= 1e-5 and r["top1_agreement"] == 1.0, (name, r)
-    assert parity["inputs"] == {"count": TEST_FACES + 4, "faces": TEST_FACES, "edge": 4,
+    assert parity["inputs"] == {"count": TEST_FACES + 4, "faces": TEST_FACES, "edge": 4, "published": TEST_FACES + 4,
                                 "source": parity["inputs"]["source"]}
-    assert parity["inputs"]["source"]["faces"] == "synthetic"  # said so, since the test gives no data
+    assert parity["inputs"]["source"]["faces"] == "scikit-image" and "fer" not in parity["inputs"]["source"]
+    gate = parity["model_gate"]  # the converted model reproduces the checkpoint's recorded predictions
+    assert gate["passed"] and gate["fingerprint"]["max_abs_dprob"] <= 1e-3 and "accuracy" not in gate
 
     # the gate above ran the rewritten graph: NHWC end to end, one Transpose in and one out
     ops = [n["op"] for n in json.loads((out / "tfjs/model.json").read_text())["modelTopology"]["node"]]
@@ -118,7 +130,7 @@ def test_verify_command_passes_on_the_published_dir(converted, small_checkpoint)
     proc = run_cli("verify", out, "--checkpoint", small_checkpoint)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     assert "PyTorch (live)" in proc.stdout and "TF.js wasm (Chromium)" in proc.stdout
-    assert "all checksums match" in proc.stdout and "PARITY GATE: PASSED" in proc.stdout
+    assert "manifest: all" in proc.stdout and "PARITY GATE: PASSED" in proc.stdout
     assert tree_bytes(out) == before  # verify writes nothing
 
 
@@ -161,7 +173,7 @@ def test_failing_gate_leaves_existing_dir_byte_identical_and_passing_gate_replac
     assert report["passed"] and (published / "stale-marker").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
     meta = json.loads((published / "metadata.json").read_text())
-    assert meta["artifacts"]["stale-marker"] == sha256(published / "stale-marker")
+    assert check_manifest(published)["files"]["stale-marker"]["sha256"] == file_sha256(published / "stale-marker")
 
 
 @pytest.mark.browser
@@ -186,13 +198,26 @@ def test_float16_weights_pass_their_own_gate(converted, tmp_path):
 
 
 def _checkpoint_without_metadata(path):
-    ckpt = torch.load(make_checkpoint(path, steps=1), weights_only=False)
+    ckpt = torch.load(make_checkpoint(path, steps=1), weights_only=True)
     torch.save({"state_dict": ckpt["state_dict"]}, path)
 
 
 def _checkpoint_with_unknown_model(path):
-    ckpt = torch.load(make_checkpoint(path, steps=1), weights_only=False)
-    ckpt["metadata"]["model"]["name"] = "resnet-9000"
+    ckpt = torch.load(make_checkpoint(path, steps=1), weights_only=True)
+    ckpt["metadata"]["model"]["name"] = "resnet-9000"  # format and weights digest still valid
+    torch.save(ckpt, path)
+
+
+def _old_format_checkpoint(path):
+    ckpt = torch.load(make_checkpoint(path, steps=1), weights_only=True)
+    del ckpt["format"]
+    torch.save(ckpt, path)
+
+
+def _weights_changed_digest_not(path):
+    ckpt = torch.load(make_checkpoint(path, steps=1), weights_only=True)
+    name = sorted(ckpt["state_dict"])[0]
+    ckpt["state_dict"][name] = ckpt["state_dict"][name] + 0.01
     torch.save(ckpt, path)
 
 
@@ -201,6 +226,8 @@ BAD_CHECKPOINTS = {
     "corrupt": (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4096)), "not a readable PyTorch checkpoint"),
     "no-metadata": (_checkpoint_without_metadata, "has no metadata"),
     "unknown-model": (_checkpoint_with_unknown_model, "unknown model 'resnet-9000'"),
+    "old-format": (_old_format_checkpoint, "python -m training.checkpoint upgrade"),
+    "digest-mismatch": (_weights_changed_digest_not, "weights do not match their recorded sha256"),
 }
 
 
@@ -260,12 +287,18 @@ def test_reference_sample_from_a_fer_csv_is_seeded_and_normalised(tmp_path, monk
     ref = build_reference(meta, csv=csv, faces=8, seed=3)
     again = build_reference(meta, csv=csv, faces=8, seed=3)
     assert ref.names == again.names and np.array_equal(ref.inputs, again.inputs)
-    assert ref.kinds == ["face"] * 8 + ["edge"] * 4 and ref.source["faces"] == "real"
-    picked = [int(name.removeprefix("PrivateTest row ")) for name in ref.names[:8]]
+    assert ref.kinds == ["face"] * 8 + ["fer"] * 8 + ["edge"] * 4 and ref.source["faces"] == "scikit-image"
+    assert ref.source["fer"]["csv"] == "fer2013.csv" and ref.source["fer"]["published"] is False  # a name, no path
+    picked = [int(name.removeprefix("PrivateTest row ")) for name in ref.names[8:16]]
     assert picked == sorted(set(picked)) and max(picked) < 20
     private = pixels[9:].reshape(-1, 48, 48).astype(np.uint8)
-    np.testing.assert_array_equal(ref.inputs[:8], normalize(private[picked], meta["preprocessing"]))
-    assert build_reference(meta, csv=csv, faces=8, seed=4).names != ref.names
+    np.testing.assert_array_equal(ref.inputs[8:16], normalize(private[picked], meta["preprocessing"]))
+    assert build_reference(meta, csv=csv, faces=8, seed=4).names[8:16] != ref.names[8:16]
+    # what is published keeps the probe faces and edge inputs, never the dataset's faces
+    public = ref.public()
+    assert public.kinds == ["face"] * 8 + ["edge"] * 4 and "fer" not in public.source
+    np.testing.assert_array_equal(public.inputs, np.concatenate([ref.inputs[:8], ref.inputs[16:]]))
+    assert build_reference(meta, csv=csv, faces=8, seed=3, synthetic=True).kinds == public.kinds
 
 
 @pytest.mark.parametrize("args, message", [

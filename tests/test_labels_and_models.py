@@ -2,10 +2,13 @@
 import numpy as np
 import onnx
 import pytest
+import onnxruntime as ort
 import torch
 
+from convert.to_onnx import export_onnx
 from training.ferplus_votes import majority_labels
 from training.labelsets import get_label_set, make_targets
+from training.metadata import build_metadata
 from training.models import REGISTRY, build_model, count_parameters
 
 # columns: neutral happiness surprise sadness anger disgust fear contempt unknown NF
@@ -60,12 +63,16 @@ def test_every_model_gives_log_probabilities_and_exports_a_static_flatten(name, 
     out = model(torch.rand(3, 1, 48, 48))
     assert out.shape == (3, 7)
     np.testing.assert_allclose(out.exp().sum(1).detach().numpy(), 1.0, atol=1e-5)
+    # the product's own export (convert.to_onnx), which also runs the ONNX checker and refuses dynamic ops
     path = tmp_path / "m.onnx"
-    torch.onnx.export(model, torch.zeros(1, 1, 48, 48), path, dynamo=False, opset_version=12,
-                      input_names=["input"], output_names=["log_probs"],
-                      dynamic_axes={"input": {0: "batch"}, "log_probs": {0: "batch"}})
+    meta = build_metadata(name, {}, count_parameters(model), get_label_set("ferplus").classes, "ferplus")
+    proto = export_onnx(model, meta, path)
     ops = {n.op_type for n in onnx.load(path).graph.node}
+    assert ops == {n.op_type for n in proto.graph.node} and "Conv" in ops
     assert not ops & {"Shape", "Gather", "Unsqueeze", "Concat"}, ops
+    x = torch.rand(2, 1, 48, 48)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"input": x.numpy()})[0], model(x).detach().numpy(), atol=1e-5)
 
 
 def test_unknown_model_name_is_a_clear_error():

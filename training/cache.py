@@ -5,25 +5,17 @@ Location: $FER_CACHE_DIR, else ~/.cache/fer.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_open
+from .manifest import file_sha256  # noqa: F401  (datasets.py keys the cache by it: cache.file_sha256)
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("FER_CACHE_DIR", Path.home() / ".cache" / "fer"))
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load(key: str) -> dict[str, np.ndarray] | None:

@@ -1,40 +1,142 @@
-"""Checkpoints: weights + metadata (+ optimizer/scheduler/RNG state for --resume), written atomically."""
+"""Checkpoints: weights + metadata (+ optimizer/scheduler/RNG state for --resume), written atomically.
+
+Trust: loading never runs code from the file. Before torch.load (weights_only=True: tensors and
+plain values only; a pickle that needs any other global is refused) every zip member's CRC is
+checked, and after it the weights' digest must equal the one recorded at save time. Format
+"fer-checkpoint/2": metadata.weights_sha256 (see weights_digest) and metadata.probe (the model's
+probabilities on the redistributable probe faces, training/probes.py) are added by save_checkpoint,
+so every writer gets them. Older checkpoints are refused with the command that upgrades them:
+
+    python -m training.checkpoint upgrade OLD.pt NEW.pt     # re-save (weights_only) with digest + probe
+    python -m training.checkpoint check CHECKPOINT.pt       # verify one, print its digest
+"""
 from __future__ import annotations
 
+import argparse
+import copy
+import hashlib
+import json
+import pickle
+import sys
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .atomic import atomic_open
-from .metadata import validate_metadata
+from .metadata import public_metadata, validate_metadata
 from .models import build_model
+from .preprocess import normalize
+from .probes import PROBE_COUNT, PROBE_SEED, SET, pixels_sha256, probe_pixels
+
+FORMAT = "fer-checkpoint/2"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint is missing, unreadable or lacks the metadata downstream steps need."""
+    """A checkpoint is missing, unreadable, altered or lacks the metadata downstream steps need."""
+
+
+def weights_digest(state_dict: dict) -> str:
+    """sha256 over every tensor in name order: name, dtype, shape, raw bytes. Independent of the
+    file's zip layout and of the device, so it names the weights themselves."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().cpu().contiguous()
+        h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def probe_fingerprint(state_dict: dict, meta: dict) -> dict:
+    """The model's probabilities on the probe faces: what a converted model must reproduce."""
+    model = build_model(meta["model"]["name"], len(meta["classes"]), meta["model"].get("hparams"))
+    model.load_state_dict(state_dict)
+    pixels, _ = probe_pixels(PROBE_COUNT, meta, PROBE_SEED)
+    with torch.inference_mode():
+        probs = model.eval()(torch.from_numpy(normalize(pixels, meta["preprocessing"]))).exp().double().numpy()
+    return {"set": SET, "count": PROBE_COUNT, "seed": PROBE_SEED, "pixels_sha256": pixels_sha256(pixels),
+            "top1": probs.argmax(1).tolist(), "probs": np.round(probs, 6).tolist()}
+
+
+_last_probe: tuple[str, str, dict] | None = None  # best.pt and last.pt of one epoch share the weights
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
+    """Write payload (state_dict, metadata, any plain training state) with format, digest and probe."""
+    global _last_probe
+    if "state_dict" not in payload or "metadata" not in payload:
+        raise CheckpointError(f"{path}: a checkpoint needs a state_dict and metadata")
+    state = {k: v.detach().cpu().contiguous() for k, v in payload["state_dict"].items()}
+    meta = public_metadata(payload["metadata"])
+    digest = weights_digest(state)
+    key = json.dumps([meta["model"], meta["classes"], meta["input"], meta["preprocessing"], meta["crop"]],
+                     sort_keys=True)
+    if _last_probe is None or _last_probe[:2] != (digest, key):
+        try:
+            _last_probe = (digest, key, probe_fingerprint(state, meta))
+        except (ValueError, RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"{path}: the weights do not fit the model its metadata names ({exc})") from None
+    meta.update(weights_sha256=digest, probe=copy.deepcopy(_last_probe[2]))
     with atomic_open(path) as fh:
-        torch.save(payload, fh)
+        torch.save({**payload, "format": FORMAT, "state_dict": state, "metadata": meta}, fh)
 
 
-def load_checkpoint(path: Path) -> dict:
+def check_archive(path: Path) -> None:
+    """torch.load does not check CRCs: a flipped byte in a tensor would load as a wrong weight."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except zipfile.BadZipFile as exc:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (not a valid zip archive: {exc})") from None
+    except Exception as exc:  # zlib/struct errors from a damaged member header
+        raise CheckpointError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})") from None
+    if bad is not None:
+        raise CheckpointError(f"{path}: damaged checkpoint: {bad} fails its CRC check (the file changed after it was written)")
+
+
+def _read(path: Path) -> dict:
+    """check_archive + torch.load(weights_only=True) + structure; no digest check (upgrade needs this)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
+    check_archive(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        detail = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln or "global" in ln.lower()),
+                      str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        raise CheckpointError(f"{path}: refused: loading it would run code stored in the file ({detail}); "
+                              "a checkpoint may hold only tensors and plain values") from None
     except Exception as exc:  # torch raises many types for a truncated or foreign file
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise CheckpointError(f"{path}: not a checkpoint made by training.train (no state_dict)")
+    if not isinstance(payload["state_dict"], dict) or not all(
+            isinstance(v, torch.Tensor) for v in payload["state_dict"].values()):
+        raise CheckpointError(f"{path}: state_dict is not a mapping of tensors")
     if "metadata" not in payload:
         raise CheckpointError(f"{path}: checkpoint has no metadata; re-save it with training.train")
     try:
         validate_metadata(payload["metadata"], str(path))
     except ValueError as exc:
         raise CheckpointError(str(exc)) from None
+    return payload
+
+
+def load_checkpoint(path: Path) -> dict:
+    path = Path(path)
+    payload = _read(path)
+    fmt = payload.get("format")
+    if fmt is None:
+        raise CheckpointError(f"{path}: old checkpoint format without a weights digest; upgrade it once with "
+                              f"`python -m training.checkpoint upgrade {path} NEW.pt`")
+    if fmt != FORMAT:
+        raise CheckpointError(f"{path}: unknown checkpoint format {fmt!r} (this version reads {FORMAT})")
+    recorded = payload["metadata"].get("weights_sha256")
+    if recorded != weights_digest(payload["state_dict"]):
+        raise CheckpointError(f"{path}: weights do not match their recorded sha256 (the file was altered after it was saved)")
     return payload
 
 
@@ -49,5 +151,47 @@ def model_from_checkpoint(path_or_payload) -> tuple[torch.nn.Module, dict]:
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise CheckpointError(f"weights do not fit model {meta['model']['name']!r}: {exc}") from None
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"weights do not fit model {meta['model']['name']!r}: {first}") from None
     return model.eval(), meta
+
+
+def upgrade(old: Path, new: Path) -> dict:
+    """Re-save an old checkpoint (read with weights_only=True, so it cannot run code) in FORMAT."""
+    payload = _read(old)
+    if payload.get("format") == FORMAT:
+        load_checkpoint(old)  # already current: only re-save it if it also checks out
+    save_checkpoint(new, payload)
+    return load_checkpoint(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.checkpoint", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("upgrade", help="re-save an older checkpoint in the current format (digest + probe)")
+    up.add_argument("old", type=Path)
+    up.add_argument("new", type=Path, help="output checkpoint (may be OLD itself: written atomically)")
+    ck = sub.add_parser("check", help="check a checkpoint (zip CRCs, weights_only load, weights digest)")
+    ck.add_argument("checkpoint", type=Path)
+    args = p.parse_args(argv)
+    try:
+        if args.command == "upgrade":
+            payload = upgrade(args.old, args.new)
+            print(f"wrote {args.new} ({FORMAT}, weights sha256 {payload['metadata']['weights_sha256']})")
+        else:
+            payload = load_checkpoint(args.checkpoint)
+            model_from_checkpoint(payload)
+            print(f"{args.checkpoint}: OK ({FORMAT}, {len(payload['state_dict'])} tensors, "
+                  f"weights sha256 {payload['metadata']['weights_sha256']})")
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,6 +20,7 @@ import numpy as np
 from .checkpoint import CheckpointError, model_from_checkpoint
 from .datasets import load_dataset
 from .errors import DataError
+from .metadata import public_source
 from .metrics import classification_metrics, plot_confusion, predict_probs
 
 
@@ -84,8 +85,8 @@ def evaluate(args) -> dict:
             results[split]["train_duplicates"] = {
                 "count": int(dup.sum()),
                 "accuracy_without": float((pred[~dup] == s.labels[~dup]).mean()) if (~dup).any() else float("nan")}
-    return {"checkpoint": str(args.checkpoint), "model": meta["model"], "label_set": label_set,
-            "tta_flip": args.tta, "data": data.source, "splits": results}
+    return {"checkpoint": public_source({"checkpoint": str(args.checkpoint)})["checkpoint"], "model": meta["model"],
+            "label_set": label_set, "tta_flip": args.tta, "data": public_source(data.source), "splits": results}
 
 
 def main(argv=None) -> int:

@@ -10,10 +10,17 @@ The crop is a square centred on the detector's face box, with side = scale * max
 its centre moved down by shift_y * side; pixels outside the image take the grey value `fill`.
 Resize is "area": bilinear sampling (corner-aligned, like tf.image.cropAndResize) at k*48 with
 k = round(side / 48) clamped to 1..4, then k x k averaging; web/js/model.js is the reference.
+
+Added when a checkpoint is saved (training/checkpoint.py): "weights_sha256" (digest of the
+state_dict) and "probe" (the model's probabilities on the redistributable probe faces). "metrics"
+may claim "val_acc": accuracy on the PublicTest split of "label_set" (flip TTA if training.tta),
+which the conversion gate reproduces with ONNX Runtime when the data is present. Nothing here may
+name a path on the machine that made it: data files are recorded by name and sha256.
 """
 from __future__ import annotations
 
 import copy
+from pathlib import PurePath
 
 SCHEMA = "fer-model-metadata/1"
 
@@ -65,3 +72,25 @@ def validate_metadata(meta: dict, where: str = "metadata") -> dict:
 
 def copy_metadata(meta: dict) -> dict:
     return copy.deepcopy(meta)
+
+
+PATH_KEYS = ("csv", "votes", "folder", "checkpoint")
+
+
+def public_path(path: str) -> str:
+    """A path fit to publish: kept when relative inside the working folder, else only its file name."""
+    p = PurePath(path)
+    return p.name if p.is_absolute() or ".." in p.parts or str(path).startswith("~") else p.as_posix()
+
+
+def public_source(source: dict) -> dict:
+    """A data/source record with every path made publishable (the sha256 beside it says which file)."""
+    return {k: (public_path(v) if k in PATH_KEYS and isinstance(v, str) else v) for k, v in dict(source).items()}
+
+
+def public_metadata(meta: dict) -> dict:
+    """A copy fit to publish (checkpoints, metadata.json): no absolute path of this machine."""
+    doc = copy_metadata(meta)
+    if isinstance(doc.get("data"), dict):
+        doc["data"] = public_source(doc["data"])
+    return doc

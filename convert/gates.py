@@ -1,0 +1,119 @@
+"""The model gate: the converted model must still be the model its checkpoint describes.
+
+The parity gate only proves that the formats agree with each other; consistently wrong weights
+pass it. So, on the exported model.onnx (ONNX Runtime, seconds, before any slow step):
+- fingerprint: the probabilities the checkpoint recorded at save time on the redistributable probe
+  faces (metadata "probe", training/probes.py) must be reproduced within FINGERPRINT_TOLERANCE;
+- accuracy (when FER data is present and the checkpoint claims one): the accuracy on the split its
+  metrics name (PublicTest of its label set, flip TTA if it trained with --tta) must be within
+  ACCURACY_TOLERANCE of the claim.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from training.datasets import find_default, load_dataset
+from training.errors import DataError
+from training.labelsets import LABEL_SETS
+from training.metadata import public_path
+from training.preprocess import normalize
+from training.probes import pixels_sha256, probe_pixels
+
+from .errors import ConvertError
+from .parity import run_onnxruntime
+
+FINGERPRINT_TOLERANCE = 1e-3  # max |Δprob|; fp32 ONNX Runtime vs PyTorch is ~1e-6
+ACCURACY_TOLERANCE = 0.005    # 0.5 points
+CLAIM_SPLIT = "PublicTest"    # training.train's validation split: metrics.val_acc is measured on it
+
+
+def fingerprint_check(onnx_path: Path, meta: dict) -> dict:
+    probe = meta.get("probe")
+    if not isinstance(probe, dict) or "probs" not in probe:
+        return {"passed": False, "error": "the checkpoint records no probe fingerprint; upgrade it with "
+                                          "`python -m training.checkpoint upgrade`"}
+    pixels, _ = probe_pixels(int(probe["count"]), meta, int(probe["seed"]))
+    if pixels_sha256(pixels) != probe.get("pixels_sha256"):
+        return {"passed": False, "error": "the probe faces regenerate differently here than when the checkpoint "
+                                          "was saved (other OpenCV / scikit-image?)"}
+    probs = np.exp(run_onnxruntime(onnx_path, normalize(pixels, meta["preprocessing"])))
+    want = np.asarray(probe["probs"], np.float64)
+    if probs.shape != want.shape:
+        return {"passed": False, "error": f"outputs of shape {list(probs.shape)}, the checkpoint recorded {list(want.shape)}"}
+    diff = float(np.abs(probs - want).max())
+    top1 = float((probs.argmax(1) == np.asarray(probe["top1"])).mean())
+    return {"faces": len(pixels), "max_abs_dprob": diff, "top1_agreement": top1,
+            "tolerance": FINGERPRINT_TOLERANCE, "passed": diff <= FINGERPRINT_TOLERANCE}
+
+
+def _onnx_probs(onnx_path: Path, images: np.ndarray, meta: dict, tta: bool, batch: int = 512) -> np.ndarray:
+    out = []
+    for start in range(0, len(images), batch):
+        x = normalize(images[start:start + batch], meta["preprocessing"])
+        p = np.exp(run_onnxruntime(onnx_path, x))
+        if tta:  # as training.metrics.predict_probs: average with the mirror image
+            p = (p + np.exp(run_onnxruntime(onnx_path, np.ascontiguousarray(x[..., ::-1])))) / 2
+        out.append(p)
+    return np.concatenate(out)
+
+
+def accuracy_check(onnx_path: Path, meta: dict, csv: Path | None) -> dict | None:
+    """None when there is nothing to check (no data, or no claim the data can test)."""
+    claim = (meta.get("metrics") or {}).get("val_acc")
+    label_set = meta.get("label_set")
+    csv = csv or find_default("fer2013.csv")
+    if csv is None or not isinstance(claim, (int, float)) or math.isnan(claim) or label_set not in LABEL_SETS:
+        return None
+    try:
+        data = load_dataset(Path(csv), None, None, label_set, progress=False)
+    except DataError as exc:
+        raise ConvertError(str(exc)) from None
+    if list(data.classes) != list(meta["classes"]) or CLAIM_SPLIT not in data.splits:
+        return None
+    split = data.splits[CLAIM_SPLIT]
+    tta = bool((meta.get("training") or {}).get("tta"))
+    acc = float((_onnx_probs(onnx_path, split.images, meta, tta).argmax(1) == split.labels).mean())
+    return {"split": CLAIM_SPLIT, "label_set": label_set, "faces": len(split), "tta_flip": tta,
+            "csv": public_path(str(csv)), "claimed": float(claim), "measured": acc, "tolerance": ACCURACY_TOLERANCE,
+            "passed": abs(acc - float(claim)) <= ACCURACY_TOLERANCE}
+
+
+def model_gate(onnx_path: Path, meta: dict, csv: Path | None = None, use_data: bool = True) -> dict:
+    checks = {"fingerprint": fingerprint_check(onnx_path, meta)}
+    accuracy = accuracy_check(onnx_path, meta, csv) if use_data else None
+    if accuracy is not None:
+        checks["accuracy"] = accuracy
+    return {"passed": all(c["passed"] for c in checks.values()), **checks}
+
+
+def describe(gate: dict) -> list[str]:
+    """Lines for the terminal table."""
+    lines = []
+    fp = gate.get("fingerprint") or {}
+    if "error" in fp:
+        lines.append(f"model gate: fingerprint FAIL: {fp['error']}")
+    elif fp:
+        lines.append(f"model gate: fingerprint on {fp['faces']} probe faces: max|dprob| {fp['max_abs_dprob']:.2e} "
+                     f"(<= {fp['tolerance']:g}), top-1 {fp['top1_agreement']:.1%}: {'PASS' if fp['passed'] else 'FAIL'}")
+    acc = gate.get("accuracy")
+    if acc:
+        lines.append(f"model gate: {acc['split']} accuracy ({acc['faces']} faces{', flip TTA' if acc['tta_flip'] else ''}) "
+                     f"{acc['measured']:.4f} vs claimed {acc['claimed']:.4f} (±{acc['tolerance']:g}): "
+                     f"{'PASS' if acc['passed'] else 'FAIL'}")
+    elif gate:
+        lines.append("model gate: no accuracy check (no FER data, or the checkpoint claims no PublicTest accuracy)")
+    return lines
+
+
+def failure(gate: dict) -> str:
+    """One line saying why the gate failed."""
+    fp, acc = gate.get("fingerprint") or {}, gate.get("accuracy") or {}
+    if not fp.get("passed", True):
+        return ("model gate failed: " + fp["error"] if "error" in fp else
+                f"model gate failed: the converted model does not reproduce the checkpoint's recorded predictions "
+                f"(max |dprob| {fp['max_abs_dprob']:.3g} > {fp['tolerance']:g} on {fp['faces']} probe faces)")
+    return (f"model gate failed: {acc['split']} accuracy {acc['measured']:.4f}, the checkpoint claims "
+            f"{acc['claimed']:.4f} (tolerance ±{acc['tolerance']:g})")
