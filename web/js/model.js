@@ -119,6 +119,55 @@ export class EmotionModel {
     });
   }
 
+  /**
+   * The live view's classify: same crop rule, but crops are cut from the RGB frame and turned grey
+   * afterwards (grey is linear, so the same pixels up to float rounding) instead of greying the
+   * whole frame; the result is read with await data(), not a blocking read.
+   */
+  async classifyAsync(rgb, boxes) {
+    if (boxes.length === 0) return [];
+    const t0 = performance.now();
+    const probs = tf.tidy(() => tf.exp(this.graph.predict(this.rgbFacesToBatch(rgb, boxes))));
+    let flat;
+    try {
+      flat = await probs.data();
+    } finally {
+      probs.dispose();
+    }
+    const ms = (performance.now() - t0) / boxes.length;
+    const k = this.classes.length;
+    return boxes.map((box, i) => {
+      const p = Array.from(flat.subarray(i * k, (i + 1) * k));
+      const top = p.indexOf(Math.max(...p));
+      return { box, probs: p, top, label: this.classes[top], ms };
+    });
+  }
+
+  /** facesToBatch for an RGB [H,W,3] frame: crop and resize each face in colour, then grey it. */
+  rgbFacesToBatch(rgb, boxes) {
+    const [H, W] = rgb.shape;
+    const { pixel_scale: pixelScale, mean, std, grayscale_weights: gw } = this.meta.preprocessing;
+    const fill = this.meta.crop.fill / (gw[0] + gw[1] + gw[2]); // grey of (f, f, f) is the metadata's fill
+    return tf.tidy(() => {
+      const img = tf.expandDims(tf.cast(rgb, 'float32'), 0);
+      const weights = tf.tensor1d(gw);
+      const crops = boxes.map((box) => {
+        const c = this.cropSquare(box);
+        const k = Math.min(4, Math.max(1, Math.round(c.side / this.height)));
+        const y1 = c.y / (H - 1), x1 = c.x / (W - 1);
+        const y2 = (c.y + c.side - 1) / (H - 1), x2 = (c.x + c.side - 1) / (W - 1);
+        const colour = tf.image.cropAndResize(img, [[y1, x1, y2, x2]], [0],
+          [this.height * k, this.width * k], 'bilinear', fill);
+        let crop = tf.sum(tf.mul(colour, weights), 3, true);
+        if (k > 1) crop = tf.avgPool(crop, k, k, 'valid');
+        return crop;
+      });
+      const batch = crops.length === 1 ? crops[0] : tf.concat(crops, 0);
+      const norm = tf.div(tf.sub(tf.div(batch, pixelScale), mean), std);
+      return tf.reshape(norm, this.inputShape(boxes.length));
+    });
+  }
+
   dispose() {
     this.graph.dispose();
   }
