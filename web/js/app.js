@@ -82,8 +82,11 @@ async function load(backendName) {
   el.backend.value = state.backend;
   if (state.backend !== backendName) showMessage(`The ${backendName} backend is not available here; using ${state.backend}.`);
   [state.model, state.detector] = await Promise.all([EmotionModel.load(MODEL_URL), FaceDetector.load()]);
+  let config = await liveConfig;
+  const every = Number(params.get('detect-every')); // a fixed detector cadence, for bench/ ablations
+  if (every >= 1) config = { ...config, cadence: { ...config.cadence, minEvery: every, maxEvery: every, maxIntervalMs: Infinity } };
   state.live ??= new LiveLoop({
-    video: el.video, canvas: el.canvas, ctx, config: await liveConfig, smoother,
+    video: el.video, canvas: el.canvas, ctx, config, smoother,
     getModels: () => (state.ready ? { detector: state.detector, model: state.model } : null),
     render: showLiveFrame,
   });
@@ -231,7 +234,7 @@ function showLiveFrame(results, frame) {
   // bench/bench_browser.py sets frameLog = [] to record every frame (arrival: the frame reached the page)
   state.frameLog?.push({ t: now, arrival: frame.arrival, workMs: now - frame.start, faces: results.length,
     detMs: frame.detMs, modelMs: frame.modelMs, every: frame.every, ids: results.map((r) => r.id),
-    boxes: results.map((r) => r.box) });
+    boxes: results.map((r) => r.box), audit: frame.audit });
   showStats();
 }
 

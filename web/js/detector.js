@@ -99,9 +99,14 @@ export class FaceDetector {
     return this.boxes(data, run);
   }
 
-  /** detect() for the live view: the outputs are read with await data(), not a blocking read. */
-  async detectAsync(source) {
+  /**
+   * detect() for the live view: the outputs are read with await data(), not a blocking read.
+   * `scale`: frame pixels per source pixel, when the source is a downscaled copy of the frame.
+   */
+  async detectAsync(source, scale = 1) {
     const run = this.run(source);
+    run.sx *= scale;
+    run.sy *= scale;
     let data;
     try {
       data = await Promise.all(run.outs.map((t) => t.data()));

@@ -32,6 +32,9 @@ export class LiveLoop {
     this.detectorCalls = 0;
     this.frames = 0;
     this.smooth = true;
+    this.audit = false; // tests: also run the detector on every whole frame (frame.audit)
+    this.auditMs = 0;
+    this.small = null; // the detector's downscaled copy of the frame
   }
 
   start(stream) {
@@ -88,33 +91,70 @@ export class LiveLoop {
     if (!models || v.videoWidth === 0 || v.readyState < 2) return;
     const arrival = this.arrival;
     const t0 = performance.now();
-    if (this.canvas.width !== v.videoWidth || this.canvas.height !== v.videoHeight) {
-      this.canvas.width = v.videoWidth;
-      this.canvas.height = v.videoHeight;
+    const W = v.videoWidth, H = v.videoHeight;
+    if (this.canvas.width !== W || this.canvas.height !== H) {
+      this.canvas.width = W;
+      this.canvas.height = H;
     }
-    this.ctx.drawImage(v, 0, 0);
-    const rgb = tf.browser.fromPixels(this.canvas, 3); // read the pixels once for detector and model
-    let detMs = null, faces, results;
+    this.ctx.drawImage(v, 0, 0); // the frame on screen; detector and model read from it
+    let detMs = null, faces;
+    if (this.cadence.due(t0, this.tracker.wantsDetection(t0))) {
+      const td = performance.now();
+      const small = this.detectorInput(models.detector, W, H);
+      const boxes = await models.detector.detectAsync(small, W / small.width);
+      detMs = performance.now() - td;
+      this.detectorCalls += 1;
+      faces = this.tracker.update(boxes, t0);
+    } else {
+      faces = this.tracker.predict(t0);
+    }
+    // the model reads only the pixels each face's crop needs, not the whole frame
+    const inputs = [];
+    faces = faces.filter((f) => {
+      const r = models.model.cropRegion(f.box, W, H);
+      if (!r) return false; // predicted wholly off the frame
+      const pixels = this.ctx.getImageData(r.x, r.y, r.width, r.height);
+      inputs.push({ rgb: tf.browser.fromPixels(pixels, 3), box: { ...f.box, x: f.box.x - r.x, y: f.box.y - r.y } });
+      return true;
+    });
+    let results;
     try {
-      if (this.cadence.due(t0, this.tracker.wantsDetection(t0))) {
-        const td = performance.now();
-        const boxes = await models.detector.detectAsync(rgb);
-        detMs = performance.now() - td;
-        this.detectorCalls += 1;
-        faces = this.tracker.update(boxes, t0);
-      } else {
-        faces = this.tracker.predict(t0);
-      }
-      faces.sort((a, b) => a.box.x - b.box.x); // faces numbered left to right
-      results = await models.model.classifyAsync(rgb, faces.map((f) => f.box));
+      results = await models.model.classifyAsync(inputs);
     } finally {
-      rgb.dispose();
+      tf.dispose(inputs.map((i) => i.rgb));
     }
     if (this.stream !== stream || !this.running) return; // stopped or paused while this frame ran
-    results.forEach((r, i) => { r.id = faces[i].id; });
+    results.forEach((r, i) => Object.assign(r, { id: faces[i].id, box: faces[i].box }));
+    results.sort((a, b) => a.box.x - b.box.x); // faces numbered left to right
+    const audit = this.audit ? await this.auditDetect(models.detector) : undefined;
     if (this.smooth) results = this.smoother.updateTracked(results, models.model.classes);
     this.frames += 1;
-    this.render(results, { arrival, start: t0, detMs, modelMs: results[0]?.ms ?? null, every: this.cadence.every });
-    this.cadence.record(t0, detMs, performance.now() - t0 - (detMs ?? 0));
+    this.render(results, { arrival, start: t0, detMs, modelMs: results[0]?.ms ?? null, every: this.cadence.every, audit });
+    this.cadence.record(t0, detMs, performance.now() - t0 - (detMs ?? 0) - (audit ? this.auditMs : 0));
+  }
+
+  /** The detector's input: the frame (already on the canvas) scaled down by the browser to the detector's size. */
+  detectorInput(detector, W, H) {
+    const s = Math.min(1, detector.cfg.inputSize / Math.max(W, H));
+    const w = Math.round(W * s), h = Math.round(H * s);
+    if (!this.small) {
+      this.small = document.createElement('canvas');
+      this.smallCtx = this.small.getContext('2d', { willReadFrequently: true });
+    }
+    if (this.small.width !== w || this.small.height !== h) Object.assign(this.small, { width: w, height: h });
+    this.smallCtx.drawImage(this.canvas, 0, 0, w, h);
+    return this.small;
+  }
+
+  /** Tests only (audit = true): the detector on the whole frame, as a photo upload runs it. */
+  async auditDetect(detector) {
+    const t = performance.now();
+    const rgb = tf.browser.fromPixels(this.canvas, 3);
+    try {
+      return await detector.detectAsync(rgb);
+    } finally {
+      rgb.dispose();
+      this.auditMs = performance.now() - t;
+    }
   }
 }
