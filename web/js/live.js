@@ -32,7 +32,7 @@ export class LiveLoop {
     this.detectorCalls = 0;
     this.frames = 0;
     this.smooth = true;
-    this.audit = false; // tests: also run the detector on every whole frame (frame.audit)
+    this.audit = 0; // tests: also run the detector on the whole frame, every `audit` frames (frame.audit)
     this.auditMs = 0;
     this.small = null; // the detector's downscaled copy of the frame
   }
@@ -126,7 +126,7 @@ export class LiveLoop {
     if (this.stream !== stream || !this.running) return; // stopped or paused while this frame ran
     results.forEach((r, i) => Object.assign(r, { id: faces[i].id, box: faces[i].box }));
     results.sort((a, b) => a.box.x - b.box.x); // faces numbered left to right
-    const audit = this.audit ? await this.auditDetect(models.detector) : undefined;
+    const audit = this.audit && this.frames % this.audit === 0 ? await this.auditDetect(models.detector) : undefined;
     if (this.smooth) results = this.smoother.updateTracked(results, models.model.classes);
     this.frames += 1;
     this.render(results, { arrival, start: t0, detMs, modelMs: results[0]?.ms ?? null, every: this.cadence.every, audit });
@@ -146,7 +146,7 @@ export class LiveLoop {
     return this.small;
   }
 
-  /** Tests only (audit = true): the detector on the whole frame, as a photo upload runs it. */
+  /** Tests only (audit > 0): the detector on the whole frame, as a photo upload runs it. */
   async auditDetect(detector) {
     const t = performance.now();
     const rgb = tf.browser.fromPixels(this.canvas, 3);
