@@ -10,6 +10,9 @@ arrival to its labels drawn (p50/p95), detector calls per 100 frames, model ms p
 the frames that ran it) and wasm threads. Pipelines:
   ours           the web app served by server.py (web/js/live.js: detector on a cadence, tracker between)
   ours-every     the same page with the detector on every frame (?detect-every=1): what tracking gives
+  ours-fulldet   the detector's input resized from the whole frame by TF.js, not downscaled by the browser
+  ours-fullread  the model's crops cut from the whole frame read back, not from each face's region
+  ours-none      all three of the above
   human          @vladmandic/human's own loop (bench/human/): face detection + its emotion model, other
                  modules off, its own frame skipping on
 Speed depends on the machine and its load: compare rows of one run.
@@ -28,7 +31,15 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from bench import browser_kit as kit  # noqa: E402
 
-PIPELINES = ("ours", "ours-every", "human")
+# page query for each of our rows: the shipped loop, and each of its changes turned off one at a time
+OURS = {
+    "ours": ("ours", ""),
+    "ours-every": ("ours, detector every frame", "detect-every=1"),
+    "ours-fulldet": ("ours, detector resizes whole frame", "detector-input=full"),
+    "ours-fullread": ("ours, model reads whole frame", "model-input=full"),
+    "ours-none": ("ours, all three off", "detect-every=1&detector-input=full&model-input=full"),
+}
+PIPELINES = (*OURS, "human")
 CAMERA_FPS = 60
 HUMAN = ROOT / "node_modules" / "@vladmandic" / "human"
 WASM = ROOT / "node_modules" / "@tensorflow" / "tfjs-backend-wasm" / "dist"
@@ -98,13 +109,14 @@ def run_row(playwright, pipeline: str, url: str, y4m: Path, args, progress) -> d
             info = page.evaluate("humanBench.info()")
             info["name"] = f"@vladmandic/human {info.pop('version')}"
         else:
-            page.goto(f"{url}/?backend=wasm" + ("&detect-every=1" if pipeline == "ours-every" else ""))
+            name, query = OURS[pipeline]
+            page.goto(f"{url}/?backend=wasm&{query}")
             if page.evaluate("ferApp.ready") is not True:
                 raise RuntimeError(f"the page did not load the model: {page.text_content('#message')}")
             page.click("#start")
             log = record(page, "ferApp", args, progress)
             info = page.evaluate("({backend: tf.getBackend(), threads: ferApp.live().threads})")
-            info["name"] = "ours" if pipeline == "ours" else "ours, detector every frame"
+            info["name"] = name
         if watch.errors:
             raise RuntimeError(f"console errors in the page: {watch.errors[:3]}")
     finally:

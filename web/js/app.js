@@ -89,6 +89,7 @@ async function load(backendName) {
     video: el.video, canvas: el.canvas, ctx, config, smoother,
     getModels: () => (state.ready ? { detector: state.detector, model: state.model } : null),
     render: showLiveFrame,
+    options: { detectorInput: params.get('detector-input') ?? undefined, modelInput: params.get('model-input') ?? undefined },
   });
   resetStats();
   state.ready = true;

@@ -18,10 +18,14 @@ const HAS_RVFC = 'requestVideoFrameCallback' in HTMLVideoElement.prototype;
 export class LiveLoop {
   /**
    * video: the playing <video>; canvas/ctx: where each frame is drawn and read back;
-   * getModels(): {detector, model} or null while loading; render(results, frame): draws the labels.
+   * getModels(): {detector, model} or null while loading; render(results, frame): draws the labels;
+   * config: web/live_config.json.
    */
-  constructor({ video, canvas, ctx, config, smoother, getModels, render }) {
+  constructor({ video, canvas, ctx, config, smoother, getModels, render, options = {} }) {
     Object.assign(this, { video, canvas, ctx, config, smoother, getModels, render });
+    // bench/ ablations: detectorInput 'full' (tf resizes the whole frame) instead of the browser's
+    // downscaled copy; modelInput 'full' (read the whole frame) instead of each face's region
+    this.options = { detectorInput: 'small', modelInput: 'regions', ...options };
     this.tracker = new FaceTracker(config.tracking);
     this.cadence = new DetectionCadence(config.cadence);
     this.stream = null;
@@ -100,8 +104,14 @@ export class LiveLoop {
     let detMs = null, faces;
     if (this.cadence.due(t0, this.tracker.wantsDetection(t0))) {
       const td = performance.now();
-      const small = this.detectorInput(models.detector, W, H);
-      const boxes = await models.detector.detectAsync(small, W / small.width);
+      let boxes;
+      if (this.options.detectorInput === 'full') {
+        const rgb = tf.browser.fromPixels(this.canvas, 3);
+        try { boxes = await models.detector.detectAsync(rgb); } finally { rgb.dispose(); }
+      } else {
+        const small = this.detectorInput(models.detector, W, H);
+        boxes = await models.detector.detectAsync(small, W / small.width);
+      }
       detMs = performance.now() - td;
       this.detectorCalls += 1;
       faces = this.tracker.update(boxes, t0);
@@ -110,7 +120,9 @@ export class LiveLoop {
     }
     // the model reads only the pixels each face's crop needs, not the whole frame
     const inputs = [];
+    const whole = this.options.modelInput === 'full' && faces.length ? tf.browser.fromPixels(this.canvas, 3) : null;
     faces = faces.filter((f) => {
+      if (whole) return inputs.push({ rgb: whole, box: f.box });
       const r = models.model.cropRegion(f.box, W, H);
       if (!r) return false; // predicted wholly off the frame
       const pixels = this.ctx.getImageData(r.x, r.y, r.width, r.height);
@@ -121,7 +133,7 @@ export class LiveLoop {
     try {
       results = await models.model.classifyAsync(inputs);
     } finally {
-      tf.dispose(inputs.map((i) => i.rgb));
+      tf.dispose(whole ? [whole] : inputs.map((i) => i.rgb));
     }
     if (this.stream !== stream || !this.running) return; // stopped or paused while this frame ran
     results.forEach((r, i) => Object.assign(r, { id: faces[i].id, box: faces[i].box }));
