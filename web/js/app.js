@@ -85,6 +85,10 @@ async function load(backendName) {
   let config = await liveConfig;
   const every = Number(params.get('detect-every')); // a fixed detector cadence, for bench/ ablations
   if (every >= 1) config = { ...config, cadence: { ...config.cadence, minEvery: every, maxEvery: every, maxIntervalMs: Infinity } };
+  if (!state.live) { // first load: the smoothing default comes from the live-view settings
+    smoother.frames = config.smoothing.frames;
+    el.smoothN.value = String(config.smoothing.frames);
+  }
   state.live ??= new LiveLoop({
     video: el.video, canvas: el.canvas, ctx, config, smoother,
     getModels: () => (state.ready ? { detector: state.detector, model: state.model } : null),
