@@ -1,25 +1,49 @@
-"""Live-loop speed of the web app in headless Chromium (TF.js wasm backend), 1 and 3 faces.
+"""Live-loop speed in headless Chromium (TF.js wasm), ours and @vladmandic/human's, in one run.
 
-    .venv/bin/python bench/bench_browser.py [--model-dir models/fer-default/export] [--frames 300]
+    .venv/bin/python bench/bench_browser.py [--faces 1 3] [--frames 300] [--pipelines ours human]
+        [--variants tracking every-frame] [--json out.json]
 
-Starts server.py on a free 127.0.0.1 port, feeds Chromium's fake camera a still frame (the
-astronaut photo, or three copies of her side by side), presses "Start camera" and records every
-frame of the page's own loop (detect every face, classify them, draw). Prints a markdown table of
-medians: frames per second (from the median frame interval), detector ms per frame, model ms per
-face, and the model's share. Speed depends on the machine and its load: compare rows of one run.
+Chromium's fake camera plays a 60 frames/s clip (so the camera never caps a loop) of the astronaut's
+head drifting on grey, once with 1 face and once with 3. Each pipeline runs in a fresh browser on the
+same clip and records every frame: frames/s (frames over the elapsed time), latency from the frame's
+arrival to its labels drawn (p50/p95), detector calls per 100 frames, model ms per face (median over
+the frames that ran it) and wasm threads. Pipelines:
+  ours           the web app served by server.py (web/js/live.js: detector on a cadence, tracker between)
+  ours-every     the same page with the detector on every frame (?detect-every=1): what tracking gives
+  ours-fulldet   the detector's input resized from the whole frame by TF.js, not downscaled by the browser
+  ours-fullread  the model's crops cut from the whole frame read back, not from each face's region
+  ours-none      all three of the above
+  human          @vladmandic/human's own loop (bench/human/): face detection + its emotion model, other
+                 modules off, its own frame skipping on
+Speed depends on the machine and its load: compare rows of one run.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # run as a script from anywhere
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-SCENES = {1: "astronaut_frame", 3: "three_faces_frame"}
+from bench import browser_kit as kit  # noqa: E402
+
+# page query for each of our rows: the shipped loop, and each of its changes turned off one at a time
+OURS = {
+    "ours": ("ours", ""),
+    "ours-every": ("ours, detector every frame", "detect-every=1"),
+    "ours-fulldet": ("ours, detector resizes whole frame", "detector-input=full"),
+    "ours-fullread": ("ours, model reads whole frame", "model-input=full"),
+    "ours-none": ("ours, all three off", "detect-every=1&detector-input=full&model-input=full"),
+}
+PIPELINES = (*OURS, "human")
+CAMERA_FPS = 60
+HUMAN = ROOT / "node_modules" / "@vladmandic" / "human"
+WASM = ROOT / "node_modules" / "@tensorflow" / "tfjs-backend-wasm" / "dist"
+ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -28,51 +52,76 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=head, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
                    help="directory written by `python -m convert` (default: the shipped model)")
-    p.add_argument("--frames", type=int, default=300, help="timed frames per scene (default 300)")
-    p.add_argument("--warmup", type=int, default=20, help="untimed frames first (default 20)")
-    p.add_argument("--backend", choices=["wasm", "webgl"], default="wasm", help="TF.js backend (default wasm)")
-    p.add_argument("--faces", type=int, nargs="+", choices=sorted(SCENES), default=sorted(SCENES),
-                   help="scenes to run: 1 and/or 3 faces (default both)")
+    p.add_argument("--frames", type=int, default=300, help="timed frames per row (default 300)")
+    p.add_argument("--warmup", type=int, default=30, help="untimed frames first (default 30)")
+    p.add_argument("--faces", type=int, nargs="+", choices=[1, 3], default=[1, 3], help="scenes (default: 1 3)")
+    p.add_argument("--pipelines", nargs="+", choices=PIPELINES, default=["ours", "human"],
+                   help="rows per scene (default: ours human)")
+    p.add_argument("--human-isolated", action="store_true",
+                   help="serve Human's page cross-origin isolated (COOP/COEP), so its wasm may use threads")
+    p.add_argument("--json", type=Path, help="also write every row as JSON here")
     args = p.parse_args(argv)
     if args.frames < 10 or args.warmup < 0:
         p.error("--frames must be at least 10 and --warmup at least 0")
     return args
 
 
-def run_scene(playwright, server, y4m: Path, faces: int, args, progress) -> dict:
-    from web_helpers import PageWatch, launch_chromium, wait_js
-    browser = launch_chromium(playwright, y4m)
+def summarise(log: list[dict]) -> dict:
+    """Frame log -> the row's figures. log entries: {t, arrival, faces, detMs, modelMs} (ms)."""
+    n = len(log)
+    elapsed = log[-1]["t"] - log[0]["t"]
+    lat = sorted(f["t"] - f["arrival"] for f in log if f.get("arrival") is not None)
+    pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")  # noqa: E731
+    model = [f["modelMs"] for f in log if f.get("modelMs") is not None]
+    return {
+        "frames": n, "fps": 1000 * (n - 1) / elapsed if elapsed > 0 else float("nan"),
+        "latency_p50": pct(0.5), "latency_p95": pct(0.95),
+        "det_per_100": 100 * sum(f.get("detMs") is not None for f in log) / n,
+        "model_ms": statistics.median(model) if model else float("nan"),
+        "found": statistics.median(f["faces"] for f in log),
+    }
+
+
+def record(page, ns: str, args, progress) -> list[dict]:
+    """Let the loop run `warmup` frames, then record `frames` frames of `${ns}.state.frameLog`."""
+    kit.wait_js(page, f"{ns}.state.frames >= {args.warmup}", timeout_s=300)
+    page.evaluate(f"{ns}.state.frameLog = []")
+    done = 0
+    while done < args.frames:
+        kit.wait_js(page, f"{ns}.state.frameLog.length >= {min(args.frames, done + 25)}", timeout_s=600)
+        now = min(args.frames, page.evaluate(f"{ns}.state.frameLog.length"))
+        progress.update(now - done)
+        done = now
+    return page.evaluate(f"{ns}.state.frameLog.slice(0, {args.frames})")
+
+
+def run_row(playwright, pipeline: str, url: str, y4m: Path, args, progress) -> dict:
+    browser = kit.launch_chromium(playwright, y4m)
     try:
         page = browser.new_context(permissions=["camera"]).new_page()
-        watch = PageWatch(page)
-        page.goto(f"{server.url}/?backend={args.backend}")
-        if page.evaluate("ferApp.ready") is not True:
-            raise RuntimeError(f"the page did not load the model: {page.text_content('#message')}")
-        page.click("#start")
-        wait_js(page, f"ferApp.state.frames >= {args.warmup}", timeout_s=300)
-        page.evaluate("ferApp.state.frameLog = []")
-        done = 0
-        while done < args.frames + 1:  # n+1 timestamps give n intervals
-            wait_js(page, f"ferApp.state.frameLog.length >= {min(args.frames + 1, done + 25)}", timeout_s=600)
-            now = page.evaluate("ferApp.state.frameLog.length")
-            progress.update(min(now, args.frames + 1) - done)
-            done = now
-        log = page.evaluate(f"ferApp.state.frameLog.slice(0, {args.frames + 1})")
-        backend = page.evaluate("tf.getBackend()")
+        watch = kit.PageWatch(page)
+        if pipeline == "human":
+            page.goto(f"{url}/bench/index.html")
+            ready = page.evaluate("humanBench.ready")
+            if ready is not True:
+                raise RuntimeError(f"Human's page failed: {ready}; {watch.errors[:3]}")
+            log = record(page, "humanBench", args, progress)
+            info = page.evaluate("humanBench.info()")
+            info["name"] = f"@vladmandic/human {info.pop('version')}"
+        else:
+            name, query = OURS[pipeline]
+            page.goto(f"{url}/?backend=wasm&{query}")
+            if page.evaluate("ferApp.ready") is not True:
+                raise RuntimeError(f"the page did not load the model: {page.text_content('#message')}")
+            page.click("#start")
+            log = record(page, "ferApp", args, progress)
+            info = page.evaluate("({backend: tf.getBackend(), threads: ferApp.live().threads})")
+            info["name"] = name
         if watch.errors:
             raise RuntimeError(f"console errors in the page: {watch.errors[:3]}")
     finally:
         browser.close()
-    seen = [f["faces"] for f in log]
-    intervals = [b["t"] - a["t"] for a, b in zip(log, log[1:])]
-    model = [f["modelMs"] for f in log if f["modelMs"] is not None]
-    frame_ms = statistics.median(intervals)
-    return {
-        "faces": faces, "found": statistics.median(seen), "frames": len(intervals), "backend": backend,
-        "fps": 1000 / frame_ms, "frame_ms": frame_ms,
-        "det_ms": statistics.median(f["detMs"] for f in log),
-        "model_ms": statistics.median(model) if model else float("nan"),
-    }
+    return {"pipeline": pipeline, **info, **summarise(log)}
 
 
 def main(argv=None) -> int:
@@ -80,7 +129,6 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
     from tqdm import tqdm
 
-    import web_helpers as wh
     from server import ModelDirError, check_model_dir
     try:
         check_model_dir(args.model_dir)
@@ -88,25 +136,39 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     rows = []
+    ours = human = None
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-        server = wh.Server(args.model_dir)
         try:
+            if any(p.startswith("ours") for p in args.pipelines):
+                ours = kit.Server(args.model_dir)
+            if "human" in args.pipelines:
+                human = kit.StaticServer({"/bench/": ROOT / "bench" / "human", "/human/dist/": HUMAN / "dist",
+                                          "/human/models/": HUMAN / "models", "/wasm/": WASM},
+                                         ISOLATION if args.human_isolated else None)
             for faces in args.faces:
-                y4m = wh.write_y4m(Path(tmp) / f"faces{faces}.y4m", getattr(wh, SCENES[faces])())
-                with tqdm(total=args.frames + 1, desc=f"{faces} face(s)", unit="frame", file=sys.stderr) as bar:
-                    rows.append(run_scene(pw, server, y4m, faces, args, bar))
+                y4m = kit.write_y4m(Path(tmp) / f"faces{faces}.y4m", kit.moving_faces(faces, CAMERA_FPS), CAMERA_FPS)
+                for pipeline in args.pipelines:
+                    url = human.url if pipeline == "human" else ours.url
+                    with tqdm(total=args.frames, desc=f"{pipeline}, {faces} face(s)", unit="frame",
+                              file=sys.stderr) as bar:
+                        rows.append({"faces": faces, **run_row(pw, pipeline, url, y4m, args, bar)})
         finally:
-            server.stop()
-    print(f"Live loop in headless Chromium, TF.js {rows[0]['backend']}, 640x480 fake camera, "
-          f"medians over {args.frames} frames; model {args.model_dir}\n")
-    print("| faces in frame | faces found | frames/s | frame ms | detector ms/frame | model ms/face | model ms/frame |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+            for srv in (ours, human):
+                if srv is not None:
+                    srv.stop()
+    print(f"Live loop in headless Chromium, {CAMERA_FPS} frames/s fake camera (640x480, heads drifting on grey), "
+          f"{args.frames} frames per row; model {args.model_dir}\n")
+    print("| pipeline | faces | found | frames/s | latency p50 ms | latency p95 ms | detector calls /100 frames "
+          "| model ms/face | backend, threads |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['faces']} | {r['found']:g} | {r['fps']:.1f} | {r['frame_ms']:.1f} | {r['det_ms']:.1f} | "
-              f"{r['model_ms']:.1f} | {r['model_ms'] * r['found']:.1f} |")
+        print(f"| {r['name']} | {r['faces']} | {r['found']:g} | {r['fps']:.1f} | {r['latency_p50']:.1f} | "
+              f"{r['latency_p95']:.1f} | {r['det_per_100']:.0f} | {r['model_ms']:.1f} | {r['backend']}, {r['threads']} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
     bad = [r for r in rows if r["found"] != r["faces"]]
-    if bad:
-        print(f"\nwarning: the detector found {bad[0]['found']:g} faces where {bad[0]['faces']} are", file=sys.stderr)
+    for r in bad:
+        print(f"warning: {r['name']} found {r['found']:g} faces where {r['faces']} are", file=sys.stderr)
     return 0
 
 

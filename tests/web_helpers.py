@@ -1,4 +1,4 @@
-"""Shared pieces for the server and browser tests and bench/bench_browser.py.
+"""Shared pieces for the server and browser tests.
 
 Real parts only: a model directory made by the convert CLI, server.py started as a subprocess on a
 free 127.0.0.1 port, Debian's Chromium driven by Playwright, camera frames from a y4m of a real
@@ -7,72 +7,24 @@ photo (scikit-image's astronaut). Expensive things are built once per process (m
 from __future__ import annotations
 
 import io
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
-CHROMIUM = "/usr/bin/chromium"
-# Flags measured in ../shared/notes/browser.md: no background traffic, software rendering.
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-default-apps", "--disable-features=Translate,OptimizationHints,MediaRouter"]
-FRAME_W, FRAME_H = 640, 480
-
+# Camera videos, server and Chromium helpers live in bench/ (the benchmark uses them too; it must
+# not import test code); re-exported here for the tests.
+from bench.browser_kit import (ASTRONAUT_FACE, CHROMIUM, CHROMIUM_FLAGS, FRAME_H, FRAME_W, PYTHON, ROOT,  # noqa: F401
+                               PageWatch, Server, astronaut_frame, comings_and_goings, free_port, head_tile,
+                               launch_chromium, moving_faces, three_faces_frame, wait_js, write_y4m)
 
 # ---------- images ----------
-
-def astronaut_frame() -> np.ndarray:
-    """640x480 RGB: the astronaut photo resized to 480x480, centred on grey (her face near x=245,y=61,w=91)."""
-    import cv2
-    from skimage import data
-    face = cv2.resize(data.astronaut(), (FRAME_H, FRAME_H), interpolation=cv2.INTER_AREA)
-    frame = np.full((FRAME_H, FRAME_W, 3), 128, np.uint8)
-    left = (FRAME_W - FRAME_H) // 2
-    frame[:, left:left + FRAME_H] = face
-    return frame
-
-
-# Where the face is in astronaut_frame(), from OpenCV's Haar cascade (x, y, w, h).
-ASTRONAUT_FACE = (245, 61, 91, 91)
-
-
-def three_faces_frame() -> np.ndarray:
-    """640x480 RGB with three copies of the astronaut's head and shoulders side by side."""
-    import cv2
-    from skimage import data
-    img = data.astronaut()[0:300, 100:360]  # head and shoulders, 260x300
-    tile = cv2.resize(img, (200, 231), interpolation=cv2.INTER_AREA)
-    frame = np.full((FRAME_H, FRAME_W, 3), 128, np.uint8)
-    for i in range(3):
-        x = 15 + i * 205
-        frame[120:120 + 231, x:x + 200] = tile
-    return frame
-
 
 def no_face_image() -> np.ndarray:
     """A photo without a face: scikit-image's cup of coffee (400x600)."""
     from skimage import data
     return data.coffee()
-
-
-def write_y4m(path: Path, frame_rgb: np.ndarray, fps: int = 30, frames: int = 1) -> Path:
-    """Y4M (4:2:0) for Chromium's fake camera; a one-frame file loops forever."""
-    import cv2
-    h, w = frame_rgb.shape[:2]
-    yuv = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2YUV_I420).tobytes()
-    with open(path, "wb") as fh:
-        fh.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
-            fh.write(b"FRAME\n" + yuv)
-    return path
 
 
 def jpeg_bytes(rgb: np.ndarray, orientation: int | None = None, quality: int = 92) -> bytes:
@@ -132,84 +84,3 @@ def shared_model_dir(tmp_path_factory) -> Path:
     return _MODEL_DIRS["test"]
 
 
-# ---------- server ----------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """server.py as a subprocess on a free 127.0.0.1 port."""
-
-    def __init__(self, model_dir: Path | None, port: int | None = None):
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        args = [PYTHON, str(ROOT / "server.py"), "--port", str(self.port)]
-        if model_dir is not None:
-            args += ["--model-dir", str(model_dir)]
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server.py exited ({self.proc.returncode}): {self.output()}")
-            try:
-                urllib.request.urlopen(self.url + "/", timeout=2).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"server.py did not answer within 30 s: {self.output()}")
-                time.sleep(0.2)
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-# ---------- browser ----------
-
-def launch_chromium(playwright, y4m: Path | None, extra_args=()):
-    """Headless Debian Chromium whose fake camera plays `y4m` (None: no camera at all).
-    Contexts get the camera only when created with permissions=["camera"]; without, getUserMedia
-    is denied as if the user had said no."""
-    camera = ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={y4m}"] if y4m else []
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=CHROMIUM_FLAGS + camera + list(extra_args))
-
-
-class PageWatch:
-    """Records every request URL and every console error / page error of a page."""
-
-    def __init__(self, page):
-        self.requests: list[str] = []
-        self.errors: list[str] = []
-        page.on("request", lambda r: self.requests.append(r.url))
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def outside(self, base: str) -> list[str]:
-        return [u for u in self.requests if not u.startswith(base + "/")]
-
-
-def wait_js(page, condition: str, timeout_s: float = 60):
-    """Wait until the JS expression `condition` is truthy. (page.wait_for_function evaluates strings
-    with eval, which the page's CSP forbids; page.evaluate goes through DevTools and is allowed.)"""
-    page.evaluate(f"""async () => {{
-        const t0 = performance.now();
-        while (!({condition})) {{
-            if (performance.now() - t0 > {timeout_s * 1000}) throw new Error({condition!r} + ': timed out');
-            await new Promise((r) => setTimeout(r, 50));
-        }}
-    }}""")

@@ -1,9 +1,11 @@
-// The page: camera loop, photo upload, drawing, stats. Model code lives in model.js, face
-// detection in detector.js; nothing here knows class names or input sizes (metadata.json does).
+// The page: camera controls, photo upload, drawing, stats. The camera loop lives in live.js (tracking
+// in tracker.js), model code in model.js, face detection in detector.js; nothing here knows class
+// names or input sizes (metadata.json does).
 import { initBackend, EmotionModel } from './model.js';
 import { FaceDetector } from './detector.js';
 import { FaceSmoother } from './smoothing.js';
 import { runParity } from './parity.js';
+import { LiveLoop, loadLiveConfig } from './live.js';
 
 const MODEL_URL = '/model';
 const MAX_PHOTO_SIDE = 1600; // larger photos are scaled down before detection
@@ -23,10 +25,10 @@ const ctx = el.canvas.getContext('2d', { willReadFrequently: true });
 const state = {
   model: null, detector: null, backend: null, ready: false,
   stream: null, mode: 'idle', running: false, // mode: idle | camera | photo
-  frames: 0, results: [], times: [], modelMs: [], detMs: [], frameLog: null,
-  frameWaiting: false, scheduled: false,
+  frames: 0, results: [], times: [], modelMs: [], detMs: [], frameLog: null, live: null,
 };
 const smoother = new FaceSmoother(Number(el.smoothN.value));
+const liveConfig = loadLiveConfig();
 
 // ---------- messages and stats ----------
 
@@ -80,6 +82,19 @@ async function load(backendName) {
   el.backend.value = state.backend;
   if (state.backend !== backendName) showMessage(`The ${backendName} backend is not available here; using ${state.backend}.`);
   [state.model, state.detector] = await Promise.all([EmotionModel.load(MODEL_URL), FaceDetector.load()]);
+  let config = await liveConfig;
+  const every = Number(params.get('detect-every')); // a fixed detector cadence, for bench/ ablations
+  if (every >= 1) config = { ...config, cadence: { ...config.cadence, minEvery: every, maxEvery: every, maxIntervalMs: Infinity } };
+  if (!state.live) { // first load: the smoothing default comes from the live-view settings
+    smoother.frames = config.smoothing.frames;
+    el.smoothN.value = String(config.smoothing.frames);
+  }
+  state.live ??= new LiveLoop({
+    video: el.video, canvas: el.canvas, ctx, config, smoother,
+    getModels: () => (state.ready ? { detector: state.detector, model: state.model } : null),
+    render: showLiveFrame,
+    options: { detectorInput: params.get('detector-input') ?? undefined, modelInput: params.get('model-input') ?? undefined },
+  });
   resetStats();
   state.ready = true;
   el.status.textContent = 'ready';
@@ -205,70 +220,38 @@ async function startCamera() {
   state.mode = 'camera';
   state.running = true;
   el.hint.hidden = true;
-  smoother.reset();
   resetStats();
   setButtons();
-  watchFrames(el.video, stream);
+  state.live.smooth = el.smooth.checked;
+  state.live.start(stream);
 }
 
-// Scheduling: analyse each new camera frame once, as soon as the previous analysis is done (not
-// on a fixed timer, and never twice the same frame). requestVideoFrameCallback reports new frames;
-// where a browser lacks it, animation frames stand in.
-const HAS_RVFC = 'requestVideoFrameCallback' in HTMLVideoElement.prototype;
-
-function watchFrames(video, stream) {
-  const onFrame = () => {
-    if (state.stream !== stream) return; // this camera was stopped
-    state.frameWaiting = true;
-    schedule();
-    if (HAS_RVFC) video.requestVideoFrameCallback(onFrame);
-    else requestAnimationFrame(onFrame);
-  };
-  onFrame();
-}
-
-function schedule() {
-  if (state.scheduled || !state.running || !state.frameWaiting || state.mode !== 'camera') return;
-  state.scheduled = true;
-  setTimeout(processFrame, 0); // a task of its own, so the page can paint in between
-}
-
-function processFrame() {
-  state.scheduled = false;
-  if (state.mode !== 'camera' || !state.running) return;
-  state.frameWaiting = false;
-  const v = el.video;
-  const start = performance.now();
-  if (state.ready && v.videoWidth > 0 && v.readyState >= 2) {
-    if (el.canvas.width !== v.videoWidth || el.canvas.height !== v.videoHeight) {
-      el.canvas.width = v.videoWidth;
-      el.canvas.height = v.videoHeight;
-    }
-    ctx.drawImage(v, 0, 0);
-    const results = analyse(el.smooth.checked);
-    drawOverlays(results);
-    renderFaces(results);
-    state.frames += 1;
-    const now = performance.now();
-    push(state.times, now);
-    // bench/bench_browser.py sets frameLog = [] to record every frame
-    state.frameLog?.push({ t: now, workMs: now - start, faces: results.length, detMs: state.detMs.at(-1),
-      modelMs: results[0]?.ms });
-    showStats();
-  }
-  schedule();
+/** The live loop's render callback: draw one analysed camera frame and record its timings. */
+function showLiveFrame(results, frame) {
+  state.results = results;
+  if (frame.detMs !== null) push(state.detMs, frame.detMs);
+  if (frame.modelMs !== null) push(state.modelMs, frame.modelMs);
+  drawOverlays(results);
+  renderFaces(results);
+  state.frames += 1;
+  const now = performance.now();
+  push(state.times, now);
+  // bench/bench_browser.py sets frameLog = [] to record every frame (arrival: the frame reached the page)
+  state.frameLog?.push({ t: now, arrival: frame.arrival, workMs: now - frame.start, faces: results.length,
+    detMs: frame.detMs, modelMs: frame.modelMs, every: frame.every, ids: results.map((r) => r.id),
+    boxes: results.map((r) => r.box), audit: frame.audit });
+  showStats();
 }
 
 function togglePause() {
   state.running = !state.running;
-  if (state.running) {
-    resetStats();
-    schedule();
-  }
+  if (state.running) resetStats();
+  state.live?.setRunning(state.running);
   setButtons();
 }
 
 function stopCamera() {
+  state.live?.stop();
   state.stream?.getTracks().forEach((t) => t.stop());
   state.stream = null;
   el.video.srcObject = null;
@@ -388,11 +371,15 @@ el.file.addEventListener('change', () => {
 el.smoothN.addEventListener('change', () => {
   smoother.frames = Math.min(30, Math.max(2, Number(el.smoothN.value) || 5));
 });
-el.smooth.addEventListener('change', () => smoother.reset());
+el.smooth.addEventListener('change', () => {
+  smoother.reset();
+  if (state.live) state.live.smooth = el.smooth.checked;
+});
 el.parity.addEventListener('click', checkParity);
 el.backend.addEventListener('change', async () => {
   const resume = state.mode === 'camera' && state.running;
   state.running = false;
+  state.live?.setRunning(false);
   await load(el.backend.value).catch(fatal);
   if (resume) togglePause();
 });
@@ -419,5 +406,8 @@ window.ferApp = {
   stats,
   results: () => state.results.map((r) => ({ box: r.box, label: r.label, probs: r.probs, id: r.id })),
   numTensors: () => tf.memory().numTensors,
+  live: () => state.live && { frames: state.live.frames, detectorCalls: state.live.detectorCalls,
+    every: state.live.cadence.every, tracks: state.live.tracker.tracks.map((t) => ({ id: t.id, missed: t.missed })),
+    threads: tf.getBackend() === 'wasm' ? tf.wasm.getThreadsCount?.() ?? 1 : null },
   ready: load(params.get('backend') || 'wasm').then(() => true, (err) => { fatal(err); return false; }),
 };

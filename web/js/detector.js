@@ -93,11 +93,36 @@ export class FaceDetector {
    * disposes it): [{x, y, width, height, score}] in its pixels, best first.
    */
   detect(source) {
+    const run = this.run(source);
+    const data = run.outs.map((t) => t.dataSync());
+    tf.dispose(run.outs);
+    return this.boxes(data, run);
+  }
+
+  /**
+   * detect() for the live view: the outputs are read with await data(), not a blocking read.
+   * `scale`: frame pixels per source pixel, when the source is a downscaled copy of the frame.
+   */
+  async detectAsync(source, scale = 1) {
+    const run = this.run(source);
+    run.sx *= scale;
+    run.sy *= scale;
+    let data;
+    try {
+      data = await Promise.all(run.outs.map((t) => t.data()));
+    } finally {
+      tf.dispose(run.outs);
+    }
+    return this.boxes(data, run);
+  }
+
+  /** Letterbox the frame into the model's square input and run it: {outs, sx, sy}. */
+  run(source) {
     const size = this.cfg.inputSize;
-    let sx = 0, sy = 0, width = 0, height = 0;
+    let sx = 0, sy = 0;
     const outs = tf.tidy(() => {
       const rgb = source instanceof tf.Tensor ? source : tf.browser.fromPixels(source, 3);
-      [height, width] = rgb.shape;
+      const [height, width] = rgb.shape;
       // letterbox: scale the longer side to `size`, then pad right/bottom with black (-1 after scaling)
       const rw = Math.max(1, Math.round((width * size) / Math.max(width, height)));
       const rh = Math.max(1, Math.round((height * size) / Math.max(width, height)));
@@ -107,8 +132,11 @@ export class FaceDetector {
       const square = tf.pad(tf.sub(tf.div(small, 127.5), 1), [[0, size - rh], [0, size - rw], [0, 0]], -1);
       return this.graph.execute(tf.expandDims(square, 0), this.outputs);
     });
-    const data = outs.map((t) => t.dataSync());
-    tf.dispose(outs);
+    return { outs, sx, sy };
+  }
+
+  /** Raw outputs (one typed array per output, in this.outputs order) -> boxes in frame pixels. */
+  boxes(data, { sx, sy }) {
     // concatenate the feature maps in anchor order
     const n = this.anchors.length;
     const boxes = new Float32Array(n * 16), logits = new Float32Array(n);

@@ -119,6 +119,68 @@ export class EmotionModel {
     });
   }
 
+  /**
+   * The live view's classify. faces: [{rgb, box}], each an RGB [h,w,3] tensor of the frame region
+   * around one face (see cropRegion) and the face's box in that region's pixels. Same crop rule as
+   * classify(), but each crop is cut in colour and greyed afterwards (grey is linear: the same pixels
+   * up to float rounding); the result is read with await data(), not a blocking read.
+   */
+  async classifyAsync(faces) {
+    if (faces.length === 0) return [];
+    const t0 = performance.now();
+    const probs = tf.tidy(() => tf.exp(this.graph.predict(this.rgbFacesToBatch(faces))));
+    let flat;
+    try {
+      flat = await probs.data();
+    } finally {
+      probs.dispose();
+    }
+    const ms = (performance.now() - t0) / faces.length;
+    const k = this.classes.length;
+    return faces.map((f, i) => {
+      const p = Array.from(flat.subarray(i * k, (i + 1) * k));
+      const top = p.indexOf(Math.max(...p));
+      return { probs: p, top, label: this.classes[top], ms };
+    });
+  }
+
+  /**
+   * The frame pixels one face's crop samples, {x, y, width, height} within a W x H frame: the crop
+   * square plus the pixel bilinear sampling reaches, clipped to the frame (outside it, crops take the
+   * fill value, as they do from the whole frame). Null when the crop lies wholly outside the frame.
+   */
+  cropRegion(box, W, H) {
+    const c = this.cropSquare(box);
+    const x0 = Math.max(0, Math.floor(c.x)), y0 = Math.max(0, Math.floor(c.y));
+    const x1 = Math.min(W, Math.ceil(c.x + c.side) + 1), y1 = Math.min(H, Math.ceil(c.y + c.side) + 1);
+    return x1 - x0 >= 2 && y1 - y0 >= 2 ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : null;
+  }
+
+  /** facesToBatch for [{rgb, box}]: crop and resize each face in colour, then grey it. */
+  rgbFacesToBatch(faces) {
+    const { pixel_scale: pixelScale, mean, std, grayscale_weights: gw } = this.meta.preprocessing;
+    const fill = this.meta.crop.fill / (gw[0] + gw[1] + gw[2]); // grey of (f, f, f) is the metadata's fill
+    return tf.tidy(() => {
+      const weights = tf.tensor1d(gw);
+      const crops = faces.map(({ rgb, box }) => {
+        const [H, W] = rgb.shape;
+        const img = tf.expandDims(tf.cast(rgb, 'float32'), 0);
+        const c = this.cropSquare(box);
+        const k = Math.min(4, Math.max(1, Math.round(c.side / this.height)));
+        const y1 = c.y / (H - 1), x1 = c.x / (W - 1);
+        const y2 = (c.y + c.side - 1) / (H - 1), x2 = (c.x + c.side - 1) / (W - 1);
+        const colour = tf.image.cropAndResize(img, [[y1, x1, y2, x2]], [0],
+          [this.height * k, this.width * k], 'bilinear', fill);
+        let crop = tf.sum(tf.mul(colour, weights), 3, true);
+        if (k > 1) crop = tf.avgPool(crop, k, k, 'valid');
+        return crop;
+      });
+      const batch = crops.length === 1 ? crops[0] : tf.concat(crops, 0);
+      const norm = tf.div(tf.sub(tf.div(batch, pixelScale), mean), std);
+      return tf.reshape(norm, this.inputShape(faces.length));
+    });
+  }
+
   dispose() {
     this.graph.dispose();
   }

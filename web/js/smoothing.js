@@ -13,12 +13,34 @@ export class FaceSmoother {
     this.frames = frames;
     this.minIou = minIou; // a face matches a track when their boxes overlap at least this much
     this.keepMissing = keepMissing; // frames a track survives without its face (a blink of the detector)
-    this.tracks = [];
     this.nextId = 1;
+    this.reset();
   }
 
   reset() {
     this.tracks = [];
+    this.byId = new Map();
+    this.frame = 0;
+  }
+
+  /**
+   * Like update(), for results that already carry a stable `id` (the live view's tracker): each id
+   * keeps its own history; an id unseen for `forgetAfter` frames is forgotten.
+   */
+  updateTracked(results, classes, forgetAfter = 30) {
+    this.frame += 1;
+    const out = results.map((r) => {
+      let h = this.byId.get(r.id);
+      if (!h) this.byId.set(r.id, (h = { probs: [], frame: 0 }));
+      h.frame = this.frame;
+      h.probs.push(r.probs);
+      if (h.probs.length > this.frames) h.probs.splice(0, h.probs.length - this.frames);
+      const probs = r.probs.map((_, k) => h.probs.reduce((s, p) => s + p[k], 0) / h.probs.length);
+      const top = probs.indexOf(Math.max(...probs));
+      return { ...r, probs, top, label: classes[top] };
+    });
+    for (const [id, h] of this.byId) if (this.frame - h.frame > forgetAfter) this.byId.delete(id);
+    return out;
   }
 
   /** results: [{box, probs, ...}] -> same objects with probs averaged per track, top/label/id updated. */

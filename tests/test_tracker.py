@@ -1,0 +1,30 @@
+"""The live view's face tracker (web/js/tracker.js) on scripted box sequences, run by Node's test runner.
+
+The cases live in tests/js/tracker.test.mjs (appear, move, cross, miss, leave, detector cadence) and
+read web/live_config.json, the same parameters the page uses.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_tracker_node_suite():
+    node = shutil.which("node")
+    assert node, "node (20+) is needed for the tracker tests"
+    proc = subprocess.run([node, "--test", "--test-reporter=tap", str(ROOT / "tests/js/tracker.test.mjs")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "# fail 0" in proc.stdout and "# pass 0" not in proc.stdout
+
+
+def test_live_config_is_versioned_json():
+    cfg = json.loads((ROOT / "web/live_config.json").read_text())
+    assert cfg["version"] == 1
+    assert {"cadence", "tracking", "smoothing"} <= cfg.keys()
+    c = cfg["cadence"]
+    assert 1 <= c["minEvery"] <= c["maxEvery"] and c["maxIntervalMs"] > 0 and c["targetFps"] > 0

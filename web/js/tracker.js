@@ -1,0 +1,154 @@
+// Face tracking between detector runs for the live view. Pure logic (no tf, no DOM), so Node's test
+// runner can drive it on scripted box sequences (tests/tracker.test.mjs). Every number comes from
+// web/live_config.json ("tracking" and "cadence"), read by the page and by the tests.
+//
+// Each face is a track with a stable id. When the detector runs, its boxes are matched to the tracks'
+// predicted boxes (greedy, highest IoU first; then
+// nearest centre within matchDistance box widths); a track follows its detection and updates its velocity.
+// Between runs a track's box moves at that velocity (constant-velocity prediction). A track the
+// detector misses is hidden at once and dropped after `maxMissed` misses in a row or `maxMissedMs`.
+
+/** Intersection over union of two {x, y, width, height} boxes. */
+export function iou(a, b) {
+  const x1 = Math.max(a.x, b.x), y1 = Math.max(a.y, b.y);
+  const x2 = Math.min(a.x + a.width, b.x + b.width), y2 = Math.min(a.y + a.height, b.y + b.height);
+  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
+  const union = a.width * a.height + b.width * b.height - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+const centre = (b) => [b.x + b.width / 2, b.y + b.height / 2];
+
+export class FaceTracker {
+  /** cfg: live_config.json's "tracking": {matchIou, matchDistance, maxMissed, maxMissedMs, velocitySmoothing, redetectDrift}. */
+  constructor(cfg) {
+    this.cfg = cfg;
+    this.reset();
+  }
+
+  reset() {
+    this.tracks = [];
+    this.nextId = 1;
+  }
+
+  /** A track's box at time t (ms): its last detected box moved by its velocity since then. */
+  boxAt(track, t) {
+    const dt = Math.max(0, t - track.t);
+    const b = track.box;
+    return { x: b.x + track.vx * dt, y: b.y + track.vy * dt, width: b.width, height: b.height };
+  }
+
+  /** Tracks to show at time t: [{id, box}] for every track the last detection found. */
+  predict(t) {
+    return this.tracks.filter((tr) => tr.missed === 0).map((tr) => ({ id: tr.id, box: this.boxAt(tr, t), score: tr.score }));
+  }
+
+  /**
+   * True when the predicted boxes can no longer be trusted: a track was just missed (confirm it left,
+   * or find it again), or a track has moved by prediction alone more than `redetectDrift` of its width.
+   */
+  wantsDetection(t) {
+    return this.tracks.some((tr) => tr.missed > 0 ||
+      Math.hypot(tr.vx, tr.vy) * Math.max(0, t - tr.t) > this.cfg.redetectDrift * tr.box.width);
+  }
+
+  /** Feed one detector run at time t: boxes [{x, y, width, height, score}]. Returns predict(t). */
+  update(boxes, t) {
+    const { matchIou, matchDistance, maxMissed, maxMissedMs, velocitySmoothing: a } = this.cfg;
+    const old = this.tracks;
+    const pairs = [];
+    old.forEach((tr, j) => {
+      const p = this.boxAt(tr, t);
+      const [px, py] = centre(p);
+      boxes.forEach((b, i) => {
+        const o = iou(b, p);
+        if (o >= matchIou) {
+          pairs.push([1 + o, i, j]);
+        } else {
+          // a fast face the prediction could not follow yet (no velocity before its second detection):
+          // near enough centres and a similar size still match, ranked after every IoU match
+          const [bx, by] = centre(b);
+          const d = Math.hypot(bx - px, by - py) / Math.max(p.width, p.height);
+          const size = b.width / p.width;
+          if (d <= matchDistance && size > 0.67 && size < 1.5) pairs.push([1 - d / matchDistance, i, j]);
+        }
+      });
+    });
+    pairs.sort((p, q) => q[0] - p[0]);
+    const trackOf = new Map(), taken = new Set();
+    for (const [, i, j] of pairs) {
+      if (trackOf.has(i) || taken.has(j)) continue;
+      trackOf.set(i, old[j]);
+      taken.add(j);
+    }
+    // unmatched tracks: hidden now, dropped after maxMissed misses in a row or maxMissedMs unseen
+    this.tracks = old.filter((tr, j) => {
+      if (taken.has(j)) return true;
+      tr.missed += 1;
+      return tr.missed < maxMissed && t - tr.seen <= maxMissedMs;
+    });
+    boxes.forEach((b, i) => {
+      const box = { x: b.x, y: b.y, width: b.width, height: b.height };
+      const tr = trackOf.get(i);
+      if (!tr) {
+        this.tracks.push({ id: this.nextId++, box, t, seen: t, vx: 0, vy: 0, missed: 0, hits: 1, score: b.score });
+        return;
+      }
+      const dt = t - tr.t;
+      if (dt > 0 && tr.missed === 0) { // velocity from consecutive detections only
+        const [x0, y0] = centre(tr.box), [x1, y1] = centre(box);
+        const w = tr.hits === 1 ? 1 : a; // the first measurement replaces the initial zero
+        tr.vx = w * (x1 - x0) / dt + (1 - w) * tr.vx;
+        tr.vy = w * (y1 - y0) / dt + (1 - w) * tr.vy;
+      } else {
+        tr.vx = tr.vy = 0; // found again after a miss: the old velocity is stale
+      }
+      Object.assign(tr, { box, t, seen: t, missed: 0, hits: tr.hits + 1, score: b.score });
+    });
+    return this.predict(t);
+  }
+}
+
+/**
+ * When to run the detector: every `every` frames, chosen from the measured detector time so the
+ * frame rate holds (a detector call is spread over the frames between calls), and at least every
+ * maxIntervalMs; earlier when the tracker asks (a face missed, or prediction drifted too far).
+ * cfg: live_config.json's "cadence": {targetFps, minEvery, maxEvery, maxIntervalMs, timingSmoothing}.
+ */
+export class DetectionCadence {
+  constructor(cfg) {
+    this.cfg = cfg;
+    this.reset();
+  }
+
+  reset() {
+    this.detMs = null; // moving averages of one detector call and of a frame's other work
+    this.restMs = null;
+    this.since = Infinity; // frames since the last detector call
+    this.lastT = -Infinity;
+    this.every = this.cfg.minEvery;
+  }
+
+  /** Should this frame (at time t ms) run the detector? `urgent`: the tracker wants one now. */
+  due(t, urgent = false) {
+    return urgent || this.since >= this.every || t - this.lastT >= this.cfg.maxIntervalMs;
+  }
+
+  /** Record a frame: detMs is the detector's time (null when it did not run), restMs the rest. */
+  record(t, detMs, restMs) {
+    const k = this.cfg.timingSmoothing;
+    const ema = (old, x) => (old === null ? x : k * x + (1 - k) * old);
+    this.restMs = ema(this.restMs, restMs);
+    if (detMs === null) {
+      this.since += 1;
+    } else {
+      this.detMs = ema(this.detMs, detMs);
+      this.since = 1;
+      this.lastT = t;
+    }
+    // frame budget: rest + detMs / every <= 1000 / targetFps
+    const spare = 1000 / this.cfg.targetFps - this.restMs;
+    const need = this.detMs === null ? this.cfg.minEvery : Math.ceil(this.detMs / Math.max(spare, 1e-3));
+    this.every = Math.min(this.cfg.maxEvery, Math.max(this.cfg.minEvery, need));
+  }
+}
