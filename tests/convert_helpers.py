@@ -22,14 +22,16 @@ SMALL_VGG = {"widths": [8, 16, 24, 32], "convs_per_stage": 1, "dropout": 0.0}
 TEST_FACES = 32  # synthetic faces in the test conversions (+ 4 edge inputs)
 
 
-def make_checkpoint(path: Path, steps: int = 30, seed: int = 0) -> Path:
-    """A small VGG trained for a few steps on seeded synthetic images, so that its outputs are
+def make_checkpoint(path: Path, steps: int = 30, seed: int = 0, model_name: str = "vgg",
+                    hparams: dict | None = None) -> Path:
+    """A small model (VGG unless told) trained for a few steps on seeded synthetic images, so that its outputs are
     confident and differ between inputs (a fresh random net predicts nearly the same for all)."""
     torch.manual_seed(seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # on 2 shared cores one thread trains this tiny net ~3x faster
     classes = LABEL_SETS["ferplus"].classes
-    model = build_model("vgg", len(classes), SMALL_VGG)
+    hparams = SMALL_VGG if hparams is None else hparams
+    model = build_model(model_name, len(classes), hparams)
     rng = np.random.default_rng(seed)
     # class k = a bright square at one of 7 positions on noise: learnable in a few steps
     images = rng.normal(0, 0.5, (256, 1, 48, 48)).astype(np.float32)
@@ -47,7 +49,7 @@ def make_checkpoint(path: Path, steps: int = 30, seed: int = 0) -> Path:
         loss.backward()
         opt.step()
     torch.set_num_threads(threads)
-    meta = build_metadata("vgg", SMALL_VGG, count_parameters(model), classes, "ferplus")
+    meta = build_metadata(model_name, hparams, count_parameters(model), classes, "ferplus")
     meta["metrics"] = {"note": "test checkpoint trained on synthetic squares"}
     save_checkpoint(path, {"state_dict": model.state_dict(), "metadata": meta})
     return path

@@ -21,3 +21,18 @@ def test_metrics_hand_computed():
     f1 = [2 * 0.75 / 1.75, 0.5, 2 * (2 / 3) / (5 / 3)]
     assert m["f1_weighted"] == pytest.approx((4 * f1[0] + 2 * f1[1] + 2 * f1[2]) / 8)
     assert m["confusion_matrix"] == [[3, 1, 0], [0, 1, 1], [0, 0, 2]]
+
+
+def test_training_curves_mark_the_best_epoch_and_plot_validation_loss(tmp_path):
+    import matplotlib.image as mpimg
+
+    from training.metrics import plot_history
+
+    history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_acc": 0.5 + e / 100,
+                "val_acc": 0.4 + (e == 3) * 0.3} for e in range(1, 6)]
+    path = tmp_path / "curves.png"
+    plot_history(history, path)
+    img = mpimg.imread(path)
+    assert img.shape[0] > 300 and img.shape[1] > 800
+    plot_history([], tmp_path / "empty.png")  # nothing to draw yet: no file, no error
+    assert not (tmp_path / "empty.png").exists()

@@ -67,20 +67,31 @@ def plot_confusion(cm, classes, path: Path, title: str) -> None:
 
 
 def plot_history(history: list[dict], path: Path) -> None:
-    """Loss and accuracy per epoch (training curves)."""
+    """Training curves: loss and accuracy per epoch, validation beside training, best epoch marked.
+
+    Called after every epoch, so an interrupted run still has an up-to-date picture.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not history:
+        return
     epochs = [h["epoch"] for h in history]
+    best = max(history, key=lambda h: h.get("val_acc", float("-inf")))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    a1.plot(epochs, [h["train_loss"] for h in history], label="train loss")
-    a1.set_xlabel("epoch")
-    a1.legend()
-    a2.plot(epochs, [h["train_acc"] for h in history], label="train acc (augmented)")
-    a2.plot(epochs, [h["val_acc"] for h in history], label="PublicTest acc")
-    a2.set_xlabel("epoch")
-    a2.legend()
+    a1.plot(epochs, [h["train_loss"] for h in history], marker=".", label="training loss (augmented)")
+    if all("val_loss" in h for h in history):
+        a1.plot(epochs, [h["val_loss"] for h in history], marker=".", label="PublicTest loss")
+    a1.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    a2.plot(epochs, [h["train_acc"] for h in history], marker=".", label="training accuracy (augmented)")
+    a2.plot(epochs, [h["val_acc"] for h in history], marker=".", label="PublicTest accuracy")
+    a2.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    for ax in (a1, a2):
+        ax.axvline(best["epoch"], color="grey", linestyle="--", linewidth=1,
+                   label=f"best epoch {best['epoch']} (PublicTest {best['val_acc']:.4f})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

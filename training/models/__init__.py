@@ -10,6 +10,7 @@ from typing import Callable
 
 from torch import nn
 
+from .attention import AttentionCNN
 from .baseline import BaselineCNN
 from .vgg import CompactVGG
 
@@ -46,6 +47,14 @@ register(ModelSpec(
     recipe={"epochs": 70, "batch_size": 64, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.05,
             "schedule": "onecycle", "milestones": [], "gamma": 0.1, "label_smoothing": 0.0,
             "rotate": 12.0, "shift": 0.08, "scale": 0.1, "erase": 0.25}))
+
+register(ModelSpec(
+    "attention", AttentionCNN,
+    "CNN with squeeze-excitation stages and self-attention over the 6x6 feature tokens (about 0.63M parameters)",
+    # Same width budget and recipe as vgg, so the two compare at equal parameters and epochs.
+    hparams={"widths": [24, 48, 96, 192], "convs_per_stage": [1, 2, 2], "heads": 4, "attention_layers": 1,
+             "dropout": 0.3},
+    recipe=dict(REGISTRY["vgg"].recipe)))
 
 
 def get_spec(name: str) -> ModelSpec:
