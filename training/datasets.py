@@ -59,6 +59,8 @@ def find_default(name: str) -> Path | None:
 
 def decoded_csv(csv_path: Path, progress: bool) -> tuple[dict[str, np.ndarray], str]:
     """Every CSV row as arrays (images, emotion, usage) plus the file's sha256; cached by that hash."""
+    if not Path(csv_path).is_file():
+        raise DataError(f"{csv_path}: no such file")
     digest = cache.file_sha256(csv_path)
     arrays = cache.load(f"fer2013-{digest[:16]}")
     if arrays is None:

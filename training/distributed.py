@@ -6,11 +6,16 @@ training.train runs as one plain process, or as one of N processes started by `t
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+
+# The public differentiable all_reduce is marked deprecated in favour of a private module; it works.
+warnings.filterwarnings("ignore", message="torch.distributed.nn.functional.all_reduce is deprecated")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Decode an image-folder tree once, in parallel, into an on-disk uint8 cache that training streams.
 
-`ROOT/<split>/<class>/*.png|jpg` becomes, per split, `<split>.npy` (N,48,48 uint8, written through
-np.lib.format.open_memmap so RAM stays flat while writing) and `<split>.labels.npy`, plus info.json,
-under $FER_CACHE_DIR (default ~/.cache/fer) in a folder named by the cache key.
+`ROOT/<split>/<class>/*.png|jpg` becomes, per split, `<split>.npy` (N,48,48 uint8; a plain .npy
+that np.load(mmap_mode="r") maps, written block by block as workers finish so RAM stays flat; a
+writable np.memmap would keep every written page resident) and `<split>.labels.npy`, plus
+info.json, under $FER_CACHE_DIR (default ~/.cache/fer) in a folder named by the cache key.
 
 The key hashes every image's relative path, size and modification time (nanoseconds), not the
 bytes: hashing 200,000 files' contents would read the whole dataset on every start, which is most
@@ -90,18 +91,15 @@ def decode_folder(root: Path, split_dirs: dict[str, Path], progress: bool = True
             for split, files in listing.items():
                 if not files:
                     raise DataError(f"{split_dirs[split]}: no images (.png, .jpg, .bmp) found")
-                images = np.lib.format.open_memmap(tmp / f"{split}.npy", mode="w+", dtype=np.uint8,
-                                                   shape=(len(files), IMAGE_SIZE, IMAGE_SIZE))
                 chunks = [[str(f) for f in files[i:i + CHUNK]] for i in range(0, len(files), CHUNK)]
                 decoded = pool.map(_decode_chunk, chunks) if pool else map(_decode_chunk, chunks)
-                pos = 0
-                for block in decoded:  # in order: rows line up with the sorted file list
-                    images[pos:pos + len(block)] = block
-                    digest.update(block.tobytes())
-                    pos += len(block)
-                    bar.update(len(block))
-                images.flush()
-                del images
+                with open(tmp / f"{split}.npy", "wb") as fh:
+                    np.lib.format.write_array_header_1_0(fh, {"descr": "|u1", "fortran_order": False,
+                                                              "shape": (len(files), IMAGE_SIZE, IMAGE_SIZE)})
+                    for block in decoded:  # in order: rows line up with the sorted file list
+                        fh.write(block.tobytes())
+                        digest.update(block.tobytes())
+                        bar.update(len(block))
                 names = [f.parent.name for f in files]
                 np.save(tmp / f"{split}.labels.npy", np.array([split_classes[split].index(n) for n in names], np.int64))
                 info["splits"][split] = {"classes": split_classes[split], "count": len(files)}

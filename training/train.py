@@ -57,6 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '\'{"happy": "happiness", "angry": "anger", "contempt": null}\' (null drops a class)')
     d.add_argument("--label-set", default="ferplus", choices=sorted(LABEL_SETS), help="default: ferplus")
     d.add_argument("--limit", type=int, help="use only the first N training images (quick experiments)")
+    d.add_argument("--epoch-steps", type=int,
+                   help="cap an epoch at N batches (each epoch still draws from a shuffle of all images)")
     m = p.add_argument_group("model")
     m.add_argument("--model", default="baseline", choices=sorted(REGISTRY), help="registered model (default: baseline)")
     m.add_argument("--hparams", type=json.loads, default={}, help='model hyper-parameters as JSON, e.g. \'{"dropout": 0.2}\'')
@@ -128,7 +130,7 @@ def make_scheduler(args, optimizer, steps_per_epoch: int):
 
 
 def config_of(args) -> dict:
-    keep = RECIPE_KEYS + ("model", "hparams", "label_set", "limit", "seed", "tta", "precision")
+    keep = RECIPE_KEYS + ("model", "hparams", "label_set", "limit", "epoch_steps", "seed", "tta", "precision")
     cfg = {k: getattr(args, k) for k in keep}
     cfg["flip"] = not args.no_flip
     return cfg
@@ -202,6 +204,7 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
     optimizer = make_optimizer(args, model.parameters())
     local_batch = args.batch_size // world.size
     steps = math.ceil(math.ceil(len(train_split) / world.size) / local_batch)
+    steps = min(steps, args.epoch_steps or steps)
     scheduler, per_batch = make_scheduler(args, optimizer, steps)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     gen = torch.Generator().manual_seed(args.seed)  # augmentation: the same stream on every rank
