@@ -72,6 +72,7 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000])
     p.add_argument("--steps", type=int, default=300, help="training batches per size")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1, help="torch threads for training (default 1: a shared CPU)")
     p.add_argument("--workdir", type=Path, help="where to put the images (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the generated images and cache")
     args = p.parse_args(argv)
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
             decode = run_measured([py, "-c", "import sys; from training.datasets import load_folder_dataset as l; "
                                    f"l(sys.argv[1], progress=True)", str(folder)], env)
             train = run_measured([py, "-m", "training.train", "--folder", str(folder), "--model", "vgg",
-                                  "--epochs", "1", "--epoch-steps", str(args.steps), "--batch-size",
+                                  "--epochs", "1", "--epoch-steps", str(args.steps), "--threads", str(args.threads), "--batch-size",
                                   str(args.batch_size), "--no-progress", "--out", str(work / f"run-{n}")], env)
             if decode[2] or train[2]:
                 return 1
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\nvgg, batch {args.batch_size}, {args.steps} steps, torch threads: default\n")
+    print(f"\nvgg, batch {args.batch_size}, {args.steps} steps, {args.threads} torch thread(s)\n")
     print("| training images | decode: peak RSS | decode time | train: peak RSS | train time |")
     print("|---|---|---|---|---|")
     for n, (d_rss, d_s, _), (t_rss, t_s, _) in rows:

@@ -60,7 +60,10 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--formats", nargs="+", default=["contiguous", "channels-last"], choices=["contiguous", "channels-last"])
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, "
           f"median of {args.batches} steps after 3 warm-up steps\n")
     print("| model | params | memory format | precision | ms / batch | images / s |")

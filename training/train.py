@@ -158,6 +158,8 @@ def autocast_dtype(precision: str, device: str):
         return None
     if precision == "fp16" and not device.startswith("cuda"):
         raise ValueError("--precision fp16 needs CUDA; on the CPU use bf16 or fp32")
+    if precision == "bf16" and device.startswith("cuda") and not torch.cuda.is_bf16_supported():
+        raise ValueError("this GPU has no bfloat16; use --precision fp16")
     return torch.float16 if precision == "fp16" else torch.bfloat16
 
 
@@ -274,10 +276,12 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
             bar.set_postfix(loss=f"{total_loss / seen:.3f}")
         if not per_batch:
             scheduler.step()
+        train_seconds = time.time() - t0
         total_loss, correct, seen = distributed.sum_across([total_loss, correct, seen], world)
         val_acc = validate(distributed.unwrap(model), val_split, pre, args.tta, device, world)
         entry = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen, "val_acc": val_acc,
-                 "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - t0}
+                 "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - t0,
+                 "train_images_per_s": seen / train_seconds}  # all processes together, validation excluded
         history.append(entry)
         improved = val_acc > best_acc
         best_acc = max(best_acc, val_acc) if not math.isnan(val_acc) else best_acc
