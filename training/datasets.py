@@ -1,4 +1,4 @@
-"""From source files to in-memory splits: uint8 images + targets, ready to batch as tensors.
+"""From source files to splits: uint8 images (in RAM, or streamed from disk) + targets, ready to batch.
 
 Sources: the FER2013 CSV (+ FERPlus votes for the ferplus label sets), and/or folder layouts
 `<root>/<split>/<class>/*.png|jpg` for users' own data (decoded once into an on-disk cache and
