@@ -39,6 +39,7 @@ from .models import REGISTRY, build_model, count_parameters, get_spec
 from .preprocess import normalize
 from .rowstore import read_rows, take_rows
 
+NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None}
 RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma",
                "label_smoothing", "rotate", "shift", "scale", "erase")
 
@@ -215,7 +216,8 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
     last_path, best_path = args.out / "last.pt", args.out / "best.pt"
     if args.resume:
         state = distributed.broadcast_object(load_checkpoint(last_path) if world.is_main else None, world)
-        if state["metadata"]["training"] != meta["training"]:
+        # options added later count as their defaults, so runs begun before them still resume
+        if {**NEW_OPTION_DEFAULTS, **state["metadata"]["training"]} != meta["training"]:
             raise CheckpointError(f"{last_path}: was trained with a different configuration; "
                                   "resume with the same options or choose another --out")
         model.load_state_dict(state["state_dict"])
@@ -325,8 +327,8 @@ def rng_state(cuda: bool) -> dict:
 
 def restore_rng(state: dict, world: distributed.World, cuda: bool) -> None:
     """Each rank continues its own dropout stream; a different process count cannot replay exactly."""
-    ranks = state.get("rank_rng")
-    if ranks and len(ranks) == world.size:
+    ranks = state.get("rank_rng") or ([{"torch": state["torch_rng"], "cuda": None}] if "torch_rng" in state else None)
+    if ranks and len(ranks) == world.size:  # (checkpoints from before DDP hold torch_rng only)
         torch.set_rng_state(ranks[world.rank]["torch"])
         if cuda and ranks[world.rank]["cuda"] is not None:
             torch.cuda.set_rng_state(ranks[world.rank]["cuda"])
