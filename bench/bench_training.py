@@ -1,9 +1,13 @@
 """Training throughput (images per second) of registered models on this machine.
 
     python bench/bench_training.py [--models baseline vgg] [--batches 30] [--batch-size 64]
+    python bench/bench_training.py --models vgg --formats channels-last --precision fp32 bf16
 
 Times full training steps (augmentation + forward + backward + Adam) on random 48x48 uint8
-faces, with and without channels-last memory format; prints a markdown table of medians.
+faces, with and without channels-last memory format and in fp32 or under bfloat16 autocast
+(torch.autocast('cpu', torch.bfloat16), what training.train --precision bf16 does); prints a
+markdown table of medians. Configurations alternate step by step (round-robin) so that other load
+on the machine hits them alike.
 """
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ from training.models import build_model, count_parameters  # noqa: E402
 from training.preprocess import normalize  # noqa: E402
 
 
-def step_times(name: str, channels_last: bool, batches: int, batch_size: int, hparams: dict) -> list[float]:
+def make_step(name: str, channels_last: bool, precision: str, batch_size: int, hparams: dict):
+    """A closure running one training step of a fresh model in this configuration."""
     torch.manual_seed(0)
     model = build_model(name, 7, hparams)
     if channels_last:
@@ -32,19 +37,20 @@ def step_times(name: str, channels_last: bool, batches: int, batch_size: int, hp
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (batch_size, 48, 48), dtype=torch.uint8)
     labels = torch.randint(0, 7, (batch_size,))
-    times = []
-    for i in range(batches + 3):  # 3 warm-up steps
+
+    def step() -> float:
         t0 = time.perf_counter()
         x = augment_batch(normalize(images, DEFAULT_PREPROCESSING), gen, rotate=10, shift=0.05, scale=0.05)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        loss = F.nll_loss(model(x), labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logp = model(x)
+        loss = F.nll_loss(logp.float(), labels)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if i >= 3:
-            times.append(time.perf_counter() - t0)
-    return times
+        return time.perf_counter() - t0
+    return step
 
 
 def main(argv=None) -> int:
@@ -52,17 +58,29 @@ def main(argv=None) -> int:
     p.add_argument("--models", nargs="+", default=["baseline", "vgg"])
     p.add_argument("--batches", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--formats", nargs="+", default=["contiguous", "channels-last"], choices=["contiguous", "channels-last"])
+    p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, "
-          f"median of {args.batches} steps\n")
-    print("| model | params | memory format | ms / batch | images / s |")
-    print("|---|---|---|---|---|")
+          f"median of {args.batches} steps after 3 warm-up steps\n")
+    print("| model | params | memory format | precision | ms / batch | images / s |")
+    print("|---|---|---|---|---|---|")
     for name in args.models:
-        for cl in (False, True):
-            t = statistics.median(step_times(name, cl, args.batches, args.batch_size, {}))
-            n = count_parameters(build_model(name, 7))
-            print(f"| {name} | {n:,} | {'channels-last' if cl else 'contiguous'} | {t * 1000:.0f} | "
-                  f"{args.batch_size / t:.0f} |", flush=True)
+        configs = [(fmt, prec) for fmt in args.formats for prec in args.precision]
+        steps = {c: make_step(name, c[0] == "channels-last", c[1], args.batch_size, {}) for c in configs}
+        times = {c: [] for c in configs}
+        for i in range(args.batches + 3):
+            for c in configs:
+                t = steps[c]()
+                if i >= 3:
+                    times[c].append(t)
+        n = count_parameters(build_model(name, 7))
+        for (fmt, prec), ts in times.items():
+            t = statistics.median(ts)
+            print(f"| {name} | {n:,} | {fmt} | {prec} | {t * 1000:.0f} | {args.batch_size / t:.0f} |", flush=True)
     return 0
 
 

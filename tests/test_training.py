@@ -112,6 +112,19 @@ def test_cli_errors_are_one_line(tmp_path):
     assert res.returncode == 0 and "--resume" in res.stdout
 
 
+def test_new_run_refuses_an_out_folder_that_holds_checkpoints(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"an earlier run")
+    # refused before any work: the missing CSV is never looked at
+    res = run_cli("training.train", "--csv", tmp_path / "missing.csv", "--out", out, "--no-progress")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "already holds last.pt" in res.stderr and "--resume" in res.stderr and "--overwrite" in res.stderr
+    assert (out / "last.pt").read_bytes() == b"an earlier run"
+    res = run_cli("training.train", "--csv", tmp_path / "missing.csv", "--out", out, "--no-progress", "--overwrite")
+    assert res.returncode == 2 and "missing.csv: no such file" in res.stderr, res.stderr
+
+
 def test_folder_layout(tmp_path):
     labels, _, images = make_rows(sizes={"Training": 30, "PublicTest": 10}, num_classes=3)
     for i, (y, img) in enumerate(zip(labels, images)):

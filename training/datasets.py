@@ -1,23 +1,23 @@
-"""From source files to in-memory splits: uint8 images + targets, ready to batch as tensors.
+"""From source files to splits: uint8 images (in RAM, or streamed from disk) + targets, ready to batch.
 
-Sources: the FER2013 CSV (+ FERPlus votes for the ferplus label sets), or a folder layout
-`<root>/<split>/<class>/*.png|jpg` for users' own data.
+Sources: the FER2013 CSV (+ FERPlus votes for the ferplus label sets), and/or folder layouts
+`<root>/<split>/<class>/*.png|jpg` for users' own data (decoded once into an on-disk cache and
+streamed from it, so they may be larger than memory), combined with a class-name mapping.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from . import cache
+from . import cache, imagecache
 from .errors import DataError
 from .fer_csv import IMAGE_SIZE, SPLITS, read_fer_csv
 from .ferplus_votes import read_votes
 from .labelsets import LabelSet, get_label_set, make_targets
+from .rowstore import ConcatRows, RowFile, take_rows
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Where data is looked for when no path is given: $FER_DATA_DIR, ./data, then ../shared/data.
@@ -25,17 +25,20 @@ DATA_DIRS = [Path(p) for p in [os.environ.get("FER_DATA_DIR", ""), PROJECT_ROOT 
                                PROJECT_ROOT.parent / "shared" / "data"] if str(p)]
 FOLDER_SPLIT_NAMES = {"Training": ("Training", "train"), "PublicTest": ("PublicTest", "val", "valid"),
                       "PrivateTest": ("PrivateTest", "test")}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 
 
 @dataclass
 class Split:
-    images: np.ndarray          # (N, 48, 48) uint8
+    images: np.ndarray          # (N, 48, 48) uint8: an array in RAM, or rows on disk (rowstore.py)
     labels: np.ndarray          # (N,) int64 hard labels (for metrics)
     soft: np.ndarray | None     # (N, C) float32 soft targets, or None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def head(self, n: int) -> "Split":
+        """The first n images (--limit), without reading them."""
+        return Split(take_rows(self.images, slice(0, n)), self.labels[:n], None if self.soft is None else self.soft[:n])
 
 
 @dataclass
@@ -56,6 +59,8 @@ def find_default(name: str) -> Path | None:
 
 def decoded_csv(csv_path: Path, progress: bool) -> tuple[dict[str, np.ndarray], str]:
     """Every CSV row as arrays (images, emotion, usage) plus the file's sha256; cached by that hash."""
+    if not Path(csv_path).is_file():
+        raise DataError(f"{csv_path}: no such file")
     digest = cache.file_sha256(csv_path)
     arrays = cache.load(f"fer2013-{digest[:16]}")
     if arrays is None:
@@ -84,17 +89,9 @@ def load_csv_dataset(csv_path: Path, label_set: str = "ferplus", votes_path: Pat
     return Dataset(splits, ls.classes, label_set, source)
 
 
-def _read_image(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise DataError(f"{path}: not a readable image")
-    if img.shape != (IMAGE_SIZE, IMAGE_SIZE):
-        img = cv2.resize(img, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
-    return img
-
-
-def load_folder_dataset(root: Path) -> Dataset:
-    """`<root>/<split>/<class>/*`: classes are the Training split's sub-folders, sorted by name."""
+def load_folder_dataset(root: Path, progress: bool = False) -> Dataset:
+    """`<root>/<split>/<class>/*`: classes are the Training split's sub-folders, sorted by name.
+    Decoded once into the on-disk cache (imagecache.py); the images stay there, read per batch."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder")
@@ -108,33 +105,79 @@ def load_folder_dataset(root: Path) -> Dataset:
     classes = tuple(sorted(d.name for d in split_dirs["Training"].iterdir() if d.is_dir()))
     if len(classes) < 2:
         raise DataError(f"{split_dirs['Training']}: needs at least two class folders")
-    h = hashlib.sha256()
-    splits = {}
     for split, folder in split_dirs.items():
-        images, labels = [], []
         for c in sorted(d.name for d in folder.iterdir() if d.is_dir()):
             if c not in classes:
                 raise DataError(f"{folder / c}: class {c!r} does not exist in the Training split")
-            for f in sorted((folder / c).iterdir()):
-                if f.suffix.lower() in IMAGE_SUFFIXES:
-                    img = _read_image(f)
-                    h.update(img.tobytes())
-                    images.append(img)
-                    labels.append(classes.index(c))
-        if not images:
-            raise DataError(f"{folder}: no images (.png, .jpg, .bmp) found")
-        splits[split] = Split(np.stack(images), np.array(labels, dtype=np.int64), None)
-    return Dataset(splits, classes, "folder", {"folder": str(root), "images_sha256": h.hexdigest()})
+    info = imagecache.decode_folder(root, split_dirs, progress=progress)
+    splits = {}
+    for split, entry in info["splits"].items():
+        to_run = np.array([classes.index(c) for c in entry["classes"]], dtype=np.int64)
+        labels = to_run[np.load(info["dir"] / f"{split}.labels.npy")]
+        splits[split] = Split(RowFile(info["dir"] / f"{split}.npy"), labels, None)
+    return Dataset(splits, classes, "folder", {"folder": str(root), "images_sha256": info["sha256"]})
 
 
-def load_dataset(csv: Path | None = None, votes: Path | None = None, folder: Path | None = None,
-                 label_set: str = "ferplus", progress: bool = True) -> Dataset:
-    """Entry point used by the CLIs; fills in default paths from DATA_DIRS."""
-    if folder is not None:
-        return load_folder_dataset(folder)
-    csv = csv or find_default("fer2013.csv")
-    if csv is None:
-        raise DataError("no FER2013 CSV found; pass --csv PATH (see README: Getting the data)")
-    if get_label_set(label_set).needs_votes and votes is None:
-        votes = find_default("fer2013new.csv")
-    return load_csv_dataset(Path(csv), label_set, votes, progress)
+def map_classes(data: Dataset, classes: tuple[str, ...], class_map: dict, where: str) -> Dataset:
+    """Relabel a source's classes into the run's classes (class_map: source name -> run name or None)."""
+    lut = np.full(len(data.classes), -1, dtype=np.int64)
+    for i, c in enumerate(data.classes):
+        target = class_map.get(c, c)
+        if target is None:
+            continue  # dropped on purpose
+        if target not in classes:
+            raise DataError(f"{where}: class {c!r} does not map to any of this run's classes "
+                            f"({', '.join(classes)}); add it to --class-map (null drops it)")
+        lut[i] = classes.index(target)
+    splits = {}
+    for name, split in data.splits.items():
+        new = lut[split.labels]
+        keep = np.flatnonzero(new >= 0)
+        if len(keep) == len(new):
+            splits[name] = Split(split.images, new, split.soft)
+        else:
+            splits[name] = Split(take_rows(split.images, keep), new[keep], None)
+    return Dataset(splits, classes, data.label_set, data.source)
+
+
+def combine(parts: list[Dataset]) -> Dataset:
+    """One dataset from several with the same classes: splits concatenated (images stay where they are)."""
+    if len(parts) == 1:
+        return parts[0]
+    n_classes = len(parts[0].classes)
+    splits = {}
+    for name in SPLITS:
+        have = [d.splits[name] for d in parts if name in d.splits]
+        if not have:
+            continue
+        soft = None
+        if any(s.soft is not None for s in have):  # sources with hard labels count as one-hot votes
+            soft = np.concatenate([s.soft if s.soft is not None else np.eye(n_classes, dtype=np.float32)[s.labels]
+                                   for s in have])
+        splits[name] = Split(ConcatRows([s.images for s in have]), np.concatenate([s.labels for s in have]), soft)
+    return Dataset(splits, parts[0].classes, parts[0].label_set, {"sources": [d.source for d in parts]})
+
+
+def load_dataset(csv: Path | None = None, votes: Path | None = None, folder=None,
+                 label_set: str = "ferplus", progress: bool = True, class_map: dict | None = None) -> Dataset:
+    """Entry point used by the CLIs; fills in default paths from DATA_DIRS.
+
+    folder: one path or a list. Folders alone: the first one's classes are the run's. With --csv
+    (or --votes) the CSV comes first and its label set's classes are the run's; every folder's
+    classes must be among them, by name or through class_map."""
+    folders = [] if folder is None else [folder] if isinstance(folder, (str, Path)) else list(folder)
+    class_map = class_map or {}
+    parts = []
+    if csv is not None or votes is not None or not folders:
+        csv = csv or find_default("fer2013.csv")
+        if csv is None:
+            raise DataError("no FER2013 CSV found; pass --csv PATH (see README: Getting the data)")
+        if get_label_set(label_set).needs_votes and votes is None:
+            votes = find_default("fer2013new.csv")
+        parts.append(load_csv_dataset(Path(csv), label_set, votes, progress))
+    for f in folders:
+        part = load_folder_dataset(Path(f), progress)
+        classes = parts[0].classes if parts else tuple(dict.fromkeys(
+            class_map.get(c, c) for c in part.classes if class_map.get(c, c) is not None))
+        parts.append(map_classes(part, classes, class_map, str(f)))
+    return combine(parts)

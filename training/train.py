@@ -6,20 +6,28 @@ Defaults come from the model's recipe in the registry (for `baseline`: the seed'
 Adam, lr 1e-3 -> 1e-4 at 100 -> 1e-5 at 120, flip + rotation); every option overrides it.
 Writes OUT/last.pt (every epoch, with optimizer state, for --resume), OUT/best.pt (best
 PublicTest accuracy), OUT/history.json and OUT/training_curves.png.
+
+Data-parallel on N processes (one per GPU, or CPU processes with gloo); --batch-size is the
+global batch, split evenly over the processes:
+
+    torchrun --nproc_per_node=N -m training.train --model vgg --label-set ferplus-soft --out runs/vgg
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from . import distributed
 from .augment import augment_batch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .datasets import Dataset, load_dataset
@@ -29,7 +37,9 @@ from .metadata import build_metadata
 from .metrics import plot_history, predict_probs
 from .models import REGISTRY, build_model, count_parameters, get_spec
 from .preprocess import normalize
+from .rowstore import read_rows, take_rows
 
+NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None}
 RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma",
                "label_smoothing", "rotate", "shift", "scale", "erase")
 
@@ -40,15 +50,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     d = p.add_argument_group("data")
     d.add_argument("--csv", type=Path, help="FER2013 CSV (.csv or .csv.gz); default: found in ./data or ../shared/data")
     d.add_argument("--votes", type=Path, help="FERPlus fer2013new.csv (for ferplus label sets); default: found beside")
-    d.add_argument("--folder", type=Path, help="train from a folder <split>/<class>/*.png instead of the CSV")
+    d.add_argument("--folder", type=Path, action="append",
+                   help="a folder <split>/<class>/*.png; alone it replaces the CSV, with --csv it adds to it; "
+                        "repeat to combine several folders (their classes must match the run's or --class-map)")
+    d.add_argument("--class-map", type=parse_class_map, default={},
+                   help='JSON object or a .json file mapping folder class names to the run\'s class names, e.g. '
+                        '\'{"happy": "happiness", "angry": "anger", "contempt": null}\' (null drops a class)')
     d.add_argument("--label-set", default="ferplus", choices=sorted(LABEL_SETS), help="default: ferplus")
     d.add_argument("--limit", type=int, help="use only the first N training images (quick experiments)")
+    d.add_argument("--epoch-steps", type=int,
+                   help="cap an epoch at N batches (each epoch still draws from a shuffle of all images)")
     m = p.add_argument_group("model")
     m.add_argument("--model", default="baseline", choices=sorted(REGISTRY), help="registered model (default: baseline)")
     m.add_argument("--hparams", type=json.loads, default={}, help='model hyper-parameters as JSON, e.g. \'{"dropout": 0.2}\'')
     r = p.add_argument_group("recipe (defaults: the model's recipe in training/models)")
     r.add_argument("--epochs", type=int)
-    r.add_argument("--batch-size", type=int)
+    r.add_argument("--batch-size", type=int, help="global batch: split evenly over the torchrun processes")
     r.add_argument("--optimizer", choices=["adam", "adamw", "sgd"])
     r.add_argument("--lr", type=float)
     r.add_argument("--weight-decay", type=float)
@@ -62,9 +79,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     r.add_argument("--erase", type=float, help="probability of random erasing")
     r.add_argument("--no-flip", action="store_true", help="disable horizontal flips")
     r.add_argument("--tta", action="store_true", help="validate with flip test-time augmentation")
+    r.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                   help="autocast mixed precision (fp16 with a GradScaler, CUDA only); default fp32: on this "
+                        "project's CPU (no AVX-512 BF16) bf16 is slower (bench/bench_training.py)")
     o = p.add_argument_group("run")
     o.add_argument("--out", type=Path, help="output folder (default: runs/<model>-<label-set>)")
     o.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    o.add_argument("--overwrite", action="store_true", help="start a new run even if OUT already holds checkpoints")
+    o.add_argument("--no-sync-bn", action="store_true",
+                   help="under torchrun: BatchNorm statistics per process instead of over the global batch")
     o.add_argument("--seed", type=int, default=0)
     o.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
     o.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -76,6 +99,17 @@ def parse_args(argv=None) -> argparse.Namespace:
             setattr(args, key, recipe[key])
     args.out = args.out or Path("runs") / f"{args.model}-{args.label_set}"
     return args
+
+
+def parse_class_map(text: str) -> dict:
+    """--class-map: inline JSON or a path to a JSON file; {source class: run class or null}."""
+    try:
+        value = json.loads(Path(text).read_text() if text.endswith(".json") else text)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"not a JSON object or readable .json file ({exc})") from None
+    if not isinstance(value, dict) or not all(isinstance(v, (str, type(None))) for v in value.values()):
+        raise argparse.ArgumentTypeError('expected {"source class": "run class" or null, ...}')
+    return value
 
 
 def make_optimizer(args, params):
@@ -97,77 +131,145 @@ def make_scheduler(args, optimizer, steps_per_epoch: int):
 
 
 def config_of(args) -> dict:
-    keep = RECIPE_KEYS + ("model", "hparams", "label_set", "limit", "seed", "tta")
+    keep = RECIPE_KEYS + ("model", "hparams", "label_set", "limit", "epoch_steps", "seed", "tta", "precision")
     cfg = {k: getattr(args, k) for k in keep}
     cfg["flip"] = not args.no_flip
     return cfg
 
 
+def refuse_existing_out(args) -> None:
+    """A new run must not silently replace another run's checkpoints (issue 10)."""
+    if args.resume or args.overwrite:
+        return
+    found = [p.name for p in (args.out / "last.pt", args.out / "best.pt") if p.exists()]
+    if found:
+        raise CheckpointError(f"{args.out} already holds {' and '.join(found)}: continue that run with --resume, "
+                              "start over with --overwrite, or choose another --out")
+
+
+def pick_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def autocast_dtype(precision: str, device: str):
+    """None for fp32; fp16 needs a GPU (and a GradScaler), bf16 works on both."""
+    if precision == "fp32":
+        return None
+    if precision == "fp16" and not device.startswith("cuda"):
+        raise ValueError("--precision fp16 needs CUDA; on the CPU use bf16 or fp32")
+    if precision == "bf16" and device.startswith("cuda") and not torch.cuda.is_bf16_supported():
+        raise ValueError("this GPU has no bfloat16; use --precision fp16")
+    return torch.float16 if precision == "fp16" else torch.bfloat16
+
+
 def train(args, data: Dataset | None = None, on_epoch_end=None) -> dict:
-    """Run (or resume) training; returns the final history entry. on_epoch_end(epoch) is a hook."""
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
+    """Run (or resume) training, as one process or as one rank under torchrun; returns the final
+    history entry. on_epoch_end(epoch) is a hook (tests use it to interrupt a run)."""
+    refuse_existing_out(args)
+    world, device = distributed.setup(pick_device(args.device))
+    try:
+        return _train(args, data, on_epoch_end, world, device)
+    finally:
+        distributed.teardown()
+
+
+def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> dict:
+    if args.batch_size % world.size:
+        raise ValueError(f"--batch-size {args.batch_size} is the global batch and must divide evenly over "
+                         f"{world.size} processes")
+    cuda = device.startswith("cuda")
+    amp_dtype = autocast_dtype(args.precision, device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    data = data or load_dataset(args.csv, args.votes, args.folder, args.label_set, progress=not args.no_progress)
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+    show = world.is_main and not args.no_progress
+    if data is None:  # the first process on each machine decodes (and caches); the others then read the cache
+        data = distributed.local_main_first(world, lambda: load_dataset(
+            args.csv, args.votes, args.folder, args.label_set, progress=show, class_map=args.class_map))
     train_split, val_split = data.splits["Training"], data.splits.get("PublicTest")
     if args.limit:
-        train_split.images, train_split.labels = train_split.images[:args.limit], train_split.labels[:args.limit]
-        if train_split.soft is not None:
-            train_split.soft = train_split.soft[:args.limit]
+        train_split = train_split.head(args.limit)
 
-    model = build_model(args.model, len(data.classes), args.hparams).to(device)
-    channels_last = device == "cpu"  # measurably faster for 3x3 convs on CPU (bench/bench_training.py)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    torch.manual_seed(args.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+    model = build_model(args.model, len(data.classes), args.hparams)
     meta = build_metadata(args.model, {**get_spec(args.model).hparams, **args.hparams}, count_parameters(model),
                           data.classes, data.label_set, training=config_of(args), data=data.source)
+    if world.active:
+        torch.manual_seed(args.seed + world.rank)  # each rank its own dropout masks
+        if not args.no_sync_bn:
+            model = distributed.sync_batchnorm(model, device)
+    # channels-last: measurably faster for 3x3 convs on this CPU (bench/bench_training.py) and the
+    # layout tensor cores want under mixed precision on CUDA
+    model = model.to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(args, model.parameters())
-    steps = math.ceil(len(train_split) / args.batch_size)
+    local_batch = args.batch_size // world.size
+    steps = math.ceil(math.ceil(len(train_split) / world.size) / local_batch)
+    steps = min(steps, args.epoch_steps or steps)
     scheduler, per_batch = make_scheduler(args, optimizer, steps)
-    gen = torch.Generator().manual_seed(args.seed)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    gen = torch.Generator().manual_seed(args.seed)  # augmentation: the same stream on every rank
     history, best_acc, start_epoch = [], -1.0, 1
 
     last_path, best_path = args.out / "last.pt", args.out / "best.pt"
     if args.resume:
-        state = load_checkpoint(last_path)
-        if state["metadata"]["training"] != meta["training"]:
+        state = distributed.broadcast_object(load_checkpoint(last_path) if world.is_main else None, world)
+        # options added later count as their defaults, so runs begun before them still resume
+        if {**NEW_OPTION_DEFAULTS, **state["metadata"]["training"]} != meta["training"]:
             raise CheckpointError(f"{last_path}: was trained with a different configuration; "
                                   "resume with the same options or choose another --out")
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        restore_rng(state, world, cuda)
         history, best_acc, start_epoch = state["history"], state["best_acc"], state["epoch"] + 1
-        print(f"resuming {last_path} after epoch {state['epoch']}", file=sys.stderr)
-    args.out.mkdir(parents=True, exist_ok=True)
+        if world.is_main:
+            print(f"resuming {last_path} after epoch {state['epoch']}", file=sys.stderr)
+    model = distributed.wrap(model, world, device)
+    if world.is_main:
+        args.out.mkdir(parents=True, exist_ok=True)
+        if world.active:
+            print(f"data-parallel: {world.size} processes ({'nccl' if cuda else 'gloo'}), global batch "
+                  f"{args.batch_size} = {local_batch} per process", file=sys.stderr)
 
-    images = torch.from_numpy(train_split.images)
     targets = torch.from_numpy(train_split.soft if train_split.soft is not None else train_split.labels)
     hard = torch.from_numpy(train_split.labels)
     pre = meta["preprocessing"]
     for epoch in range(start_epoch, args.epochs + 1):
         model.train()
         t0 = time.time()
-        order = torch.randperm(len(images), generator=gen)
+        order = distributed.shard(distributed.epoch_order(len(train_split), args.seed, epoch), world)
         total_loss, correct, seen = 0.0, 0, 0
         bar = tqdm(range(steps), desc=f"epoch {epoch}/{args.epochs}", unit="batch", leave=False,
-                   disable=args.no_progress, file=sys.stderr)
+                   disable=not show, file=sys.stderr)
         for b in bar:
-            idx = order[b * args.batch_size:(b + 1) * args.batch_size]
-            x = augment_batch(normalize(images[idx], pre), gen, flip=not args.no_flip, rotate=args.rotate,
-                              shift=args.shift, scale=args.scale, erase=args.erase)
-            x = x.to(device, memory_format=torch.channels_last) if channels_last else x.to(device)
-            y = targets[idx].to(device)
-            logp = model(x)
+            idx = order[b * local_batch:(b + 1) * local_batch]
+            pixels = torch.from_numpy(read_rows(train_split.images, idx.numpy()))
+            y = targets[idx]
+            if cuda:  # page-locked host memory lets the copies overlap with compute
+                pixels, y = pixels.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)
+            # this rank holds rows rank, rank+size, ... of the global batch (distributed.shard)
+            rows = torch.arange(len(idx)) * world.size + world.rank if world.active else None
+            x = augment_batch(normalize(pixels, pre), gen, flip=not args.no_flip, rotate=args.rotate,
+                              shift=args.shift, scale=args.scale, erase=args.erase,
+                              rows=rows, total=len(idx) * world.size)
+            x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.split(":")[0], dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                logp = model(x)
+            logp = logp.float()
             if y.dtype == torch.float32:  # soft targets: cross-entropy against the vote distribution
                 loss = -(y * logp).sum(1).mean()
             else:
                 loss = F.cross_entropy(logp, y, label_smoothing=args.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             if per_batch:
                 scheduler.step()
             total_loss += loss.item() * len(idx)
@@ -176,44 +278,83 @@ def train(args, data: Dataset | None = None, on_epoch_end=None) -> dict:
             bar.set_postfix(loss=f"{total_loss / seen:.3f}")
         if not per_batch:
             scheduler.step()
-        val_acc = float("nan")
-        if val_split is not None and len(val_split):
-            probs = predict_probs(model, val_split.images, pre, tta_flip=args.tta, device=device)
-            val_acc = float((probs.argmax(1) == val_split.labels).mean())
+        train_seconds = time.time() - t0
+        total_loss, correct, seen = distributed.sum_across([total_loss, correct, seen], world)
+        val_acc = validate(distributed.unwrap(model), val_split, pre, args.tta, device, world)
         entry = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen, "val_acc": val_acc,
-                 "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - t0}
+                 "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - t0,
+                 "train_images_per_s": seen / train_seconds}  # all processes together, validation excluded
         history.append(entry)
         improved = val_acc > best_acc
         best_acc = max(best_acc, val_acc) if not math.isnan(val_acc) else best_acc
         meta["metrics"] = {"best_val_acc": best_acc, "epochs_trained": epoch, "val_acc": val_acc}
-        state_dict = {k: v.contiguous() for k, v in model.state_dict().items()}
-        if improved or val_split is None:
-            save_checkpoint(best_path, {"state_dict": state_dict, "metadata": {**meta, "metrics": {**meta["metrics"], "epoch": epoch}}})
-        save_checkpoint(last_path, {"state_dict": state_dict, "metadata": meta, "optimizer": optimizer.state_dict(),
-                                    "scheduler": scheduler.state_dict(), "generator": gen.get_state(),
-                                    "torch_rng": torch.get_rng_state(), "epoch": epoch, "history": history,
-                                    "best_acc": best_acc})
-        print(f"epoch {epoch:3d}/{args.epochs}  loss {entry['train_loss']:.4f}  train acc {entry['train_acc']:.4f}  "
-              f"PublicTest acc {val_acc:.4f}  lr {entry['lr']:.2e}  {entry['seconds']:.0f}s"
-              + ("  *best*" if improved else ""), file=sys.stderr, flush=True)
-        (args.out / "history.json").write_text(json.dumps(history, indent=1))
+        rng = distributed.gather_objects(rng_state(cuda), world)  # a collective: every rank takes part
+        if world.is_main:
+            state_dict = {k: v.detach().cpu().contiguous() for k, v in distributed.unwrap(model).state_dict().items()}
+            if improved or val_split is None:
+                save_checkpoint(best_path, {"state_dict": state_dict,
+                                            "metadata": {**meta, "metrics": {**meta["metrics"], "epoch": epoch}}})
+            save_checkpoint(last_path, {"state_dict": state_dict, "metadata": meta, "optimizer": optimizer.state_dict(),
+                                        "scheduler": scheduler.state_dict(), "generator": gen.get_state(),
+                                        "torch_rng": rng[0]["torch"], "rank_rng": rng, "world_size": world.size,
+                                        "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                                        "epoch": epoch, "history": history, "best_acc": best_acc})
+            print(f"epoch {epoch:3d}/{args.epochs}  loss {entry['train_loss']:.4f}  train acc {entry['train_acc']:.4f}  "
+                  f"PublicTest acc {val_acc:.4f}  lr {entry['lr']:.2e}  {entry['seconds']:.0f}s"
+                  + ("  *best*" if improved else ""), file=sys.stderr, flush=True)
+            (args.out / "history.json").write_text(json.dumps(history, indent=1))
         if on_epoch_end:
             on_epoch_end(epoch)
-    plot_history(history, args.out / "training_curves.png")
+    if world.is_main:
+        plot_history(history, args.out / "training_curves.png")
     return history[-1] if history else {}
+
+
+def validate(model, split, pre: dict, tta: bool, device: str, world: distributed.World) -> float:
+    """PublicTest accuracy; under DDP each rank scores every size-th image and the counts are summed."""
+    if split is None or not len(split):
+        return float("nan")
+    mine = np.arange(world.rank, len(split), world.size)
+    probs = predict_probs(model, take_rows(split.images, mine), pre, tta_flip=tta, device=device)
+    correct = float((probs.argmax(1) == split.labels[mine]).sum()) if len(mine) else 0.0
+    correct, count = distributed.sum_across([correct, float(len(mine))], world)
+    return correct / count
+
+
+def rng_state(cuda: bool) -> dict:
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if cuda else None}
+
+
+def restore_rng(state: dict, world: distributed.World, cuda: bool) -> None:
+    """Each rank continues its own dropout stream; a different process count cannot replay exactly."""
+    ranks = state.get("rank_rng") or ([{"torch": state["torch_rng"], "cuda": None}] if "torch_rng" in state else None)
+    if ranks and len(ranks) == world.size:  # (checkpoints from before DDP hold torch_rng only)
+        torch.set_rng_state(ranks[world.rank]["torch"])
+        if cuda and ranks[world.rank]["cuda"] is not None:
+            torch.cuda.set_rng_state(ranks[world.rank]["cuda"])
+        return
+    if world.is_main:
+        print(f"warning: the checkpoint was written by {state.get('world_size', 1)} process(es), this run has "
+              f"{world.size}: training continues, but dropout masks will not replay exactly", file=sys.stderr)
+    torch.manual_seed(int(state["metadata"]["training"].get("seed", 0)) * 1000 + int(state["epoch"]) + world.rank)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    main_rank = int(os.environ.get("RANK", 0)) == 0
     try:
         final = train(args)
     except KeyboardInterrupt:
-        print(f"\ninterrupted; the last complete epoch is in {args.out / 'last.pt'}: continue with the same "
-              "command plus --resume", file=sys.stderr)
+        if main_rank:
+            print(f"\ninterrupted; the last complete epoch is in {args.out / 'last.pt'}: continue with the same "
+                  "command plus --resume", file=sys.stderr)
         return 130
     except (DataError, CheckpointError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if main_rank or not isinstance(exc, CheckpointError):
+            print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not main_rank:
+        return 0
     history = json.loads((args.out / "history.json").read_text()) if (args.out / "history.json").is_file() else []
     best = max(history, key=lambda r: r["val_acc"], default={})
     print(f"done: PublicTest accuracy {final.get('val_acc', float('nan')):.4f} at the last epoch, best "
