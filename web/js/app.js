@@ -292,7 +292,7 @@ async function decodePhoto(file) {
   try {
     return await createImageBitmap(file, { imageOrientation: 'from-image' }); // honours EXIF orientation
   } catch {
-    throw new InputRejected('corrupt', `"${file.name}" could not be read as an image: it is truncated or damaged.`);
+    throw new InputRejected('corrupt', `"${file.name}" could not be read as an image. It is truncated or damaged.`);
   }
 }
 

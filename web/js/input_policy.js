@@ -113,7 +113,7 @@ export async function checkUpload(file) {
     const choose = `Choose a ${acceptedNames(policy)} photo.`;
     throw new InputRejected('format', file.type && !file.type.startsWith('image/')
       ? `${name} is not an image (${file.type}). ${choose}`
-      : `${name} could not be read as an image: its content is not ${acceptedNames(policy)}. ${choose}`);
+      : `${name} could not be read as an image. Its content is not ${acceptedNames(policy)}, whatever its name says.`);
   }
   if (!format.accepted) throw new InputRejected('format', `${name} is a ${format.name} image: ${format.why}.`);
   const size = await headerSize(file, format.name);
