@@ -67,17 +67,27 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
     }
 
 
+OVERSIZED = "oversized.jpg"  # a real JPEG padded (sparse) past 50 MiB: refused by size before anything else
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("inputs")
     for name, (data, _) in bad_files().items():
         (folder / name).write_bytes(data)
+    with open(folder / OVERSIZED, "wb") as fh:
+        fh.write(encoded(astronaut(), "JPEG"))
+        fh.truncate(51 * 2**20)
     return folder
+
+
+def expected_verdicts() -> dict[str, str]:
+    return {**{name: verdict for name, (_, verdict) in bad_files().items()}, OVERSIZED: "file_size"}
 
 
 @pytest.fixture(scope="module")
 def python_verdicts(files):
-    names = list(bad_files())
+    names = list(expected_verdicts())
     proc = run_predict("image", *(files / n for n in names), "--model-dir", model_dir(), "--json", "-",
                        "--no-images")
     assert proc.returncode == 1, proc.stderr  # some files refused
@@ -111,7 +121,7 @@ def page_verdicts(files):
             page.goto(server.url + "/")
             assert page.evaluate("ferApp.ready") is True, errors
             out = {}
-            for name in bad_files():
+            for name in expected_verdicts():
                 page.set_input_files("#file", str(files / name))
                 wait_js(page, f"ferApp.state.upload?.name === {name!r} && ferApp.state.upload.accepted !== null")
                 upload = page.evaluate("ferApp.state.upload")
@@ -132,7 +142,7 @@ def page_verdicts(files):
 def test_python_and_page_give_the_same_verdicts(python_verdicts, page_verdicts):
     py, _ = python_verdicts
     page, _ = page_verdicts
-    expected = {name: verdict for name, (_, verdict) in bad_files().items()}
+    expected = expected_verdicts()
     table = {name: (expected[name], py.get(name), page[name]["verdict"]) for name in expected}
     print("\nfile | expected | python | page\n" + "\n".join(f"{n} | {e} | {p} | {j}" for n, (e, p, j) in table.items()))
     assert {n: p for n, (_, p, _) in table.items()} == expected
@@ -144,7 +154,7 @@ def test_good_photos_are_analysed_on_both_sides(python_verdicts, page_verdicts):
     page, _ = page_verdicts
     for entry in report["images"]:
         name = entry["path"].rsplit("/", 1)[-1]
-        if bad_files()[name][1] == "ok":
+        if expected_verdicts()[name] == "ok":
             assert len(entry["faces"]) == 1 and (entry["width"], entry["height"]) == (512, 512), name
             assert page[name]["faces"] == 1 and page[name]["mode"] == "photo", name
 
@@ -161,7 +171,7 @@ def test_page_never_decodes_a_file_its_header_refuses(page_verdicts):
 def test_a_refused_upload_clears_the_previous_photo(page_verdicts):
     """Files go in order good, good, good, then bad: after each bad one nothing of a photo remains."""
     page, _ = page_verdicts
-    for name, (_, verdict) in bad_files().items():
+    for name, verdict in expected_verdicts().items():
         if verdict != "ok":
             assert page[name]["faces"] == 0 and page[name]["listed"] == 0 and page[name]["mode"] == "idle", name
             assert page[name]["message"].startswith(f'"{name}"'), page[name]["message"]
