@@ -32,19 +32,19 @@ GOOD_PIXELS = " ".join(["7"] * 2304)
 
 @pytest.mark.parametrize("header,rows,message", [
     ("emotion,Usage", ["0,Training"], "missing column(s) pixels"),
-    (None, [f"0,{GOOD_PIXELS},Training", "1,1 2 3,Training"], "row 3, column pixels: expected 2304 pixels (48x48), got 3"),
-    (None, [f"0,{' '.join(['7'] * 2303)} x7,Training"], "row 2, column pixels: non-numeric pixel value 'x7'"),
-    (None, [f"0,{' '.join(['7'] * 2303)} 300,Training"], "row 2, column pixels: pixel values must lie in 0..255"),
-    (None, [f"9,{GOOD_PIXELS},Training"], "row 2, column emotion: label '9' is not in 0..6"),
-    (None, [f"-1,{GOOD_PIXELS},Training"], "row 2, column emotion: label '-1'"),
-    (None, [f"0,{GOOD_PIXELS},Validation"], "row 2, column Usage: 'Validation' is not one of"),
+    (None, [f"0,{GOOD_PIXELS},Training", "1,1 2 3,Training"], "row 3: expected 2304 pixels (48x48), got 3 (column pixels)"),
+    (None, [f"0,{' '.join(['7'] * 2303)} x7,Training"], "row 2: non-numeric pixel value 'x7' (column pixels)"),
+    (None, [f"0,{' '.join(['7'] * 2303)} 300,Training"], "row 2: pixel values must lie in 0..255 (column pixels)"),
+    (None, [f"9,{GOOD_PIXELS},Training"], "row 2: emotion label '9' is not in 0..6 (column emotion)"),
+    (None, [f"-1,{GOOD_PIXELS},Training"], "row 2: emotion label '-1'"),
+    (None, [f"0,{GOOD_PIXELS},Validation"], "row 2: Usage 'Validation' is not one of"),
     # str.isdigit() says yes to a superscript two, int() says no: once a traceback, now one line
     (None, [f"0,{GOOD_PIXELS},Training", f"0,{' '.join(['7'] * 2303)} \u00b2,Training"],
-     "row 3, column pixels: non-numeric pixel value '\u00b2'"),
-    (None, [f"\u00b2,{GOOD_PIXELS},Training"], "row 2, column emotion: label '\u00b2' is not in 0..6"),
+     "row 3: non-numeric pixel value '\u00b2' (column pixels)"),
+    (None, [f"\u00b2,{GOOD_PIXELS},Training"], "row 2: emotion label '\u00b2' is not in 0..6 (column emotion)"),
     # int() and numpy accept other scripts' digits (Arabic-Indic three): silently read as 3 before
-    (None, [f"0,{' '.join(['7'] * 2303)} \u0663,Training"], "row 2, column pixels: non-numeric pixel value '\u0663'"),
-    (None, [f"\u0663,{GOOD_PIXELS},Training"], "row 2, column emotion: label '\u0663'"),
+    (None, [f"0,{' '.join(['7'] * 2303)} \u0663,Training"], "row 2: non-numeric pixel value '\u0663' (column pixels)"),
+    (None, [f"\u0663,{GOOD_PIXELS},Training"], "row 2: emotion label '\u0663'"),
     (None, [f"0,{GOOD_PIXELS}"], "row 2: expected 3 fields, got 2"),
     (None, [], "no data rows"),
 ])
@@ -67,7 +67,7 @@ def test_bad_vote_counts_name_file_row_and_column(tmp_path, value):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(DataError) as err:
         read_votes(path)
-    assert str(err.value) == f"{path}: row 4, column happiness: vote count {value!r} is not a non-negative number"
+    assert str(err.value) == f"{path}: row 4: vote count {value!r} is not a non-negative number (column happiness)"
 
 
 @pytest.mark.parametrize("module, bad_row", [
@@ -87,7 +87,7 @@ def test_cli_gives_one_line_for_a_bad_csv_cell(tmp_path, module, bad_row):
                           timeout=300)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error")]
     assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
-    assert len(errors) == 1 and str(path) in errors[0] and "row 2, column " in errors[0], proc.stderr
+    assert len(errors) == 1 and str(path) in errors[0] and "row 2: " in errors[0] and "(column " in errors[0], proc.stderr
 
 
 def test_missing_and_binary_files(tmp_path):

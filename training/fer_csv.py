@@ -47,10 +47,9 @@ def open_text(path: Path):
 
 
 def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
-    where = f"{path}: row {line}, column pixels"
     tokens = text.split()
     if len(tokens) != NUM_PIXELS:
-        raise DataError(f"{where}: expected {NUM_PIXELS} pixels (48x48), got {len(tokens)}")
+        raise DataError(f"{path}: row {line}: expected {NUM_PIXELS} pixels (48x48), got {len(tokens)} (column pixels)")
     # ASCII digits only: int() and numpy also take digits of other scripts ('٣'), and superscripts
     # ('²') pass str.isdigit() yet fail int(); either would slip through or end in a traceback.
     bad = None if text.isascii() else next(t for t in tokens if not t.isascii())
@@ -60,9 +59,9 @@ def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
         except ValueError:
             bad = next((t for t in tokens if not _INT.fullmatch(t)), tokens[0])
     if bad is not None:
-        raise DataError(f"{where}: non-numeric pixel value {bad!r}")
+        raise DataError(f"{path}: row {line}: non-numeric pixel value {bad!r} (column pixels)")
     if values.min() < 0 or values.max() > 255:
-        raise DataError(f"{where}: pixel values must lie in 0..255")
+        raise DataError(f"{path}: row {line}: pixel values must lie in 0..255 (column pixels)")
     return values.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE)
 
 
@@ -91,11 +90,11 @@ def read_fer_csv(path: Path, progress: bool = True) -> FerTable:
                     raise DataError(f"{path}: row {line}: expected {len(header)} fields, got {len(row)}")
                 label = row[col["emotion"]].strip()
                 if not (label.isascii() and label.isdigit()) or int(label) >= NUM_FER_CLASSES:
-                    raise DataError(f"{path}: row {line}, column emotion: label {label!r} is not in "
-                                    f"0..{NUM_FER_CLASSES - 1}")
+                    raise DataError(f"{path}: row {line}: emotion label {label!r} is not in "
+                                    f"0..{NUM_FER_CLASSES - 1} (column emotion)")
                 usage = row[col["Usage"]].strip()
                 if usage not in SPLITS:
-                    raise DataError(f"{path}: row {line}, column Usage: {usage!r} is not one of {', '.join(SPLITS)}")
+                    raise DataError(f"{path}: row {line}: Usage {usage!r} is not one of {', '.join(SPLITS)} (column Usage)")
                 images.append(_parse_pixels(row[col["pixels"]], path, line))
                 emotions.append(int(label))
                 usages.append(SPLITS.index(usage))

@@ -43,8 +43,8 @@ def read_votes(path: Path, expected_usage: np.ndarray | None = None) -> np.ndarr
                 text = row[i].strip()
                 # plain ASCII numbers only: float() also takes 'nan', 'inf' and other scripts' digits
                 if not _COUNT.fullmatch(text):
-                    raise DataError(f"{path}: row {line}, column {name}: vote count {text!r} is not a "
-                                    "non-negative number")
+                    raise DataError(f"{path}: row {line}: vote count {text!r} is not a non-negative number "
+                                    f"(column {name})")
                 v.append(float(text))
             votes.append(v)
             usages.append(row[usage_col].strip())
