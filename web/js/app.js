@@ -315,9 +315,10 @@ async function showPhoto(file) {
   try {
     bitmap = await decodePhoto(file);
   } catch (err) {
-    state.upload = { name: file.name, accepted: false, reason: err.reason || 'corrupt' };
+    const refused = err instanceof InputRejected; // otherwise the policy itself could not be loaded
+    state.upload = { name: file.name, accepted: false, reason: refused ? err.reason : 'error' };
     clearPhoto();
-    showMessage(err.message, 'error');
+    showMessage(refused ? err.message : `Could not check "${file.name}": ${err.message}`, 'error');
     return;
   }
   state.upload = { name: file.name, accepted: true, reason: null };

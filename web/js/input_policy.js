@@ -13,6 +13,9 @@ export function loadPolicy() {
     const p = await r.json();
     if (p.version !== SUPPORTED_VERSION) throw new Error(`input policy version ${p.version}; this page reads ${SUPPORTED_VERSION}`);
     return p;
+  }).catch((err) => {
+    policyPromise = null; // try again on the next upload
+    throw err;
   });
   return policyPromise;
 }
