@@ -176,3 +176,33 @@ def test_a_refused_upload_clears_the_previous_photo(page_verdicts):
             assert page[name]["faces"] == 0 and page[name]["listed"] == 0 and page[name]["mode"] == "idle", name
             assert page[name]["message"].startswith(f'"{name}"'), page[name]["message"]
 
+
+
+def real_png(path, width: int, height: int):
+    """A complete, valid RGB PNG of width x height grey pixels, written row by row (small file, low memory)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    z, row = zlib.compressobj(9), b"\0" + b"\x80" * (3 * width)
+    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def test_python_refuses_144_megapixels_without_decoding_them(tmp_path):
+    """Peak memory of a process refusing a real 12000x12000 PNG stays near the interpreter's own:
+    decoding it would take 432 MB for the RGB pixels alone."""
+    import subprocess
+    import sys
+
+    from predict_helpers import ROOT
+    path = real_png(tmp_path / "huge.png", 12000, 12000)
+    code = ("import resource, sys\nfrom predict.images import read_rgb\nfrom predict.input_policy import InputRejected\n"
+            "try:\n    read_rgb(sys.argv[1])\nexcept InputRejected as e:\n    print(e.reason)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")  # Linux: KiB -> MiB
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0 and len(proc.stdout.split()) == 2, proc.stdout + proc.stderr
+    reason, peak_mib = proc.stdout.split()
+    assert reason == "dimensions", proc.stderr
+    assert int(peak_mib) < 200, peak_mib
