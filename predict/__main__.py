@@ -43,8 +43,9 @@ def main(argv=None) -> int:
     try:
         from .pipeline import Pipeline
 
-        pipeline = Pipeline(args.model_dir, args.backend, args.checkpoint, threads=args.threads)
         command = image_cmd if args.command == "image" else live_cmd
+        command.prepare(args)  # bad options and output paths are refused before the model loads
+        pipeline = Pipeline(args.model_dir, args.backend, args.checkpoint, threads=args.threads)
         return command.run(args, pipeline)
     except PredictError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from tqdm import tqdm
 from .draw import draw_faces
 from .errors import PredictError
 from .images import find_images, output_names, read_rgb, write_image, write_text
+from .input_policy import InputRejected
+from .outputs import FileSet, check_output_file, check_output_folder
 
 
 def add_arguments(p) -> None:
@@ -22,11 +25,22 @@ def add_arguments(p) -> None:
                    help="write per-face results as JSON to FILE, or '-' for stdout (then no summary lines)")
 
 
+def prepare(args) -> None:
+    """Everything that can be refused without the model: inputs listed, every output path checked."""
+    args.images = find_images(args.paths)
+    args.outs = output_names(args.images, args.out)
+    if not args.no_images:
+        check_output_folder(args.out, "--out")
+        for image, out in zip(args.images, args.outs):
+            if out.is_dir() or (out.exists() and not os.access(out, os.W_OK)):
+                raise PredictError(f"--out {args.out}: cannot write {out.name} (the annotated copy of {image}) there")
+    if args.json and args.json != "-":
+        annotated = FileSet() if args.no_images else FileSet(args.outs)
+        check_output_file(Path(args.json), "--json", FileSet(args.images), annotated)
+
+
 def run(args, pipeline) -> int:
-    if not args.no_images and args.out.exists() and not args.out.is_dir():
-        raise PredictError(f"--out {args.out}: exists and is not a folder")
-    paths = find_images(args.paths)
-    outs = output_names(paths, args.out)
+    paths, outs = args.images, args.outs
     to_stdout = args.json == "-"
     report = {"model": {"name": pipeline.meta["model"]["name"], "dir": str(pipeline.model_dir),
                         "backend": pipeline.backend.name},
@@ -49,6 +63,8 @@ def run(args, pipeline) -> int:
         except (PredictError, OSError) as exc:  # OSError: the annotated copy could not be written
             failed += 1
             entry["error"] = str(exc)
+            if isinstance(exc, InputRejected):
+                entry["reason"] = exc.reason  # web/input_policy.json's name for it, as the page reports
             tqdm.write(f"error: {exc}", file=sys.stderr)
         report["images"].append(entry)
     text = json.dumps(report, indent=2) + "\n"

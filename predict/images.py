@@ -9,24 +9,25 @@ import numpy as np
 from training.atomic import atomic_open
 
 from .errors import PredictError
+from .input_policy import load_policy, open_checked
+from .outputs import FileSet
 
-# Larger photos are refused before decoding: 50 MP is well past any camera's face photo and keeps a
-# hostile file (a tiny PNG that decodes to gigabytes) from exhausting memory.
-MAX_PIXELS = 50_000_000
 
-# Formats OpenCV 4.10's wheel decodes and encodes.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm")
+def image_suffixes() -> tuple[str, ...]:
+    """Names picked out of folders (the content is still checked file by file, by its first bytes)."""
+    return load_policy().extensions
 
 
 def find_images(paths) -> list[Path]:
     """Files as given (their format is checked) and the images inside folders (recursively, sorted)."""
+    suffixes = image_suffixes()
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
             if not inside:
-                raise PredictError(f"{path}: folder holds no images ({' '.join(IMAGE_SUFFIXES)})")
+                raise PredictError(f"{path}: folder holds no images ({' '.join(suffixes)})")
             found.extend(inside)
         else:
             found.append(path)  # read_rgb names what is wrong with it, file by file
@@ -34,35 +35,24 @@ def find_images(paths) -> list[Path]:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """RGB uint8 (H, W, 3); EXIF orientation applied as a browser does."""
-    path = Path(path)
-    if not path.is_file():
-        raise PredictError(f"{path}: no such file")
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise PredictError(f"{path}: unsupported image format {path.suffix or '(no extension)'!r}; "
-                           f"use one of {' '.join(IMAGE_SUFFIXES)}")
-    _check_size(path)
-    data = np.fromfile(str(path), np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
-        raise PredictError(f"{path}: cannot decode the image (corrupt, empty or not really {path.suffix})")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    """RGB uint8 (H, W, 3); EXIF orientation applied as a browser does. Raises InputRejected (with the
+    policy's reason) for anything web/input_policy.json refuses, before decoding where it can."""
+    from PIL import ImageOps
 
-
-def _check_size(path: Path) -> None:
-    """Read only the header (Pillow opens lazily) and refuse huge images with a clear message."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-    except Image.DecompressionBombError:
-        raise PredictError(f"{path}: image is too large (over {MAX_PIXELS // 1_000_000} megapixels)") from None
-    except Exception:  # not readable by Pillow: let OpenCV decide (and name the problem)
-        return
-    if width * height > MAX_PIXELS:
-        raise PredictError(f"{path}: image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
-                           f"the limit is {MAX_PIXELS // 1_000_000} megapixels: downscale it first")
+    with open_checked(Path(path)) as img:
+        ImageOps.exif_transpose(img, in_place=True)  # in place: no second full-size copy
+        if img.mode.startswith("I"):  # 16-bit greyscale PNG: keep the high byte, as browsers do
+            grey = (np.asarray(img).astype(np.uint32) >> 8).astype(np.uint8)
+            return np.repeat(grey[..., None], 3, axis=2)
+        rgb = img if img.mode == "RGB" else img.convert("RGB")
+        # Copied out in bands of about 4 MB: np.asarray on the whole image would hold two more
+        # full-size copies at once (Pillow's tobytes chunks and their join).
+        w, h = rgb.size
+        out = np.empty((h, w, 3), np.uint8)
+        band = max(1, 2**22 // (3 * w))
+        for y in range(0, h, band):
+            out[y:y + band] = np.asarray(rgb.crop((0, y, w, min(h, y + band))))
+        return out
 
 
 def write_image(path: Path, bgr: np.ndarray) -> None:
@@ -80,16 +70,19 @@ def write_text(path: Path, text: str) -> None:
 
 
 def output_names(paths: list[Path], out_dir: Path) -> list[Path]:
-    """One annotated file per input, same name in out_dir; clashing names get -2, -3... ."""
+    """One annotated file per input, same name in out_dir; clashing names get -2, -3... . A name that is
+    one of the inputs (any spelling of it: symlink, hard link) becomes NAME-annotated: never an input."""
+    inputs = FileSet(paths)
+    suffixes = image_suffixes()
     taken: set[str] = set()
     names = []
     for p in paths:
-        suffix = p.suffix.lower() if p.suffix.lower() in IMAGE_SUFFIXES else ".png"
+        suffix = p.suffix.lower() if p.suffix.lower() in suffixes else ".png"
         stem, name, n = p.stem, p.stem + suffix, 1
-        if (Path(out_dir) / name).resolve() == p.resolve():
-            stem = name = f"{p.stem}-annotated"  # never overwrite the photo itself
+        if Path(out_dir) / name in inputs:
+            stem = name = f"{p.stem}-annotated"
             name += suffix
-        while name in taken:
+        while name in taken or Path(out_dir) / name in inputs:
             n += 1
             name = f"{stem}-{n}{suffix}"
         taken.add(name)

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from .draw import draw_faces, draw_fps
 from .errors import PredictError
+from .outputs import FileSet, check_output_file
 from training.atomic import publish
 from .tracking import Smoother
 
@@ -65,9 +66,6 @@ class VideoOut:
     """mp4 written to a temp file beside the target and renamed when closed cleanly."""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
-        if path.suffix.lower() != ".mp4":
-            raise PredictError(f"{path}: --out must end in .mp4")
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".mp4")
         os.close(fd)
         self.path, self.tmp = path, Path(tmp)
@@ -91,7 +89,6 @@ class CsvOut:
     """One row per face per frame, streamed to a temp file beside the target, renamed when closed cleanly."""
 
     def __init__(self, path: Path, classes: list[str]):
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         self.path, self.tmp, self.classes = path, Path(tmp), classes
         self.fh = os.fdopen(fd, "w", newline="")
@@ -134,12 +131,27 @@ class Window:
         cv2.destroyAllWindows()
 
 
-def run(args, pipeline) -> int:
+def prepare(args) -> None:
+    """Options and output paths, refused before the model loads or a frame is read."""
     if not 0 < args.smooth <= 1:
         raise PredictError("--smooth must be in (0, 1]")
-    window = Window() if not args.no_window and has_display() else None
-    if not (window or args.out or args.csv):
+    if args.max_frames < 0:
+        raise PredictError("--max-frames must be 0 (no limit) or more")
+    if not (args.out or args.csv) and (args.no_window or not has_display()):
         raise PredictError("no display for a window: pass --out FILE.mp4 and/or --csv FILE to run headless")
+    if args.video is not None and not args.video.is_file():
+        raise PredictError(f"{args.video}: no such video file")
+    inputs = FileSet([args.video] if args.video is not None else [])
+    if args.out:
+        if args.out.suffix.lower() != ".mp4":
+            raise PredictError(f"--out {args.out}: must end in .mp4")
+        check_output_file(args.out, "--out", inputs)
+    if args.csv:
+        check_output_file(args.csv, "--csv", inputs, FileSet([args.out] if args.out else []))
+
+
+def run(args, pipeline) -> int:
+    window = Window() if not args.no_window and has_display() else None
     cap, what = open_source(args)
     ok, frame = cap.read()
     if not ok:
@@ -153,7 +165,7 @@ def run(args, pipeline) -> int:
     smoother = Smoother(alpha=args.smooth)
     bar = tqdm(total=total or None, desc=what, unit="frame", file=sys.stderr, disable=window is not None)
     writer = table = None
-    n, faces_seen, fps, started, finished = 0, 0, 0.0, time.perf_counter(), False
+    n, faces_seen, fps, started, finished, short = 0, 0, 0.0, time.perf_counter(), False, False
     try:
         writer = VideoOut(args.out, src_fps, (frame.shape[1], frame.shape[0])) if args.out else None
         table = CsvOut(args.csv, pipeline.classes) if args.csv else None
@@ -176,6 +188,9 @@ def run(args, pipeline) -> int:
                 break
             ok, frame = cap.read()
         finished = True
+        # FFmpeg's reader ends quietly at damaged data: a file that stops before the frame count its
+        # container states is reported, and its partial results are not published as if complete.
+        short = args.video is not None and not ok and n < total
     except KeyboardInterrupt:
         finished = True  # Ctrl+C ends a live session normally: keep what was recorded
     finally:
@@ -183,9 +198,12 @@ def run(args, pipeline) -> int:
         cap.release()
         for out in (writer, table):
             if out:
-                out.close(keep=finished)
+                out.close(keep=finished and not short)
         if window:
             window.close()
+    if short:
+        raise PredictError(f"{what}: video ended after {n} of {total} frames (damaged or truncated mid-stream)"
+                           + ("; no output written" if args.out or args.csv else ""))
     elapsed = time.perf_counter() - started
     print(f"{what}: {n} frames, {faces_seen} face detections, {n / max(elapsed, 1e-9):.1f} fps overall"
           + (f"; video {args.out}" if args.out else "") + (f"; results {args.csv}" if args.csv else ""))

@@ -32,12 +32,19 @@ GOOD_PIXELS = " ".join(["7"] * 2304)
 
 @pytest.mark.parametrize("header,rows,message", [
     ("emotion,Usage", ["0,Training"], "missing column(s) pixels"),
-    (None, [f"0,{GOOD_PIXELS},Training", "1,1 2 3,Training"], "row 3: expected 2304 pixels (48x48), got 3"),
-    (None, [f"0,{' '.join(['7'] * 2303)} x7,Training"], "row 2: non-numeric pixel value 'x7'"),
-    (None, [f"0,{' '.join(['7'] * 2303)} 300,Training"], "row 2: pixel values must lie in 0..255"),
-    (None, [f"9,{GOOD_PIXELS},Training"], "row 2: emotion label '9' is not in 0..6"),
+    (None, [f"0,{GOOD_PIXELS},Training", "1,1 2 3,Training"], "row 3: expected 2304 pixels (48x48), got 3 (column pixels)"),
+    (None, [f"0,{' '.join(['7'] * 2303)} x7,Training"], "row 2: non-numeric pixel value 'x7' (column pixels)"),
+    (None, [f"0,{' '.join(['7'] * 2303)} 300,Training"], "row 2: pixel values must lie in 0..255 (column pixels)"),
+    (None, [f"9,{GOOD_PIXELS},Training"], "row 2: emotion label '9' is not in 0..6 (column emotion)"),
     (None, [f"-1,{GOOD_PIXELS},Training"], "row 2: emotion label '-1'"),
     (None, [f"0,{GOOD_PIXELS},Validation"], "row 2: Usage 'Validation' is not one of"),
+    # str.isdigit() says yes to a superscript two, int() says no: once a traceback, now one line
+    (None, [f"0,{GOOD_PIXELS},Training", f"0,{' '.join(['7'] * 2303)} \u00b2,Training"],
+     "row 3: non-numeric pixel value '\u00b2' (column pixels)"),
+    (None, [f"\u00b2,{GOOD_PIXELS},Training"], "row 2: emotion label '\u00b2' is not in 0..6 (column emotion)"),
+    # int() and numpy accept other scripts' digits (Arabic-Indic three): silently read as 3 before
+    (None, [f"0,{' '.join(['7'] * 2303)} \u0663,Training"], "row 2: non-numeric pixel value '\u0663' (column pixels)"),
+    (None, [f"\u0663,{GOOD_PIXELS},Training"], "row 2: emotion label '\u0663'"),
     (None, [f"0,{GOOD_PIXELS}"], "row 2: expected 3 fields, got 2"),
     (None, [], "no data rows"),
 ])
@@ -47,6 +54,40 @@ def test_malformed_csv_names_file_and_row(tmp_path, header, rows, message):
         read_fer_csv(path, progress=False)
     assert message in str(err.value)
     assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "nan", "inf", "-1", "x"])
+def test_bad_vote_counts_name_file_row_and_column(tmp_path, value):
+    labels, usages, _ = make_rows(sizes={"Training": 3})
+    path = write_votes(tmp_path / "v.csv", usages, votes_for(labels))
+    lines = path.read_text().splitlines()
+    cells = lines[3].split(",")
+    cells[3] = value  # the 'happiness' column of the third data row (file row 4)
+    lines[3] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_votes(path)
+    assert str(err.value) == f"{path}: row 4: vote count {value!r} is not a non-negative number (column happiness)"
+
+
+@pytest.mark.parametrize("module, bad_row", [
+    ("training.train", "0,{px} \u00b2,Training"),
+    ("training.train", "\u00b2,{px} 7,Training"),
+])
+def test_cli_gives_one_line_for_a_bad_csv_cell(tmp_path, module, bad_row):
+    """The CLI a user meets first: one line naming file, row and column, no traceback."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    path = tmp_path / "bad.csv"
+    path.write_text("emotion,pixels,Usage\n" + bad_row.format(px=" ".join(["7"] * 2303)) + "\n", encoding="utf-8")
+    args = ["--csv", str(path), "--out", str(tmp_path / "run")]
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error")]
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(errors) == 1 and str(path) in errors[0] and "row 2: " in errors[0] and "(column " in errors[0], proc.stderr
 
 
 def test_missing_and_binary_files(tmp_path):

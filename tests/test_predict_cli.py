@@ -13,6 +13,7 @@ import pytest
 from predict_helpers import match, model_dir, photos, run_predict, video
 
 from predict.backends import default_checkpoint
+from predict.draw import class_colour
 from predict.pipeline import Pipeline
 
 
@@ -133,9 +134,9 @@ def bad_files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name, words", [
-    ("random.jpg", ["random.jpg", "cannot decode"]),
-    ("notes.txt", ["notes.txt", "unsupported image format"]),
-    ("empty.png", ["empty.png", "cannot decode"]),
+    ("random.jpg", ["random.jpg", "not a JPEG, PNG, WebP or BMP image"]),
+    ("notes.txt", ["notes.txt", "not a JPEG, PNG, WebP or BMP image"]),
+    ("empty.png", ["empty.png", "the file is empty"]),
     ("missing.png", ["missing.png", "no such file"]),
     ("empty_dir", ["empty_dir", "no images"]),
     ("huge.png", ["huge.png", "8000x7000 (56 megapixels)", "limit is 50 megapixels"]),
@@ -150,7 +151,8 @@ def test_good_photos_still_processed_beside_a_bad_one(bad_files, tmp_path):
                        "--out", tmp_path, "--json", tmp_path / "r.json")
     assert proc.returncode == 1 and "random.jpg" in proc.stderr and "Traceback" not in proc.stderr
     report = json.loads((tmp_path / "r.json").read_text())
-    assert len(report["images"][0]["faces"]) == 1 and "cannot decode" in report["images"][1]["error"]
+    assert len(report["images"][0]["faces"]) == 1 and "not a JPEG" in report["images"][1]["error"]
+    assert report["images"][1]["reason"] == "format" and "reason" not in report["images"][0]
     assert (tmp_path / "astronaut.png").is_file()
 
 
@@ -183,7 +185,9 @@ def test_live_on_a_video_writes_annotated_video_and_csv(live_run):
     tmp, proc = live_run
     assert proc.returncode == 0, proc.stderr
     path, counts = video()
-    # the annotated video: every frame, same size, overlays drawn
+    rows = list(csv.DictReader((tmp / "a.csv").open()))
+    # the annotated video: every frame, same size, and each face's box and label drawn where the CSV
+    # says, in its class's colour (the fps text alone would not pass: it is white, top left)
     src, out = cv2.VideoCapture(str(path)), cv2.VideoCapture(str(tmp / "a.mp4"))
     frames = 0
     while True:
@@ -193,11 +197,25 @@ def test_live_on_a_video_writes_annotated_video_and_csv(live_run):
         if not ok_a:
             break
         assert a.shape == b.shape
-        assert np.abs(a.astype(int) - b.astype(int)).max() > 100  # boxes, labels, fps text
+        faces = [r for r in rows if int(r["frame"]) == frames]
+        assert faces, frames
+        for r in faces:
+            colour = np.array(class_colour(classes().index(r["label"]), len(classes())))
+            x, y, w, h = (float(r[k]) for k in ("x", "y", "width", "height"))
+            x0, y0, x1, y1 = round(x), round(y), round(x + w), round(y + h)
+            assert y0 > 30  # room above the box: the label goes there
+
+            def in_colour(img, ys, xs):  # which pixels show the class colour (mp4 blurs it a little)
+                return np.abs(img[ys, xs].astype(int) - colour).max(axis=2) < 60
+            for edge in (x0, x1):  # each row along the box's left and right edges crosses the line
+                ys, xs = slice(y0 + 5, y1 - 5), slice(edge - 1, edge + 2)
+                assert in_colour(b, ys, xs).any(axis=1).mean() > 0.9, (frames, r["label"], edge)
+                assert in_colour(a, ys, xs).any(axis=1).mean() < 0.1, (frames, r["label"], edge)
+            label = (slice(y0 - 14, y0), slice(x0, x0 + 60))  # filled background behind black text
+            assert in_colour(b, *label).mean() > 0.2 and in_colour(a, *label).mean() < 0.05, (frames, r["label"])
         frames += 1
     assert frames == len(counts) == 24
     # the CSV: one row per face per frame, probabilities per class
-    rows = list(csv.DictReader((tmp / "a.csv").open()))
     per_frame = [sum(1 for r in rows if int(r["frame"]) == i) for i in range(frames)]
     assert per_frame == counts
     for r in rows:

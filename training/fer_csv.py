@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 NUM_FER_CLASSES = 7
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 REQUIRED_COLUMNS = ("emotion", "pixels", "Usage")
+_INT = re.compile(r"-?[0-9]+")
 
 
 @dataclass
@@ -47,14 +49,19 @@ def open_text(path: Path):
 def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
     tokens = text.split()
     if len(tokens) != NUM_PIXELS:
-        raise DataError(f"{path}: row {line}: expected {NUM_PIXELS} pixels (48x48), got {len(tokens)}")
-    try:
-        values = np.array(tokens, dtype=np.int32)
-    except ValueError:
-        bad = next(t for t in tokens if not t.lstrip("-").isdigit())
-        raise DataError(f"{path}: row {line}: non-numeric pixel value {bad!r}") from None
+        raise DataError(f"{path}: row {line}: expected {NUM_PIXELS} pixels (48x48), got {len(tokens)} (column pixels)")
+    # ASCII digits only: int() and numpy also take digits of other scripts ('٣'), and superscripts
+    # ('²') pass str.isdigit() yet fail int(); either would slip through or end in a traceback.
+    bad = None if text.isascii() else next(t for t in tokens if not t.isascii())
+    if bad is None:
+        try:
+            values = np.array(tokens, dtype=np.int32)
+        except ValueError:
+            bad = next((t for t in tokens if not _INT.fullmatch(t)), tokens[0])
+    if bad is not None:
+        raise DataError(f"{path}: row {line}: non-numeric pixel value {bad!r} (column pixels)")
     if values.min() < 0 or values.max() > 255:
-        raise DataError(f"{path}: row {line}: pixel values must lie in 0..255")
+        raise DataError(f"{path}: row {line}: pixel values must lie in 0..255 (column pixels)")
     return values.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE)
 
 
@@ -82,11 +89,12 @@ def read_fer_csv(path: Path, progress: bool = True) -> FerTable:
                 if len(row) != len(header):
                     raise DataError(f"{path}: row {line}: expected {len(header)} fields, got {len(row)}")
                 label = row[col["emotion"]].strip()
-                if not label.isdigit() or int(label) >= NUM_FER_CLASSES:
-                    raise DataError(f"{path}: row {line}: emotion label {label!r} is not in 0..{NUM_FER_CLASSES - 1}")
+                if not (label.isascii() and label.isdigit()) or int(label) >= NUM_FER_CLASSES:
+                    raise DataError(f"{path}: row {line}: emotion label {label!r} is not in "
+                                    f"0..{NUM_FER_CLASSES - 1} (column emotion)")
                 usage = row[col["Usage"]].strip()
                 if usage not in SPLITS:
-                    raise DataError(f"{path}: row {line}: Usage {usage!r} is not one of {', '.join(SPLITS)}")
+                    raise DataError(f"{path}: row {line}: Usage {usage!r} is not one of {', '.join(SPLITS)} (column Usage)")
                 images.append(_parse_pixels(row[col["pixels"]], path, line))
                 emotions.append(int(label))
                 usages.append(SPLITS.index(usage))

@@ -5,6 +5,7 @@ Rows are joined to FER2013 by position (Image names are not row numbers; some ar
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from .fer_csv import SPLITS, open_text
 
 EMOTION_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 VOTE_COLUMNS = EMOTION_COLUMNS + ("unknown", "NF")
+_COUNT = re.compile(r"[0-9]+(\.[0-9]*)?")
 
 
 def read_votes(path: Path, expected_usage: np.ndarray | None = None) -> np.ndarray:
@@ -36,12 +38,14 @@ def read_votes(path: Path, expected_usage: np.ndarray | None = None) -> np.ndarr
                 continue
             if len(row) != len(header):
                 raise DataError(f"{path}: row {line}: expected {len(header)} fields, got {len(row)}")
-            try:
-                v = [float(row[i]) for i in idx]
-            except ValueError:
-                raise DataError(f"{path}: row {line}: vote counts must be numbers") from None
-            if min(v) < 0:
-                raise DataError(f"{path}: row {line}: negative vote count")
+            v = []
+            for name, i in zip(VOTE_COLUMNS, idx):
+                text = row[i].strip()
+                # plain ASCII numbers only: float() also takes 'nan', 'inf' and other scripts' digits
+                if not _COUNT.fullmatch(text):
+                    raise DataError(f"{path}: row {line}: vote count {text!r} is not a non-negative number "
+                                    f"(column {name})")
+                v.append(float(text))
             votes.append(v)
             usages.append(row[usage_col].strip())
     votes_arr = np.array(votes, dtype=np.float32).reshape(-1, len(VOTE_COLUMNS))

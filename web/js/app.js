@@ -6,6 +6,7 @@ import { FaceDetector } from './detector.js';
 import { FaceSmoother } from './smoothing.js';
 import { runParity } from './parity.js';
 import { LiveLoop, loadLiveConfig } from './live.js';
+import { checkUpload, InputRejected } from './input_policy.js';
 
 const MODEL_URL = '/model';
 const MAX_PHOTO_SIDE = 1600; // larger photos are scaled down before detection
@@ -269,41 +270,41 @@ function stopCamera() {
 
 // ---------- photo upload ----------
 
-const MAX_PHOTO_BYTES = 50 * 1024 * 1024; // beyond any camera photo; keeps decoding memory bounded
-const MAX_PHOTO_PIXELS = 50e6;
-
 async function decodePhoto(file) {
-  if (file.size > MAX_PHOTO_BYTES) {
-    throw new Error(`"${file.name}" is ${(file.size / 1048576).toFixed(0)} MB; photos up to 50 MB are accepted.`);
-  }
-  if (file.type && !file.type.startsWith('image/')) {
-    throw new Error(`"${file.name}" is not an image (${file.type}). Choose a JPEG, PNG, WebP or similar photo.`);
-  }
-  let bitmap;
+  await checkUpload(file); // web/input_policy.json: size, format by its first bytes, header dimensions
   try {
-    bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' }); // honours EXIF orientation
+    return await createImageBitmap(file, { imageOrientation: 'from-image' }); // honours EXIF orientation
   } catch {
-    throw new Error(`"${file.name}" could not be read as an image. Choose a JPEG, PNG, WebP or similar photo.`);
+    throw new InputRejected('corrupt', `"${file.name}" could not be read as an image. It is truncated or damaged.`);
   }
-  const { width, height } = bitmap;
-  if (width * height > MAX_PHOTO_PIXELS) {
-    bitmap.close();
-    throw new Error(`"${file.name}" is ${width}x${height} (${(width * height / 1e6).toFixed(0)} megapixels); ` +
-      'the limit is 50 megapixels.');
-  }
-  return bitmap;
+}
+
+/** Take the previous photo off the screen, so a refused upload never leaves its results showing. */
+function clearPhoto() {
+  if (state.mode !== 'photo') return;
+  state.mode = 'idle';
+  state.results = [];
+  ctx.clearRect(0, 0, el.canvas.width, el.canvas.height);
+  el.faces.replaceChildren();
+  el.hint.hidden = false;
+  showStats();
 }
 
 async function showPhoto(file) {
   if (!state.ready) return;
   clearMessage();
+  state.upload = { name: file.name, accepted: null, reason: null }; // read by tests/test_input_policy.py
   let bitmap;
   try {
     bitmap = await decodePhoto(file);
   } catch (err) {
-    showMessage(err.message, 'error');
+    const refused = err instanceof InputRejected; // otherwise the policy itself could not be loaded
+    state.upload = { name: file.name, accepted: false, reason: refused ? err.reason : 'error' };
+    clearPhoto();
+    showMessage(refused ? err.message : `Could not check "${file.name}": ${err.message}`, 'error');
     return;
   }
+  state.upload = { name: file.name, accepted: true, reason: null };
   stopCamera();
   const s = Math.min(1, MAX_PHOTO_SIDE / Math.max(bitmap.width, bitmap.height));
   el.canvas.width = Math.round(bitmap.width * s);
