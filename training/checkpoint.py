@@ -50,7 +50,10 @@ def weights_digest(state_dict: dict) -> str:
 
 def probe_fingerprint(state_dict: dict, meta: dict) -> dict:
     """The model's probabilities on the probe faces: what a converted model must reproduce."""
-    model = build_model(meta["model"]["name"], len(meta["classes"]), meta["model"].get("hparams"))
+    # fork the RNG: building the model draws initial weights, and a save in the middle of training
+    # must not move the RNG that --resume restores (else a resumed run diverges)
+    with torch.random.fork_rng(devices=[]):
+        model = build_model(meta["model"]["name"], len(meta["classes"]), meta["model"].get("hparams"))
     model.load_state_dict(state_dict)
     pixels, _ = probe_pixels(PROBE_COUNT, meta, PROBE_SEED)
     with torch.inference_mode():
