@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.manifest import ManifestError, check_manifest
 from training.metadata import validate_metadata
 
 from .errors import PredictError
@@ -20,6 +21,10 @@ def load_metadata(model_dir: Path) -> dict:
     path = Path(model_dir) / "metadata.json"
     if not path.is_file():
         raise PredictError(f"{model_dir}: not a model directory (no metadata.json; make one with `python -m convert`)")
+    try:  # every file (metadata.json, model.onnx, ...) must match the export's manifest before use
+        check_manifest(model_dir)
+    except ManifestError as exc:
+        raise PredictError(str(exc)) from None
     try:
         meta = json.loads(path.read_text())
         return validate_metadata(meta, str(path))

@@ -163,6 +163,23 @@ def test_bad_model_dir_and_checkpoint(tmp_path):
                                "--checkpoint", tmp_path / "nope.pt"), "nope.pt")
 
 
+def test_a_model_folder_altered_after_export_is_refused(tmp_path):
+    """predict checks the export's manifest before it uses any file: a same-size change to the
+    ONNX weights or a label swap in metadata.json gives one line naming the file."""
+    import shutil
+    path = photos()["astronaut"][0]
+    for rel, edit in (("model.onnx", lambda b: b[:-64] + bytes(x ^ 0xFF for x in b[-64:])),
+                      ("metadata.json", lambda b: b.replace(b'"happiness"', b'"HAPPINESS"'))):
+        copy = tmp_path / rel.replace(".", "_")
+        shutil.copytree(model_dir(), copy)
+        target = copy / rel
+        before = target.read_bytes()
+        target.write_bytes(edit(before))
+        assert target.read_bytes() != before
+        one_line_error(run_predict("image", path, "--model-dir", copy, "--json", "-", "--no-images",
+                                   "--out", tmp_path), rel, "sha256")
+
+
 def test_bad_video_and_missing_camera(bad_files, tmp_path):
     out = tmp_path / "o.mp4"
     one_line_error(run_predict("live", "--video", bad_files / "broken.mp4", "--out", out, "--model-dir", model_dir()),
