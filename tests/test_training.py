@@ -80,6 +80,7 @@ def test_resume_after_interruption_gives_the_same_weights(tmp_path, fer_csv):
     with pytest.raises(KeyboardInterrupt):
         train_mod.train(train_mod.parse_args([*common, "--out", str(tmp_path / "split")]), on_epoch_end=interrupt)
     assert load_checkpoint(tmp_path / "split" / "last.pt")["epoch"] == 1
+    assert (tmp_path / "split" / "training_curves.png").stat().st_size > 1000  # drawn every epoch
     train_mod.train(train_mod.parse_args([*common, "--out", str(tmp_path / "split"), "--resume"]))
     a = load_checkpoint(tmp_path / "straight" / "last.pt")
     b = load_checkpoint(tmp_path / "split" / "last.pt")

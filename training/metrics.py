@@ -93,5 +93,7 @@ def plot_history(history: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    from .atomic import atomic_open  # a reader never sees half a PNG while training redraws it
+    with atomic_open(path) as fh:
+        fig.savefig(fh, format="png", dpi=110)
     plt.close(fig)

@@ -303,10 +303,9 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
                   f"PublicTest acc {val_acc:.4f}  lr {entry['lr']:.2e}  {entry['seconds']:.0f}s"
                   + ("  *best*" if improved else ""), file=sys.stderr, flush=True)
             (args.out / "history.json").write_text(json.dumps(history, indent=1))
+            plot_history(history, args.out / "training_curves.png")  # every epoch: an interrupted run has it too
         if on_epoch_end:
             on_epoch_end(epoch)
-    if world.is_main:
-        plot_history(history, args.out / "training_curves.png")
     return history[-1] if history else {}
 
 
