@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from predict_helpers import astronaut, model_dir, run_predict
-from web_helpers import CHROMIUM, CHROMIUM_FLAGS, Server, wait_js
+from web_helpers import page_on_server, wait_js
 
 SVG = (b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="512" '
        b'height="512"><circle cx="256" cy="256" r="200" fill="tan"/></svg>\n')
@@ -105,37 +105,24 @@ def python_verdicts(files):
 
 @pytest.fixture(scope="module")
 def page_verdicts(files):
-    from playwright.sync_api import sync_playwright
-
-    server = Server(model_dir())
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            # count decodes: a file refused by its header must never reach createImageBitmap
-            page.add_init_script("""(() => { const real = window.createImageBitmap; window.__decodes = [];
-                window.createImageBitmap = (blob, ...rest) => { window.__decodes.push(blob.name);
-                                                                return real(blob, ...rest); }; })()""")
-            page.goto(server.url + "/")
-            assert page.evaluate("ferApp.ready") is True, errors
-            out = {}
-            for name in expected_verdicts():
-                page.set_input_files("#file", str(files / name))
-                wait_js(page, f"ferApp.state.upload?.name === {name!r} && ferApp.state.upload.accepted !== null")
-                upload = page.evaluate("ferApp.state.upload")
-                out[name] = {"verdict": "ok" if upload["accepted"] else upload["reason"],
-                             "message": page.evaluate("(m => m.hidden ? '' : m.textContent)"
-                                                      "(document.getElementById('message'))"),
-                             "faces": page.evaluate("ferApp.results().length"),
-                             "listed": page.locator("#faces .face").count(),
-                             "mode": page.evaluate("ferApp.state.mode")}
-            decodes = page.evaluate("window.__decodes")
-            browser.close()
-            assert not errors, errors
-    finally:
-        server.stop()
+    # count decodes: a file refused by its header must never reach createImageBitmap
+    count_decodes = """(() => { const real = window.createImageBitmap; window.__decodes = [];
+        window.createImageBitmap = (blob, ...rest) => { window.__decodes.push(blob.name);
+                                                        return real(blob, ...rest); }; })()"""
+    with page_on_server(model_dir(), init_script=count_decodes) as (page, errors):
+        out = {}
+        for name in expected_verdicts():
+            page.set_input_files("#file", str(files / name))
+            wait_js(page, f"ferApp.state.upload?.name === {name!r} && ferApp.state.upload.accepted !== null")
+            upload = page.evaluate("ferApp.state.upload")
+            out[name] = {"verdict": "ok" if upload["accepted"] else upload["reason"],
+                         "message": page.evaluate("(m => m.hidden ? '' : m.textContent)"
+                                                  "(document.getElementById('message'))"),
+                         "faces": page.evaluate("ferApp.results().length"),
+                         "listed": page.locator("#faces .face").count(),
+                         "mode": page.evaluate("ferApp.state.mode")}
+        decodes = page.evaluate("window.__decodes")
+        assert not errors, errors
     return out, decodes
 
 

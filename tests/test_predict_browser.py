@@ -12,7 +12,7 @@ import json
 import pytest
 
 from predict_helpers import box_iou, model_dir, photos, run_predict
-from web_helpers import CHROMIUM, CHROMIUM_FLAGS, Server, wait_js
+from web_helpers import page_on_server, wait_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,30 +29,17 @@ def python_results(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser_results():
-    from playwright.sync_api import sync_playwright
-
-    server = Server(model_dir())
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(server.url + "/")
-            assert page.evaluate("() => window.ferApp.ready") is True, errors
-            results = {}
-            for path, _ in photos().values():
-                page.evaluate("() => { window.__before = window.ferApp.state.results; }")
-                page.set_input_files("#file", str(path))
-                wait_js(page, "window.ferApp.state.mode === 'photo' && window.ferApp.state.results !== window.__before")
-                canvas = page.evaluate("() => [document.getElementById('canvas').width, "
-                                       "document.getElementById('canvas').height]")
-                results[str(path)] = {"canvas": canvas, "faces": page.evaluate("() => window.ferApp.results()"),
-                                      "backend": page.evaluate("() => tf.getBackend()")}
-            browser.close()
-            assert not errors, errors
-    finally:
-        server.stop()
+    with page_on_server(model_dir()) as (page, errors):
+        results = {}
+        for path, _ in photos().values():
+            page.evaluate("() => { window.__before = window.ferApp.state.results; }")
+            page.set_input_files("#file", str(path))
+            wait_js(page, "window.ferApp.state.mode === 'photo' && window.ferApp.state.results !== window.__before")
+            canvas = page.evaluate("() => [document.getElementById('canvas').width, "
+                                   "document.getElementById('canvas').height]")
+            results[str(path)] = {"canvas": canvas, "faces": page.evaluate("() => window.ferApp.results()"),
+                                  "backend": page.evaluate("() => tf.getBackend()")}
+        assert not errors, errors
     return results
 
 

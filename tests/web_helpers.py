@@ -7,6 +7,7 @@ photo (scikit-image's astronaut). Expensive things are built once per process (m
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,25 @@ def shared_model_dir(tmp_path_factory) -> Path:
     return _MODEL_DIRS["test"]
 
 
+
+
+@contextmanager
+def page_on_server(model_dir: Path, init_script: str | None = None):
+    """A Chromium page on our server for model_dir, loaded and ready; yields (page, page errors)."""
+    from playwright.sync_api import sync_playwright
+
+    server = Server(model_dir)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            if init_script:
+                page.add_init_script(init_script)
+            page.goto(server.url + "/")
+            assert page.evaluate("() => window.ferApp.ready") is True, errors
+            yield page, errors
+            browser.close()
+    finally:
+        server.stop()
