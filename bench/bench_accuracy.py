@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_inference import find_checkpoint  # noqa: E402
-from convert.console import quiet_libraries  # noqa: E402
+from fer_browser.convert.console import quiet_libraries  # noqa: E402
 
 INPUTS = "split_inputs.bin"
 
@@ -42,15 +42,15 @@ def main(argv=None) -> int:
     import tensorflow as tf
     import torch
 
-    from convert.artifacts import read_metadata
-    from convert.browser import TfjsBrowser
-    from convert.errors import ConvertError
-    from convert.to_onnx import INPUT_NAME, OUTPUT_NAME
-    from convert.to_savedmodel import load_signature
-    from training.checkpoint import CheckpointError, model_from_checkpoint
-    from training.datasets import load_dataset
-    from training.errors import DataError
-    from training.preprocess import normalize
+    from fer_browser.convert.artifacts import read_metadata
+    from fer_browser.convert.browser import TfjsBrowser
+    from fer_browser.convert.errors import ConvertError
+    from fer_browser.convert.to_onnx import INPUT_NAME, OUTPUT_NAME
+    from fer_browser.convert.to_savedmodel import load_signature
+    from fer_browser.training.checkpoint import CheckpointError, model_from_checkpoint
+    from fer_browser.training.datasets import load_dataset
+    from fer_browser.training.errors import DataError
+    from fer_browser.training.preprocess import normalize
 
     try:
         meta = read_metadata(args.model_dir)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from convert.console import quiet_libraries  # noqa: E402
+from fer_browser.convert.console import quiet_libraries  # noqa: E402
 
 BACKENDS = ("PyTorch", "ONNX Runtime", "TF SavedModel", "TF.js wasm (Chromium)")
 
@@ -43,8 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def find_checkpoint(model_dir: Path, meta: dict, given: Path | None) -> Path:
-    from convert.errors import ConvertError
-    from training.manifest import file_sha256
+    from fer_browser.convert.errors import ConvertError
+    from fer_browser.training.manifest import file_sha256
 
     if given is not None:
         return given
@@ -82,12 +82,12 @@ def main(argv=None) -> int:
     quiet_libraries()
     from tqdm import tqdm
 
-    from convert.artifacts import read_metadata
-    from convert.browser import TfjsBrowser
-    from convert.errors import ConvertError
-    from convert.reference import INPUTS_FILE, read_reference
-    from convert.to_onnx import INPUT_NAME, OUTPUT_NAME
-    from training.checkpoint import CheckpointError, model_from_checkpoint
+    from fer_browser.convert.artifacts import read_metadata
+    from fer_browser.convert.browser import TfjsBrowser
+    from fer_browser.convert.errors import ConvertError
+    from fer_browser.convert.reference import INPUTS_FILE, read_reference
+    from fer_browser.convert.to_onnx import INPUT_NAME, OUTPUT_NAME
+    from fer_browser.training.checkpoint import CheckpointError, model_from_checkpoint
 
     try:
         meta = read_metadata(args.model_dir)
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     import tensorflow as tf
     import torch
 
-    from convert.to_savedmodel import load_signature
+    from fer_browser.convert.to_savedmodel import load_signature
 
     options = ort.SessionOptions()
     if args.threads:

@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from training.augment import augment_batch  # noqa: E402
-from training.metadata import DEFAULT_PREPROCESSING  # noqa: E402
-from training.models import build_model, count_parameters  # noqa: E402
-from training.preprocess import normalize  # noqa: E402
+from fer_browser.training.augment import augment_batch  # noqa: E402
+from fer_browser.training.metadata import DEFAULT_PREPROCESSING  # noqa: E402
+from fer_browser.training.models import build_model, count_parameters  # noqa: E402
+from fer_browser.training.preprocess import normalize  # noqa: E402
 
 
 def make_step(name: str, channels_last: bool, precision: str, batch_size: int, hparams: dict):

@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(verifying: bool, args) -> int:
-    from training.checkpoint import CheckpointError
-    from training.errors import DataError
+    from fer_browser.training.checkpoint import CheckpointError
+    from fer_browser.training.errors import DataError
 
     from .errors import ConvertError, GateFailed
     from .parity import format_table

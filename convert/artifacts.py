@@ -10,7 +10,7 @@ import platform
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from training.metadata import public_metadata
+from fer_browser.training.metadata import public_metadata
 
 from .to_onnx import INPUT_NAME, OPSET, OUTPUT_NAME
 
@@ -41,7 +41,7 @@ def write_metadata(folder: Path, meta: dict, quantization: str | None, checkpoin
 
 
 def read_metadata(folder: Path) -> dict:
-    from training.metadata import validate_metadata
+    from fer_browser.training.metadata import validate_metadata
 
     from .errors import ConvertError
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from training.datasets import find_default, load_dataset
-from training.errors import DataError
-from training.labelsets import LABEL_SETS
-from training.metadata import public_path
-from training.preprocess import normalize
-from training.probes import pixels_sha256, probe_pixels
+from fer_browser.training.datasets import find_default, load_dataset
+from fer_browser.training.errors import DataError
+from fer_browser.training.labelsets import LABEL_SETS
+from fer_browser.training.metadata import public_path
+from fer_browser.training.preprocess import normalize
+from fer_browser.training.probes import pixels_sha256, probe_pixels
 
 from .errors import ConvertError
 from .parity import run_onnxruntime

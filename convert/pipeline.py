@@ -16,8 +16,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
-from training.manifest import check_manifest, file_sha256, write_manifest
+from fer_browser.training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+from fer_browser.training.manifest import check_manifest, file_sha256, write_manifest
 
 from .artifacts import METADATA_FILE, read_metadata, write_metadata
 from .cleanup import critical_section, private_tmp, remove_stale, removed_on_signal, staging_prefix

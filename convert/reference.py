@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training.datasets import find_default, load_csv_dataset
-from training.errors import DataError
-from training.metadata import public_path
-from training.preprocess import normalize
-from training.probes import ORIGIN, SET, pixels_sha256, probe_pixels
+from fer_browser.training.datasets import find_default, load_csv_dataset
+from fer_browser.training.errors import DataError
+from fer_browser.training.metadata import public_path
+from fer_browser.training.preprocess import normalize
+from fer_browser.training.probes import ORIGIN, SET, pixels_sha256, probe_pixels
 
 from .errors import ConvertError
 

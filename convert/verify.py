@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
-from training.manifest import ManifestError, check_manifest, manifest_report
+from fer_browser.training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+from fer_browser.training.manifest import ManifestError, check_manifest, manifest_report
 
 from .artifacts import read_metadata
 from .cleanup import private_tmp

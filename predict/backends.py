@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.manifest import ManifestError, check_manifest
-from training.metadata import validate_metadata
+from fer_browser.training.manifest import ManifestError, check_manifest
+from fer_browser.training.metadata import validate_metadata
 
 from .errors import PredictError
 
@@ -80,7 +80,7 @@ class TorchBackend:
     def __init__(self, checkpoint: Path, meta: dict):
         import torch
 
-        from training.checkpoint import CheckpointError, model_from_checkpoint
+        from fer_browser.training.checkpoint import CheckpointError, model_from_checkpoint
 
         try:
             self.model, ckpt_meta = model_from_checkpoint(Path(checkpoint))

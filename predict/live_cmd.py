@@ -18,7 +18,7 @@ from tqdm import tqdm
 from .draw import draw_faces, draw_fps
 from .errors import PredictError
 from .outputs import FileSet, check_output_file
-from training.atomic import publish
+from fer_browser.training.atomic import publish
 from .tracking import Smoother
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own lines would bury our one-line errors

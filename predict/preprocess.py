@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from training.preprocess import normalize
+from fer_browser.training.preprocess import normalize
 
 
 def grayscale(rgb: np.ndarray, meta: dict) -> np.ndarray:

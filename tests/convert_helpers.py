@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from training.checkpoint import save_checkpoint
-from training.labelsets import LABEL_SETS
-from training.metadata import build_metadata
-from training.models import build_model, count_parameters
+from fer_browser.training.checkpoint import save_checkpoint
+from fer_browser.training.labelsets import LABEL_SETS
+from fer_browser.training.metadata import build_metadata
+from fer_browser.training.models import build_model, count_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

@@ -22,7 +22,7 @@ def _rank(rank: int, world: int, port: int, argv: list[str], stop_after: int | N
     # what torchrun sets for each worker
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    from training import train as train_mod
+    from fer_browser.training import train as train_mod
 
     def hook(epoch):
         if epoch == stop_after:

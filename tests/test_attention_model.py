@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from convert_helpers import make_checkpoint, run_cli
-from training.models import build_model, count_parameters
+from fer_browser.training.models import build_model, count_parameters
 
 SMALL = {"widths": [8, 16, 24, 32], "convs_per_stage": [1, 1, 1], "heads": 2, "attention_layers": 1,
          "dropout": 0.0}

@@ -13,16 +13,16 @@ import onnx
 import pytest
 import torch
 
-from convert.artifacts import write_metadata
-from convert.errors import GateFailed
-from convert.pipeline import gate_and_publish, make_staging
-from convert.to_onnx import DYNAMIC_SHAPE_OPS
-from convert.to_tfjs import export_tfjs
+from fer_browser.convert.artifacts import write_metadata
+from fer_browser.convert.errors import GateFailed
+from fer_browser.convert.pipeline import gate_and_publish, make_staging
+from fer_browser.convert.to_onnx import DYNAMIC_SHAPE_OPS
+from fer_browser.convert.to_tfjs import export_tfjs
 from convert_helpers import (PYTHON, ROOT, TEST_FACES, converted, make_checkpoint, run_cli, small_checkpoint,  # noqa: F401
                              tamper_tfjs_weights, tree_bytes)
-from training.checkpoint import model_from_checkpoint, weights_digest
-from training.manifest import check_manifest, file_sha256
-from training.preprocess import normalize
+from fer_browser.training.checkpoint import model_from_checkpoint, weights_digest
+from fer_browser.training.manifest import check_manifest, file_sha256
+from fer_browser.training.preprocess import normalize
 
 pytestmark = [pytest.mark.slow]
 
@@ -84,7 +84,7 @@ def test_conversion_passes_gate_and_writes_the_layout(converted, small_checkpoin
 def test_graph_rewrite_keeps_only_the_weights_it_uses(converted, tmp_path):
     """Without the rewrite tensorflowjs leaves a Transpose pair and a Pad around every conv; the
     rewrite drops them and their constants from the shard, and leaves the conv kernels' bytes as they were."""
-    from convert.tfjs_graph import Graph, simplify_tfjs
+    from fer_browser.convert.tfjs_graph import Graph, simplify_tfjs
 
     out, _ = converted
     raw = tmp_path / "raw"
@@ -272,8 +272,8 @@ def test_help_describes_both_commands():
 
 
 def test_reference_sample_from_a_fer_csv_is_seeded_and_normalised(tmp_path, monkeypatch):
-    from convert.reference import build_reference
-    from training.metadata import build_metadata
+    from fer_browser.convert.reference import build_reference
+    from fer_browser.training.metadata import build_metadata
 
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     rng = np.random.default_rng(1)

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from fer_files import make_rows, votes_for, write_fer_csv, write_votes
-from training import cache
-from training.datasets import load_csv_dataset
-from training.errors import DataError
-from training.fer_csv import read_fer_csv
-from training.ferplus_votes import read_votes
+from fer_browser.training import cache
+from fer_browser.training.datasets import load_csv_dataset
+from fer_browser.training.errors import DataError
+from fer_browser.training.fer_csv import read_fer_csv
+from fer_browser.training.ferplus_votes import read_votes
 
 
 def test_reads_plain_and_gzip_identically(tmp_path):
@@ -122,7 +122,7 @@ def test_decoded_arrays_are_cached_by_content(tmp_path, fer_csv, monkeypatch):
     def must_not_parse(*a, **k):
         raise AssertionError("the CSV was parsed again although its decoded arrays are cached")
 
-    monkeypatch.setattr("training.datasets.read_fer_csv", must_not_parse)
+    monkeypatch.setattr("fer_browser.training.datasets.read_fer_csv", must_not_parse)
     second = load_csv_dataset(fer_csv, "fer2013", progress=False)
     np.testing.assert_array_equal(first.splits["Training"].images, second.splits["Training"].images)
     # Changed content -> new key -> parsed again (here: the guard fires).
@@ -132,7 +132,7 @@ def test_decoded_arrays_are_cached_by_content(tmp_path, fer_csv, monkeypatch):
 
 
 def test_compare_labels_counts_agreement_on_the_images_ferplus_keeps(tmp_path, capsys):
-    from training.compare_labels import main
+    from fer_browser.training.compare_labels import main
 
     labels, usages, images = make_rows(sizes={"Training": 6, "PublicTest": 4, "PrivateTest": 4})
     # FER2013 index -> FERPlus index (angry->anger 4, happy->happiness 1, neutral 0, ...)

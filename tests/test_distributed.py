@@ -4,9 +4,9 @@ import json
 import torch
 
 from ddp_helpers import spawn_training, torchrun
-from training import train as train_mod
-from training.checkpoint import load_checkpoint, model_from_checkpoint
-from training.metadata import validate_metadata
+from fer_browser.training import train as train_mod
+from fer_browser.training.checkpoint import load_checkpoint, model_from_checkpoint
+from fer_browser.training.metadata import validate_metadata
 
 # BatchNorm on (synchronised across ranks), augmentation on (drawn for the global batch), dropout off:
 # dropout masks come from each rank's own RNG, so they cannot match one process's.

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from training.metrics import classification_metrics
+from fer_browser.training.metrics import classification_metrics
 
 
 def test_metrics_hand_computed():
@@ -26,7 +26,7 @@ def test_metrics_hand_computed():
 def test_training_curves_mark_the_best_epoch_and_plot_validation_loss(tmp_path):
     import matplotlib.image as mpimg
 
-    from training.metrics import plot_history
+    from fer_browser.training.metrics import plot_history
 
     history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_acc": 0.5 + e / 100,
                 "val_acc": 0.4 + (e == 3) * 0.3} for e in range(1, 6)]

@@ -12,9 +12,9 @@ import pytest
 
 from predict_helpers import match, model_dir, photos, run_predict, video
 
-from predict.backends import default_checkpoint
-from predict.draw import class_colour
-from predict.pipeline import Pipeline
+from fer_browser.predict.backends import default_checkpoint
+from fer_browser.predict.draw import class_colour
+from fer_browser.predict.pipeline import Pipeline
 
 
 def classes() -> list[str]:
@@ -260,7 +260,7 @@ def test_exif_orientation_is_applied_like_the_browser(tmp_path):
     viewer (and the page's createImageBitmap(..., {imageOrientation: 'from-image'})) shows it."""
     from web_helpers import jpeg_bytes
 
-    from predict.images import read_rgb
+    from fer_browser.predict.images import read_rgb
 
     upright = cv2.cvtColor(cv2.imread(str(photos()["astronaut"][0])), cv2.COLOR_BGR2RGB)
     (tmp_path / "phone.jpg").write_bytes(jpeg_bytes(upright, orientation=6))

@@ -7,8 +7,8 @@ import pytest
 
 from predict_helpers import match, photos
 
-from predict import blazeface
-from predict.detector import FaceDetector, letterbox, resize_bilinear
+from fer_browser.predict import blazeface
+from fer_browser.predict.detector import FaceDetector, letterbox, resize_bilinear
 
 OUTPUTS = ["Identity_2", "Identity", "Identity_3", "Identity_1"]
 
@@ -139,7 +139,7 @@ def run_node(script: str, payload: dict) -> dict:
 
 def test_constants_are_the_browsers():
     """web/js/detector.js's DETECTOR object is the reference; predict/detector.py must not drift."""
-    from predict import detector as py
+    from fer_browser.predict import detector as py
 
     js = run_node("console.log(JSON.stringify({cfg: det.DETECTOR, anchors: det.makeAnchors()}));", {})
     cfg = js["cfg"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from predict.detector import Box
-from predict.pipeline import Face
-from predict.tracking import Smoother
+from fer_browser.predict.detector import Box
+from fer_browser.predict.pipeline import Face
+from fer_browser.predict.tracking import Smoother
 
 
 def face(x, probs):

@@ -8,11 +8,11 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from convert.artifacts import read_metadata
-from convert.reference import read_reference
+from fer_browser.convert.artifacts import read_metadata
+from fer_browser.convert.reference import read_reference
 from server import DEFAULT_MODEL_DIR
-from training.checkpoint import FORMAT, load_checkpoint, model_from_checkpoint
-from training.manifest import check_manifest, file_sha256
+from fer_browser.training.checkpoint import FORMAT, load_checkpoint, model_from_checkpoint
+from fer_browser.training.manifest import check_manifest, file_sha256
 
 EXPORT = DEFAULT_MODEL_DIR
 CHECKPOINT = EXPORT.parent / "checkpoint.pt"

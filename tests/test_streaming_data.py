@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from fer_files import make_rows
-from training import imagecache
-from training import train as train_mod
-from training.checkpoint import load_checkpoint
-from training.datasets import load_dataset, load_folder_dataset
-from training.errors import DataError
-from training.rowstore import ConcatRows, RowFile
+from fer_browser.training import imagecache
+from fer_browser.training import train as train_mod
+from fer_browser.training.checkpoint import load_checkpoint
+from fer_browser.training.datasets import load_dataset, load_folder_dataset
+from fer_browser.training.errors import DataError
+from fer_browser.training.rowstore import ConcatRows, RowFile
 
 
 def write_folder(root, classes, n_train=40, n_val=12, seed=3):

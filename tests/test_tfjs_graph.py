@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from convert.tfjs_graph import Graph, simplify_tfjs
+from fer_browser.convert.tfjs_graph import Graph, simplify_tfjs
 
 TO_NHWC, TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from fer_files import make_rows, votes_for, write_fer_csv, write_votes
-from training import train as train_mod
-from training.checkpoint import load_checkpoint
-from training.datasets import load_folder_dataset
-from training.errors import DataError
+from fer_browser.training import train as train_mod
+from fer_browser.training.checkpoint import load_checkpoint
+from fer_browser.training.datasets import load_folder_dataset
+from fer_browser.training.errors import DataError
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 SMALL = ["--model", "vgg", "--hparams", '{"widths": [8, 16, 32], "convs_per_stage": 2, "dropout": 0.0}', "--batch-size", "32",
@@ -58,8 +58,8 @@ def test_short_training_beats_chance_and_writes_a_complete_checkpoint(tmp_path, 
     dups = json.loads((tmp_path / "eval2" / "report.json").read_text())["splits"]["PrivateTest"]["train_duplicates"]
     # The copies are the last 5 PrivateTest rows (built so above, not found by hashing): the accuracy
     # without them is the accuracy of the checkpoint's own predictions on the first 65, to the digit.
-    from training.checkpoint import model_from_checkpoint
-    from training.metrics import predict_probs
+    from fer_browser.training.checkpoint import model_from_checkpoint
+    from fer_browser.training.metrics import predict_probs
     model, meta = model_from_checkpoint(out / "best.pt")
     private = np.array(usages) == "PrivateTest"
     pred = predict_probs(model, images[private], meta["preprocessing"]).argmax(1)

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from convert_helpers import ROOT, TEST_FACES, converted, run_cli, small_checkpoint, tree_bytes  # noqa: F401
-from training.checkpoint import CheckpointError, FORMAT, load_checkpoint, weights_digest
+from fer_browser.training.checkpoint import CheckpointError, FORMAT, load_checkpoint, weights_digest
 
 SHIPPED = ROOT / "models" / "fer-default"
 PYTHON = sys.executable
@@ -176,13 +176,13 @@ def test_consistently_swapped_classifier_rows_fail_the_model_gate(tmp_path):
 
 def test_accuracy_gate_compares_the_claimed_publictest_accuracy(tmp_path, fer_csv):
     """With data: ONNX Runtime's accuracy on the split the checkpoint's metrics name must match the claim."""
-    from convert.gates import accuracy_check
-    from convert.to_onnx import export_onnx
-    from training.labelsets import LABEL_SETS
-    from training.metadata import build_metadata
-    from training.metrics import predict_probs
-    from training.models import build_model, count_parameters
-    from training.datasets import load_dataset
+    from fer_browser.convert.gates import accuracy_check
+    from fer_browser.convert.to_onnx import export_onnx
+    from fer_browser.training.labelsets import LABEL_SETS
+    from fer_browser.training.metadata import build_metadata
+    from fer_browser.training.metrics import predict_probs
+    from fer_browser.training.models import build_model, count_parameters
+    from fer_browser.training.datasets import load_dataset
 
     torch.manual_seed(0)
     model = build_model("vgg", 7, {"widths": [8, 16], "convs_per_stage": 1, "dropout": 0.0}).eval()
@@ -271,8 +271,8 @@ def test_no_tracked_file_holds_an_absolute_path_of_this_machine():
 
 
 def test_published_reference_is_the_regenerated_scikit_image_faces():
-    from training.preprocess import normalize
-    from training.probes import ORIGIN, pixels_sha256, probe_pixels
+    from fer_browser.training.preprocess import normalize
+    from fer_browser.training.probes import ORIGIN, pixels_sha256, probe_pixels
 
     export = SHIPPED / "export"
     ref = json.loads((export / "reference.json").read_text())

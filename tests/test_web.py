@@ -294,7 +294,7 @@ def test_parity_panel_passes(open_page):
 def test_parity_panel_fails_on_wrong_reference(browser, model_dir, tmp_path):
     """A model directory whose stored PyTorch outputs do not belong to its weights must FAIL.
     (Re-manifested, as a bad export would be, so the server's manifest check lets it through.)"""
-    from training.manifest import write_manifest
+    from fer_browser.training.manifest import write_manifest
     bad = tmp_path / "export"
     shutil.copytree(model_dir, bad)
     ref = json.loads((model_dir / "reference.json").read_text())

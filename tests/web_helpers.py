@@ -50,10 +50,10 @@ def make_model_dir(out: Path) -> Path:
     """Convert a small untrained checkpoint with the real convert CLI into `out` (about half a minute)."""
     import torch
     sys.path.insert(0, str(ROOT))
-    from training.checkpoint import save_checkpoint
-    from training.labelsets import LABEL_SETS
-    from training.metadata import build_metadata
-    from training.models import build_model, count_parameters, get_spec
+    from fer_browser.training.checkpoint import save_checkpoint
+    from fer_browser.training.labelsets import LABEL_SETS
+    from fer_browser.training.metadata import build_metadata
+    from fer_browser.training.models import build_model, count_parameters, get_spec
     torch.manual_seed(0)
     model = build_model("vgg", 7)
     with torch.no_grad():  # non-trivial BatchNorm statistics, so outputs differ between inputs
@@ -70,7 +70,7 @@ def make_model_dir(out: Path) -> Path:
     if proc.returncode != 0:
         raise RuntimeError(f"python -m convert failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     if not (out / "manifest.json").is_file():  # server.py refuses a folder without one
-        from training.manifest import write_manifest
+        from fer_browser.training.manifest import write_manifest
         write_manifest(out)
     return out
 
