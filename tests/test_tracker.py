@@ -1,7 +1,7 @@
 """The live view's face tracker (web/js/tracker.js) on scripted box sequences, run by Node's test runner.
 
 The cases live in tests/js/tracker.test.mjs (appear, move, cross, miss, leave, detector cadence) and
-read web/live_config.json, the same parameters the page uses.
+read web/face_pipeline.json, the same parameters the page uses.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_tracker_node_suite():
 
 
 def test_live_config_is_versioned_json():
-    cfg = json.loads((ROOT / "web/live_config.json").read_text())
+    cfg = json.loads((ROOT / "web/face_pipeline.json").read_text())
     assert cfg["version"] == 1
     assert {"cadence", "tracking", "smoothing"} <= cfg.keys()
     c = cfg["cadence"]

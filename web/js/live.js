@@ -1,10 +1,10 @@
 // The camera loop: one analysis per new camera frame, as soon as the previous one is done. The
 // detector runs only on some frames (DetectionCadence); in between, each face's box is carried by the
 // tracker, so a frame costs the emotion model per face plus a pixel read. Drawing is the page's
-// (app.js passes `render`); model code is model.js/detector.js; the numbers are web/live_config.json.
+// (app.js passes `render`); model code is model.js/detector.js; the numbers are web/face_pipeline.json.
 import { FaceTracker, DetectionCadence } from './tracker.js';
 
-export async function loadLiveConfig(url = '/live_config.json') {
+export async function loadLiveConfig(url = '/face_pipeline.json') {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`live-view settings not found at ${url} (HTTP ${res.status})`);
   const cfg = await res.json();
@@ -19,7 +19,7 @@ export class LiveLoop {
   /**
    * video: the playing <video>; canvas/ctx: where each frame is drawn and read back;
    * getModels(): {detector, model} or null while loading; render(results, frame): draws the labels;
-   * config: web/live_config.json.
+   * config: web/face_pipeline.json.
    */
   constructor({ video, canvas, ctx, config, smoother, getModels, render, options = {} }) {
     Object.assign(this, { video, canvas, ctx, config, smoother, getModels, render });

@@ -1,6 +1,6 @@
 // Face tracking between detector runs for the live view. Pure logic (no tf, no DOM), so Node's test
 // runner can drive it on scripted box sequences (tests/tracker.test.mjs). Every number comes from
-// web/live_config.json ("tracking" and "cadence"), read by the page and by the tests.
+// web/face_pipeline.json ("tracking" and "cadence"), read by the page and by the tests.
 //
 // Each face is a track with a stable id. When the detector runs, its boxes are matched to the tracks'
 // predicted boxes (greedy, highest IoU first; then
@@ -20,7 +20,7 @@ export function iou(a, b) {
 const centre = (b) => [b.x + b.width / 2, b.y + b.height / 2];
 
 export class FaceTracker {
-  /** cfg: live_config.json's "tracking": {matchIou, matchDistance, maxMissed, maxMissedMs, velocitySmoothing, redetectDrift}. */
+  /** cfg: face_pipeline.json's "tracking": {matchIou, matchDistance, maxMissed, maxMissedMs, velocitySmoothing, redetectDrift}. */
   constructor(cfg) {
     this.cfg = cfg;
     this.reset();
@@ -113,7 +113,7 @@ export class FaceTracker {
  * When to run the detector: every `every` frames, chosen from the measured detector time so the
  * frame rate holds (a detector call is spread over the frames between calls), and at least every
  * maxIntervalMs; earlier when the tracker asks (a face missed, or prediction drifted too far).
- * cfg: live_config.json's "cadence": {targetFps, minEvery, maxEvery, maxIntervalMs, timingSmoothing}.
+ * cfg: face_pipeline.json's "cadence": {targetFps, minEvery, maxEvery, maxIntervalMs, timingSmoothing}.
  */
 export class DetectionCadence {
   constructor(cfg) {
