@@ -24,7 +24,7 @@ def test_tracker_node_suite():
 
 def test_live_config_is_versioned_json():
     cfg = json.loads((ROOT / "web/face_pipeline.json").read_text())
-    assert cfg["version"] == 1
+    assert cfg["schema"] == "fer-face-pipeline/1"
     assert {"cadence", "tracking", "smoothing"} <= cfg.keys()
     c = cfg["cadence"]
     assert 1 <= c["minEvery"] <= c["maxEvery"] and c["maxIntervalMs"] > 0 and c["targetFps"] > 0
