@@ -23,20 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import browser_kit as kit  # noqa: E402
+from fer_browser.predict.boxes import iou  # noqa: E402
 
 SETTLE_MS = 500  # a face must have been present this long before it must be shown
 MATCH_IOU = 0.3  # an audited box and a shown box (or two audited boxes) are the same face
 DUMP = __import__("os").environ.get("LIVE_ACCURACY_DUMP")  # debugging: write the frame log here
 AUDIT_EVERY = 3  # audit every 3rd frame: auditing every frame would slow the loop it measures
-
-
-def iou(a, b) -> float:
-    x1, y1 = max(a["x"], b["x"]), max(a["y"], b["y"])
-    x2 = min(a["x"] + a["width"], b["x"] + b["width"])
-    y2 = min(a["y"] + a["height"], b["y"] + b["height"])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = a["width"] * a["height"] + b["width"] * b["height"] - inter
-    return inter / union if union > 0 else 0.0
 
 
 def score(log: list[dict]) -> dict:

@@ -1,50 +1,40 @@
 """Face detection: BlazeFace-back (the browser's detector, same weights) decoded in numpy.
 
-A port of web/js/detector.js (keep the two in step; its DETECTOR object holds the constants):
-frame -> longer side resized to 256 with TF.js-style bilinear sampling (tf.image.resizeBilinear's
-defaults: no half-pixel offset) -> RGB scaled to [-1, 1] -> padded right/bottom with -1 to 256x256 -> network ->
-512 + 384 anchor predictions -> sigmoid scores -> overlapping candidates merged into their
-score-weighted mean (MediaPipe's "weighted NMS") -> boxes in frame pixels, not clipped to the frame.
+A port of web/js/detector.js; every number (input size, feature maps and anchors, thresholds, merge,
+limits) comes from the "detector" section of web/face_pipeline.json, which the page reads too:
+frame -> longer side resized to inputSize with TF.js-style bilinear sampling (tf.image.resizeBilinear's
+defaults: no half-pixel offset) -> RGB scaled to inputRange -> padded right/bottom with its low end
+to a square -> network -> one prediction per anchor -> sigmoid scores -> overlapping candidates
+merged into their score-weighted mean (MediaPipe's "weighted NMS") -> boxes in frame pixels, not
+clipped to the frame.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from . import blazeface
-
-INPUT_SIZE = 256
-# (stride, anchors per cell): 16x16 cells x 2 anchors, then 8x8 cells x 6 anchors.
-ANCHOR_LAYERS = ((16, 2), (32, 6))
-MIN_SCORE = 0.6  # sigmoid(logit) needed to report a face
-IOU_THRESHOLD = 0.3  # candidates overlapping more than this are one face
-MAX_FACES = 20
-MIN_SIZE = 12  # frame pixels; smaller faces are ignored
+from .boxes import Box, iou  # noqa: F401  (Box is part of this module's API)
+from .errors import PredictError
+from .face_pipeline import load_face_pipeline
 
 
-@dataclass(frozen=True)
-class Box:
-    """A face box in frame pixels (x, y = top-left corner), as the browser's {x, y, width, height}."""
-    x: float
-    y: float
-    width: float
-    height: float
-    score: float = 1.0
-
-    def as_dict(self) -> dict:
-        return {k: round(float(v), 2 if k != "score" else 4) for k, v in asdict(self).items()}
+def detector_config(cfg: dict | None = None) -> dict:
+    """The "detector" section: `cfg` itself when given, else read from web/face_pipeline.json."""
+    return cfg if cfg is not None else load_face_pipeline()["detector"]
 
 
-def anchors(size: int = INPUT_SIZE) -> np.ndarray:
-    """Anchor centres (N, 2) as fractions of the input, in the network's output order."""
-    out = []
-    for stride, per_cell in ANCHOR_LAYERS:
-        grid = (size + stride - 1) // stride
+def anchors(cfg: dict | None = None) -> np.ndarray:
+    """Anchor centres (N, 2) as fractions of the input, in the network's output order: every cell of
+    each feature map holds `anchors` anchors at its centre."""
+    cfg = detector_config(cfg)
+    size, out = cfg["inputSize"], []
+    for fmap in cfg["featureMaps"]:
+        grid = (size + fmap["stride"] - 1) // fmap["stride"]
         ys, xs = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
         centres = np.stack([(xs + 0.5) / grid, (ys + 0.5) / grid], -1).reshape(-1, 1, 2)
-        out.append(np.repeat(centres, per_cell, axis=1).reshape(-1, 2))
+        out.append(np.repeat(centres, fmap["anchors"], axis=1).reshape(-1, 2))
     return np.concatenate(out)
 
 
@@ -72,22 +62,17 @@ def resize_bilinear(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     return top + (bottom - top) * fy[:, None, None]
 
 
-def letterbox(rgb: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, tuple[float, float]]:
-    """(1, size, size, 3) float32 in [-1, 1], and frame pixels per input unit along x and y."""
+def letterbox(rgb: np.ndarray, cfg: dict | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+    """(1, size, size, 3) float32 scaled to inputRange, and frame pixels per input unit along x and y."""
+    cfg = detector_config(cfg)
+    size, (lo, hi) = cfg["inputSize"], cfg["inputRange"]
     h, w = rgb.shape[:2]
     rw = max(1, js_round(w * size / max(w, h)))
     rh = max(1, js_round(h * size / max(w, h)))
-    square = np.full((size, size, 3), -1.0, np.float32)  # black after scaling
-    square[:rh, :rw] = resize_bilinear(rgb, rh, rw) / np.float32(127.5) - np.float32(1)
+    square = np.full((size, size, 3), lo, np.float32)  # black after scaling
+    # value / (255 / (hi - lo)) + lo: for [-1, 1] exactly the page's value / 127.5 - 1 in float32
+    square[:rh, :rw] = resize_bilinear(rgb, rh, rw) / np.float32(255 / (hi - lo)) + np.float32(lo)
     return square[None], (size * w / rw, size * h / rh)
-
-
-def iou(a: Box, b: Box) -> float:
-    x1, y1 = max(a.x, b.x), max(a.y, b.y)
-    x2, y2 = min(a.x + a.width, b.x + b.width), min(a.y + a.height, b.y + b.height)
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = a.width * a.height + b.width * b.height - inter
-    return inter / union if union > 0 else 0.0
 
 
 def weighted_nms(cands: list[Box], threshold: float, limit: int) -> list[Box]:
@@ -114,25 +99,28 @@ def weighted_nms(cands: list[Box], threshold: float, limit: int) -> list[Box]:
 
 
 class FaceDetector:
-    """detect(rgb uint8 HxWx3) -> [Box], best score first."""
+    """detect(rgb uint8 HxWx3) -> [Box], best score first. `cfg`: face_pipeline.json's "detector"
+    section (default: read from the file)."""
 
-    def __init__(self, min_score: float = MIN_SCORE, iou_threshold: float = IOU_THRESHOLD,
-                 max_faces: int = MAX_FACES, min_size: float = MIN_SIZE, threads: int = 0):
-        self.session = blazeface.session(threads=threads)
+    def __init__(self, cfg: dict | None = None, threads: int = 0):
+        self.cfg = cfg = detector_config(cfg)
+        self.session = blazeface.session(blazeface.PACKAGE_DIR / cfg["weights"], threads=threads)
         self.input_name = self.session.get_inputs()[0].name
-        self.output_names = [o.name for o in self.session.get_outputs()]
-        self.anchors = anchors()
-        self.min_score, self.iou_threshold, self.max_faces = min_score, iou_threshold, max_faces
-        self.min_size = min_size
+        # per feature map, in anchor order: the box-regression output, then the score output
+        self.output_names = [name for fmap in cfg["featureMaps"] for name in (fmap["boxes"], fmap["scores"])]
+        missing = set(self.output_names) - {o.name for o in self.session.get_outputs()}
+        if missing:
+            raise PredictError(f"face detector {cfg['weights']} has no output {', '.join(sorted(missing))} "
+                               "named in face_pipeline.json")
+        self.size = cfg["inputSize"]
+        self.anchors = anchors(cfg)
 
     def raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-        """Regressions (896, 16) and logits (896,) in anchor order, and the letterbox scales."""
-        x, scale = letterbox(rgb)
-        outs = dict(zip(self.output_names, self.session.run(self.output_names, {self.input_name: x})))
-        by_rows = lambda width: sorted((a for a in outs.values() if a.shape[-1] == width),  # noqa: E731
-                                       key=lambda a: -a.shape[1])  # 512-anchor layer first
-        regs = np.concatenate([a[0] for a in by_rows(16)])
-        logits = np.concatenate([a[0, :, 0] for a in by_rows(1)])
+        """Regressions (N, 16) and logits (N,) in anchor order, and the letterbox scales."""
+        x, scale = letterbox(rgb, self.cfg)
+        outs = self.session.run(self.output_names, {self.input_name: x})
+        regs = np.concatenate([a[0] for a in outs[0::2]])
+        logits = np.concatenate([a[0, :, 0] for a in outs[1::2]])
         return regs, logits, scale
 
     def decode(self, regs: np.ndarray, logits: np.ndarray) -> list[Box]:
@@ -141,16 +129,17 @@ class FaceDetector:
         with np.errstate(over="ignore"):  # exp overflow -> score 0, as in JS
             scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
         cands = []
-        for i in np.flatnonzero(scores >= self.min_score):
-            cx = self.anchors[i, 0] + regs[i, 0] / INPUT_SIZE
-            cy = self.anchors[i, 1] + regs[i, 1] / INPUT_SIZE
-            w, h = regs[i, 2] / INPUT_SIZE, regs[i, 3] / INPUT_SIZE
+        for i in np.flatnonzero(scores >= self.cfg["scoreThreshold"]):
+            cx = self.anchors[i, 0] + regs[i, 0] / self.size
+            cy = self.anchors[i, 1] + regs[i, 1] / self.size
+            w, h = regs[i, 2] / self.size, regs[i, 3] / self.size
             if w > 0 and h > 0:
                 cands.append(Box(float(cx - w / 2), float(cy - h / 2), float(w), float(h), float(scores[i])))
-        return weighted_nms(cands, self.iou_threshold, self.max_faces)
+        return weighted_nms(cands, self.cfg["iouThreshold"], self.cfg["maxFaces"])
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         regs, logits, (sx, sy) = self.raw(rgb)
         faces = [Box(f.x * sx, f.y * sy, f.width * sx, f.height * sy, f.score) for f in self.decode(regs, logits)]
         # not clipped: a face cut by the frame edge keeps its true centre for the crop
-        return [f for f in faces if f.width >= self.min_size and f.height >= self.min_size]
+        min_size = self.cfg["minSize"]
+        return [f for f in faces if f.width >= min_size and f.height >= min_size]

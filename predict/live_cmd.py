@@ -33,8 +33,9 @@ def add_arguments(p) -> None:
     p.add_argument("--out", type=Path, metavar="FILE.mp4", help="write the annotated video (MPEG-4)")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write one row per face per frame")
     p.add_argument("--no-window", action="store_true", help="never open a window (implied without a display)")
-    p.add_argument("--smooth", type=float, default=0.4, metavar="ALPHA",
-                   help="weight of the newest frame in each face's running average, 0..1 (1 = none; default 0.4)")
+    p.add_argument("--smooth", type=float, metavar="ALPHA",
+                   help="weight of the newest reading in each face's exponential average, in (0, 1]; 1 = no "
+                        "smoothing (default: \"smoothing\".alpha of web/face_pipeline.json, as the page)")
     p.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after N frames (0 = no limit)")
 
 
@@ -133,7 +134,7 @@ class Window:
 
 def prepare(args) -> None:
     """Options and output paths, refused before the model loads or a frame is read."""
-    if not 0 < args.smooth <= 1:
+    if args.smooth is not None and not 0 < args.smooth <= 1:
         raise PredictError("--smooth must be in (0, 1]")
     if args.max_frames < 0:
         raise PredictError("--max-frames must be 0 (no limit) or more")

@@ -1,7 +1,10 @@
 """Per-face smoothing for video: faces are matched to tracks by box overlap, probabilities averaged.
 
-An exponential moving average (weight `alpha` on the newest frame) steadies the label without
-lagging more than a few frames; a track not seen for `max_missed` frames is dropped.
+The rule is web/face_pipeline.json's "smoothing" (method "ema"), the same the page applies: per
+tracked face, every time the model reads it, probs = alpha * new + (1 - alpha) * previous; a new face
+starts from its first reading; alpha = 1 turns smoothing off. Faces join tracks when their boxes
+overlap by at least "tracking".matchIou (greedy, best overlap first); a track the detector misses
+"tracking".maxMissed times in a row is dropped, and a face found after that starts afresh.
 """
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .detector import Box, iou
+from .boxes import Box, iou
+from .face_pipeline import load_face_pipeline
 from .pipeline import Face
 
 
@@ -21,8 +25,22 @@ class Track:
     missed: int = 0
 
 
+def ema(previous: np.ndarray | None, new: np.ndarray, alpha: float) -> np.ndarray:
+    """The "smoothing" rule of face_pipeline.json for one reading of one face."""
+    return new.copy() if previous is None else alpha * new + (1 - alpha) * previous
+
+
 class Smoother:
-    def __init__(self, alpha: float = 0.4, min_iou: float = 0.3, max_missed: int = 5):
+    """update(faces of one frame) -> [(track id, face with smoothed probabilities)]. Parameters left
+    as None come from face_pipeline.json (`config`: the whole file as a dict, default: read it)."""
+
+    def __init__(self, alpha: float | None = None, min_iou: float | None = None, max_missed: int | None = None,
+                 config: dict | None = None):
+        if None in (alpha, min_iou, max_missed):
+            config = config if config is not None else load_face_pipeline()
+            alpha = config["smoothing"]["alpha"] if alpha is None else alpha
+            min_iou = config["tracking"]["matchIou"] if min_iou is None else min_iou
+            max_missed = config["tracking"]["maxMissed"] if max_missed is None else max_missed
         if not 0 < alpha <= 1:
             raise ValueError("smoothing alpha must be in (0, 1]")
         self.alpha, self.min_iou, self.max_missed = alpha, min_iou, max_missed
@@ -44,16 +62,16 @@ class Smoother:
         for ti, t in enumerate(self.tracks):
             if ti not in used:
                 t.missed += 1
-        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
+        self.tracks = [t for t in self.tracks if t.missed < self.max_missed]  # as web/js/tracker.js
         out = []
         for fi, face in enumerate(faces):
             track = face_track.get(fi)
             if track is None:
-                track = Track(self.next_id, face.box, face.probs.copy())
+                track = Track(self.next_id, face.box, ema(None, face.probs, self.alpha))
                 self.next_id += 1
                 self.tracks.append(track)
             else:
-                track.probs = self.alpha * face.probs + (1 - self.alpha) * track.probs
+                track.probs = ema(track.probs, face.probs, self.alpha)
                 track.box, track.missed = face.box, 0
             out.append((track.id, Face(face.box, track.probs.copy())))
         return out

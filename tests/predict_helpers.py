@@ -18,6 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_browser.predict.boxes import iou
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 GREY = 128
@@ -139,18 +141,7 @@ def run_predict(*args, timeout: float = 300) -> subprocess.CompletedProcess:
                           timeout=timeout, env={**env, "PYTHONPATH": str(ROOT)})
 
 
-def box_iou(a, b) -> float:
-    """IoU of (x, y, w, h) tuples or dicts with x/y/width/height."""
-    def xywh(v):
-        return (v["x"], v["y"], v["width"], v["height"]) if isinstance(v, dict) else tuple(v)
-    (ax, ay, aw, ah), (bx, by, bw, bh) = xywh(a), xywh(b)
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    return inter / (aw * ah + bw * bh - inter)
-
-
 def match(expected, found) -> list[tuple[int, float]]:
     """For each expected box, (index of the best-overlapping found box, its IoU)."""
-    return [max(((j, box_iou(e, f)) for j, f in enumerate(found)), key=lambda t: t[1], default=(-1, 0.0))
+    return [max(((j, iou(e, f)) for j, f in enumerate(found)), key=lambda t: t[1], default=(-1, 0.0))
             for e in expected]

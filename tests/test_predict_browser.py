@@ -11,7 +11,9 @@ import json
 
 import pytest
 
-from predict_helpers import box_iou, model_dir, photos, run_predict
+from predict_helpers import model_dir, photos, run_predict
+
+from fer_browser.predict.boxes import iou
 from web_helpers import page_on_server, wait_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -51,8 +53,8 @@ def test_same_faces_and_top_emotion_as_the_browser(python_results, browser_resul
         assert js["canvas"] == [py["width"], py["height"]]  # the page analysed the photo at full size
         assert len(py["faces"]) == len(js["faces"]) == len(expected), path
         for face in py["faces"]:
-            twin = max(js["faces"], key=lambda f: box_iou(face["box"], f["box"]))
-            assert box_iou(face["box"], twin["box"]) >= 0.5, (path, face["box"], twin["box"])
+            twin = max(js["faces"], key=lambda f: iou(face["box"], f["box"]))
+            assert iou(face["box"], twin["box"]) >= 0.5, (path, face["box"], twin["box"])
             assert face["label"] == twin["label"], (path, face, twin)
             probs = [face["probabilities"][c] for c in classes]
             tolerance = 1e-3 if path.endswith(".png") else 0.05
@@ -64,7 +66,7 @@ def test_boxes_agree_closely(python_results, browser_results):
     ious = []
     for path in (p for p in browser_results if p.endswith(".png")):
         for face in python_results[path]["faces"]:
-            ious.append(max(box_iou(face["box"], f["box"]) for f in browser_results[path]["faces"]))
+            ious.append(max(iou(face["box"], f["box"]) for f in browser_results[path]["faces"]))
     assert len(ious) == sum(len(e) for p, e in photos().values() if p.suffix == ".png")
     assert min(ious) > 0.99, ious
 

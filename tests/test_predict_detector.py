@@ -137,22 +137,19 @@ def run_node(script: str, payload: dict) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_constants_are_the_browsers():
-    """web/js/detector.js's DETECTOR object is the reference; predict/detector.py must not drift."""
+def test_anchors_and_outputs_follow_face_pipeline_json():
+    """The anchors web/js/detector.js builds from face_pipeline.json's "detector" are Python's, and the
+    output names the file gives exist in the network with the shapes its feature maps imply."""
     from fer_browser.predict import detector as py
+    from fer_browser.predict.face_pipeline import load_face_pipeline
 
-    js = run_node("console.log(JSON.stringify({cfg: det.DETECTOR, anchors: det.makeAnchors()}));", {})
-    cfg = js["cfg"]
-    assert cfg["inputSize"] == py.INPUT_SIZE
-    assert [(m["stride"], m["anchors"]) for m in cfg["featureMaps"]] == list(py.ANCHOR_LAYERS)
-    assert (cfg["scoreThreshold"], cfg["iouThreshold"], cfg["maxFaces"], cfg["minSize"]) == \
-        (py.MIN_SCORE, py.IOU_THRESHOLD, py.MAX_FACES, py.MIN_SIZE)
-    assert np.array_equal(np.array(js["anchors"]), py.anchors())
-    # output names: box regressions are the 16-wide outputs, scores the 1-wide ones, per feature map
+    cfg = load_face_pipeline()["detector"]
+    js = run_node("console.log(JSON.stringify(det.makeAnchors(input.cfg)));", {"cfg": cfg})
+    assert np.array_equal(np.array(js), py.anchors(cfg))
     session = blazeface.session()
     widths = {o.name: o.shape for o in session.get_outputs()}
     for m in cfg["featureMaps"]:
-        cells = (py.INPUT_SIZE // m["stride"]) ** 2 * m["anchors"]
+        cells = (cfg["inputSize"] // m["stride"]) ** 2 * m["anchors"]
         assert widths[m["boxes"]] == [1, cells, 16] and widths[m["scores"]] == [1, cells, 1]
 
 
@@ -162,8 +159,8 @@ def test_decoding_is_the_browsers(detector):
         rgb = cv2.cvtColor(cv2.imread(str(photos()[name][0])), cv2.COLOR_BGR2RGB)
         regs, logits, _ = detector.raw(rgb)
         js = run_node("const out = det.decode(Float32Array.from(input.boxes), Float32Array.from(input.logits), "
-                      "det.makeAnchors());\nconsole.log(JSON.stringify(out));",
-                      {"boxes": regs.ravel().tolist(), "logits": logits.tolist()})
+                      "det.makeAnchors(input.cfg), input.cfg);\nconsole.log(JSON.stringify(out));",
+                      {"boxes": regs.ravel().tolist(), "logits": logits.tolist(), "cfg": detector.cfg})
         ours = detector.decode(regs, logits)
         assert len(ours) == len(js) == len(photos()[name][1])
         for a, b in zip(ours, js):

@@ -1,0 +1,133 @@
+"""web/face_pipeline.json drives predict: the detector's thresholds and limits, the tracker's match and
+the smoothing rule are read from it, not from numbers in the Python code.
+
+Each test edits a temp copy of the real file and checks that Python's output changes as the edit says.
+"""
+from __future__ import annotations
+
+import copy
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from predict_helpers import photos
+
+from fer_browser.predict.boxes import Box
+from fer_browser.predict.detector import FaceDetector
+from fer_browser.predict.errors import PredictError
+from fer_browser.predict.face_pipeline import face_pipeline_path, load_face_pipeline
+from fer_browser.predict.pipeline import Face
+from fer_browser.predict.tracking import Smoother
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict:
+    return json.loads(face_pipeline_path().read_text())
+
+
+def edited(tmp_path, shipped, edit) -> dict:
+    """A temp copy of the shipped file with `edit(cfg)` applied, read back through load_face_pipeline."""
+    cfg = copy.deepcopy(shipped)
+    edit(cfg)
+    path = tmp_path / "face_pipeline.json"
+    path.write_text(json.dumps(cfg))
+    return load_face_pipeline(path)
+
+
+@pytest.fixture(scope="module")
+def two_faces() -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(photos()["three_faces"][0])), cv2.COLOR_BGR2RGB)
+
+
+def test_the_shipped_file_loads(shipped):
+    assert load_face_pipeline() == shipped
+
+
+@pytest.mark.parametrize("schema", ["fer-face-pipeline/2", None, "something-else/1"])
+def test_an_unknown_schema_is_refused_in_one_line(tmp_path, shipped, schema):
+    with pytest.raises(PredictError) as err:
+        edited(tmp_path, shipped, lambda c: c.update(schema=schema) if schema else c.pop("schema"))
+    message = str(err.value)
+    assert "schema" in message and "fer-face-pipeline/1" in message and "\n" not in message
+
+
+def test_missing_keys_and_unknown_rules_are_refused(tmp_path, shipped):
+    for edit, words in [(lambda c: c["detector"].pop("scoreThreshold"), "scoreThreshold"),
+                        (lambda c: c["detector"].update(merge="plain"), "merge"),
+                        (lambda c: c["smoothing"].update(method="window"), "window")]:
+        with pytest.raises(PredictError, match=words):
+            edited(tmp_path, shipped, edit)
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(PredictError, match="not valid JSON"):
+        load_face_pipeline(tmp_path / "broken.json")
+
+
+def test_detector_thresholds_and_limits_come_from_the_file(tmp_path, shipped, two_faces):
+    base = FaceDetector().detect(two_faces)
+    assert len(base) == 3
+    weakest = min(f.score for f in base)
+    # a score threshold just above the weakest face's best candidate: that face, and only it, goes
+    stricter = FaceDetector(edited(tmp_path, shipped, lambda c: c["detector"].update(
+        scoreThreshold=(weakest + sorted(f.score for f in base)[1]) / 2))["detector"]).detect(two_faces)
+    assert sorted(f.score for f in stricter) == sorted(f.score for f in base if f.score != weakest)
+    capped = FaceDetector(edited(tmp_path, shipped, lambda c: c["detector"].update(maxFaces=1))["detector"])
+    assert [f.score for f in capped.detect(two_faces)] == [max(f.score for f in base)]
+    smallest = min(f.width for f in base)
+    big_only = FaceDetector(edited(tmp_path, shipped, lambda c: c["detector"].update(minSize=smallest + 1))["detector"])
+    assert len(big_only.detect(two_faces)) == sum(f.width >= smallest + 1 and f.height >= smallest + 1 for f in base) < 3
+
+
+def test_merge_threshold_comes_from_the_file(tmp_path, shipped, two_faces):
+    """iouThreshold near 1 merges (almost) nothing: far more faces than the 3 the shipped 0.3 gives."""
+    loose = FaceDetector(edited(tmp_path, shipped, lambda c: c["detector"].update(iouThreshold=0.999, maxFaces=1000))
+                         ["detector"])
+    regs, logits, _ = loose.raw(two_faces)
+    candidates = int((logits > np.log(shipped["detector"]["scoreThreshold"] / (1 - shipped["detector"]["scoreThreshold"]))).sum())
+    assert candidates > 3 and len(loose.decode(regs, logits)) == candidates
+
+
+def face(x, probs):
+    return Face(Box(x, 50.0, 80.0, 80.0), np.asarray(probs, np.float64))
+
+
+def test_smoothing_is_the_ema_written_in_the_file(shipped):
+    """A hand-made sequence for one face through the default Smoother equals the rule the file's
+    "about" states, computed here from that sentence with the file's alpha."""
+    rule = shipped["smoothing"]
+    assert rule["method"] == "ema"
+    assert "probs = alpha * new + (1 - alpha) * previous" in rule["about"]
+    assert "a new face starts from its first reading" in rule["about"]
+    alpha = rule["alpha"]
+    readings = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.0, 0.5, 0.5], [0.3, 0.3, 0.4], [1.0, 0.0, 0.0]]
+    smoother = Smoother()
+    assert smoother.alpha == alpha
+    previous = None
+    for i, new in enumerate(readings):
+        (track, got), = smoother.update([face(100 + 3 * i, new)])  # small moves: one track
+        new = np.asarray(new)
+        expected = new if previous is None else alpha * new + (1 - alpha) * previous
+        assert track == 0 and got.probs.tolist() == pytest.approx(expected.tolist(), abs=1e-12)
+        previous = expected
+
+
+def test_alpha_and_matching_come_from_the_file(tmp_path, shipped):
+    off = Smoother(config=edited(tmp_path, shipped, lambda c: c["smoothing"].update(alpha=1)))
+    off.update([face(0, [1, 0])])
+    (_, f), = off.update([face(0, [0, 1])])
+    assert f.probs.tolist() == [0, 1]  # alpha = 1: smoothing off
+    # a move of 8 px on an 80 px box is IoU 0.82: one face with the shipped matchIou, two with 0.9
+    for match_iou, same in ((shipped["tracking"]["matchIou"], True), (0.9, False)):
+        s = Smoother(config=edited(tmp_path, shipped, lambda c: c["tracking"].update(matchIou=match_iou)))
+        (t0, _), = s.update([face(0, [1, 0])])
+        (t1, _), = s.update([face(8, [0, 1])])
+        assert (t0 == t1) is same, match_iou
+    # maxMissed: the track survives maxMissed - 1 empty detections, not maxMissed
+    for gap, same in ((shipped["tracking"]["maxMissed"] - 1, True), (shipped["tracking"]["maxMissed"], False)):
+        s = Smoother()
+        (t0, _), = s.update([face(0, [1, 0])])
+        for _ in range(gap):
+            s.update([])
+        (t1, _), = s.update([face(0, [1, 0])])
+        assert (t0 == t1) is same, gap
