@@ -1,7 +1,8 @@
 """`python -m predict live`: camera or video file -> faces, smoothed emotions and fps, shown and/or saved.
 
 Window mode shows frames with cv2.imshow (q or Esc quits). Without a display, or with --no-window,
-it runs headless and writes the annotated video (--out) and per-frame rows (--csv).
+it runs headless and writes the annotated video (--out) and per-frame rows (--csv). With --csv it also
+draws each face's smoothed probabilities over time as a PNG beside the CSV (FILE_timeline.png).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .draw import draw_faces, draw_fps
 from .errors import PredictError
 from .outputs import FileSet, check_output_file
 from fer_browser.training.atomic import publish
+from .timeline import Timeline, timeline_path
 from .tracking import Smoother
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own lines would bury our one-line errors
@@ -31,7 +33,8 @@ def add_arguments(p) -> None:
     src.add_argument("--camera", type=int, metavar="N", help="camera index (default: 0)")
     src.add_argument("--video", type=Path, metavar="FILE", help="read a video file instead of a camera")
     p.add_argument("--out", type=Path, metavar="FILE.mp4", help="write the annotated video (MPEG-4)")
-    p.add_argument("--csv", type=Path, metavar="FILE", help="write one row per face per frame")
+    p.add_argument("--csv", type=Path, metavar="FILE",
+                   help="write one row per face per frame, and a timeline chart beside it (FILE_timeline.png)")
     p.add_argument("--no-window", action="store_true", help="never open a window (implied without a display)")
     p.add_argument("--smooth", type=float, metavar="ALPHA",
                    help="weight of the newest reading in each face's exponential average, in (0, 1]; 1 = no "
@@ -149,6 +152,8 @@ def prepare(args) -> None:
         check_output_file(args.out, "--out", inputs)
     if args.csv:
         check_output_file(args.csv, "--csv", inputs, FileSet([args.out] if args.out else []))
+        check_output_file(timeline_path(args.csv), "--csv (its timeline chart)", inputs,
+                          FileSet([p for p in (args.out, args.csv) if p]))
 
 
 def run(args, pipeline) -> int:
@@ -166,6 +171,7 @@ def run(args, pipeline) -> int:
     smoother = Smoother(alpha=args.smooth)
     bar = tqdm(total=total or None, desc=what, unit="frame", file=sys.stderr, disable=window is not None)
     writer = table = None
+    timeline = Timeline(pipeline.classes) if args.csv else None
     n, faces_seen, fps, started, finished, short = 0, 0, 0.0, time.perf_counter(), False, False
     try:
         writer = VideoOut(args.out, src_fps, (frame.shape[1], frame.shape[0])) if args.out else None
@@ -177,6 +183,7 @@ def run(args, pipeline) -> int:
             if table:
                 stamp = n / src_fps if args.video is not None else time.perf_counter() - started
                 table.write(n, stamp, smoothed, faces)
+                timeline.add(n, stamp, smoothed)
             faces_seen += len(faces)
             dt = time.perf_counter() - t0
             fps = 1 / max(dt, 1e-6) if n == 0 else 0.9 * fps + 0.1 / max(dt, 1e-6)  # steady on-screen figure
@@ -202,10 +209,13 @@ def run(args, pipeline) -> int:
                 out.close(keep=finished and not short)
         if window:
             window.close()
+    if timeline and finished and not short:
+        timeline.write(timeline_path(args.csv), args.video.name if args.video is not None else what)
     if short:
         raise PredictError(f"{what}: video ended after {n} of {total} frames (damaged or truncated mid-stream)"
                            + ("; no output written" if args.out or args.csv else ""))
     elapsed = time.perf_counter() - started
     print(f"{what}: {n} frames, {faces_seen} face detections, {n / max(elapsed, 1e-9):.1f} fps overall"
-          + (f"; video {args.out}" if args.out else "") + (f"; results {args.csv}" if args.csv else ""))
+          + (f"; video {args.out}" if args.out else "")
+          + (f"; results {args.csv}, timeline {timeline_path(args.csv)}" if args.csv else ""))
     return 0

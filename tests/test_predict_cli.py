@@ -244,6 +244,23 @@ def test_live_on_a_video_writes_annotated_video_and_csv(live_run):
     assert f"{frames} frames" in proc.stdout and "fps" in proc.stdout
 
 
+def test_live_writes_a_timeline_png_beside_the_csv(live_run):
+    """The chart of each face's smoothed probabilities: written atomically beside the CSV, and its
+    lines carry the colour of the class each track's CSV rows say it showed most."""
+    tmp, proc = live_run
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp.iterdir()) == ["a.csv", "a.mp4", "a_timeline.png"]  # no temp files
+    assert "timeline" in proc.stdout and "a_timeline.png" in proc.stdout
+    chart = cv2.imread(str(tmp / "a_timeline.png"))
+    assert chart is not None and chart.shape[0] > 300 and chart.shape[1] > 600
+    rows = list(csv.DictReader((tmp / "a.csv").open()))
+    for track in {r["track"] for r in rows}:
+        mine = [r for r in rows if r["track"] == track]
+        top = max(classes(), key=lambda c: sum(float(r[c]) for r in mine))
+        colour = np.array(class_colour(classes().index(top), len(classes())))
+        assert (np.abs(chart.astype(int) - colour).max(axis=2) < 40).sum() > 200, (track, top)
+
+
 def test_live_headless_needs_an_output():
     one_line_error(run_predict("live", "--video", video()[0], "--model-dir", model_dir()), "--out")
 
