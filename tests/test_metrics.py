@@ -34,5 +34,12 @@ def test_training_curves_mark_the_best_epoch_and_plot_validation_loss(tmp_path):
     plot_history(history, path)
     img = mpimg.imread(path)
     assert img.shape[0] > 300 and img.shape[1] > 800
+
+    def val_line_in_loss_panel(image) -> int:  # matplotlib's second colour (C1, orange) in the left panel
+        left = image[:, : image.shape[1] // 2, :3]
+        return int((np.abs(left - np.array([1.0, 0.498, 0.055])).max(axis=2) < 0.08).sum())
+    assert val_line_in_loss_panel(img) > 100
+    plot_history([{k: v for k, v in h.items() if k != "val_loss"} for h in history], tmp_path / "no_val.png")
+    assert val_line_in_loss_panel(mpimg.imread(tmp_path / "no_val.png")) == 0
     plot_history([], tmp_path / "empty.png")  # nothing to draw yet: no file, no error
     assert not (tmp_path / "empty.png").exists()

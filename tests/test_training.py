@@ -38,7 +38,11 @@ def test_short_training_beats_chance_and_writes_a_complete_checkpoint(tmp_path, 
     assert len(meta["data"]["csv_sha256"]) == 64
     assert meta["metrics"]["best_val_acc"] >= final["val_acc"]
     assert (out / "training_curves.png").stat().st_size > 1000
-    assert len(json.loads((out / "history.json").read_text())) == 6
+    history = json.loads((out / "history.json").read_text())
+    assert len(history) == 6
+    # validation loss every epoch; the last one is last.pt's cross-entropy on PublicTest, recomputed here
+    assert all(h["val_loss"] > 0 for h in history) and history[-1]["val_loss"] < history[0]["val_loss"]
+    assert history[-1]["val_loss"] == pytest.approx(recomputed_val_loss(out / "last.pt", fer_csv), rel=1e-4)
 
     # evaluate: the seed's table, per-class figures, confusion PNGs, JSON report
     res = run_cli("training.evaluate", out / "best.pt", "--csv", fer_csv, "--out", tmp_path / "eval")
@@ -95,9 +99,43 @@ def test_ferplus_soft_labels_train_from_votes(tmp_path):
     votes = write_votes(tmp_path / "v.csv", usages, votes_for(labels))
     args = train_mod.parse_args(["--csv", str(csv), "--votes", str(votes), "--label-set", "ferplus-soft",
                                  "--epochs", "6", "--lr", "5e-3", "--out", str(tmp_path / "r"), *SMALL])
-    assert train_mod.train(args)["val_acc"] > 0.5
+    final = train_mod.train(args)
+    assert final["val_acc"] > 0.5
+    # soft label sets: the validation loss is against the vote distributions, as the training loss
+    assert final["val_loss"] == pytest.approx(recomputed_val_loss(tmp_path / "r" / "last.pt", csv, votes), rel=1e-4)
     meta = load_checkpoint(tmp_path / "r" / "best.pt")["metadata"]
     assert meta["classes"][0] == "neutral" and meta["label_set"] == "ferplus-soft"
+
+
+def recomputed_val_loss(checkpoint, csv, votes=None) -> float:
+    """PublicTest cross-entropy of a checkpoint, computed from its metadata: soft targets for soft label
+    sets, else the labels; flip-averaged probabilities when it was trained with --tta."""
+    from fer_browser.training.checkpoint import model_from_checkpoint
+    from fer_browser.training.datasets import load_dataset
+    from fer_browser.training.metrics import predict_probs
+    model, meta = model_from_checkpoint(checkpoint)
+    split = load_dataset(csv, votes, None, meta["label_set"], progress=False).splits["PublicTest"]
+    probs = predict_probs(model, split.images, meta["preprocessing"], tta_flip=meta["training"]["tta"])
+    targets = split.soft if split.soft is not None else np.eye(probs.shape[1])[split.labels]
+    return float(-(targets * np.log(probs)).sum(1).mean())
+
+
+def test_help_shows_the_chosen_models_recipe():
+    """No --model: the shipped recipe (vgg, soft FERPlus labels, flip TTA); --model NAME: NAME's."""
+    default = run_cli("training.train", "--help")
+    baseline = run_cli("training.train", "--model", "baseline", "--help")
+    assert default.returncode == baseline.returncode == 0
+    squash = lambda text: " ".join(text.split())  # noqa: E731  (argparse wraps lines)
+    d, b = squash(default.stdout), squash(baseline.stdout)
+    assert "recipe (defaults: vgg's recipe" in d and "recipe (defaults: baseline's recipe" in b
+    assert "--epochs EPOCHS default: 70" in d and "--epochs EPOCHS default: 140" in b
+    assert "--optimizer {adam,adamw,sgd} default: adamw" in d and "--optimizer {adam,adamw,sgd} default: adam " in b
+    assert "(default: [100, 120])" in b and "--schedule {step,cosine,onecycle} default: onecycle" in d
+    assert "default: ferplus-soft (vgg's recipe)" in d and "default: ferplus (baseline's recipe)" in b
+    assert "test-time augmentation (default: on)" in d and "test-time augmentation (default: off)" in b
+    # the parsed defaults are the recipe's: no --model is make train-default's command line
+    assert vars(train_mod.parse_args([])) == vars(train_mod.parse_args(
+        ["--model", "vgg", "--label-set", "ferplus-soft", "--tta", "--out", "runs/vgg-ferplus-soft"]))
 
 
 def test_cli_errors_are_one_line(tmp_path):

@@ -81,8 +81,8 @@ def plot_history(history: list[dict], path: Path) -> None:
     best = max(history, key=lambda h: h.get("val_acc", float("-inf")))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     a1.plot(epochs, [h["train_loss"] for h in history], marker=".", label="training loss (augmented)")
-    if all("val_loss" in h for h in history):
-        a1.plot(epochs, [h["val_loss"] for h in history], marker=".", label="PublicTest loss")
+    if any("val_loss" in h for h in history):  # runs resumed from before it was recorded: a gap at the start
+        a1.plot(epochs, [h.get("val_loss", float("nan")) for h in history], marker=".", label="PublicTest loss")
     a1.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
     a2.plot(epochs, [h["train_acc"] for h in history], marker=".", label="training accuracy (augmented)")
     a2.plot(epochs, [h["val_acc"] for h in history], marker=".", label="PublicTest accuracy")

@@ -1,11 +1,16 @@
 """Train a registered model on FER2013 / FERPlus (or a folder of images).
 
-    python -m training.train --model baseline --label-set ferplus --out runs/baseline
+    python -m training.train --out runs/vgg                    # the shipped model's recipe (make train-default)
+    python -m training.train --model baseline --label-set ferplus --out runs/baseline   # the seed's
 
-Defaults come from the model's recipe in the registry (for `baseline`: the seed's 140 epochs,
-Adam, lr 1e-3 -> 1e-4 at 100 -> 1e-5 at 120, flip + rotation); every option overrides it.
-Writes OUT/last.pt (every epoch, with optimizer state, for --resume), OUT/best.pt (best
-PublicTest accuracy), OUT/history.json and OUT/training_curves.png.
+Defaults come from the chosen model's recipe in the registry (training/models): without --model,
+`vgg`'s, the recipe of the shipped model (70 epochs, AdamW, one-cycle lr peaking at 2e-3, FERPlus
+vote distributions as soft targets, flip TTA for validation: about 70 minutes on 2 CPU cores);
+`--model baseline` gives the seed's (140 epochs, Adam, lr 1e-3 -> 1e-4 at 100 -> 1e-5 at 120,
+flip + rotation, FERPlus majority labels). `--model NAME --help` lists NAME's defaults; every option
+overrides them. Writes OUT/last.pt (every epoch, with optimizer state, for --resume), OUT/best.pt
+(best PublicTest accuracy), OUT/history.json (training and PublicTest loss and accuracy per epoch) and
+OUT/training_curves.png.
 
 Data-parallel on N processes (one per GPU, or CPU processes with gloo); --batch-size is the
 global batch, split evenly over the processes:
@@ -28,6 +33,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import distributed
+from .atomic import atomic_open
 from .augment import augment_batch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .datasets import Dataset, load_dataset
@@ -35,7 +41,7 @@ from .errors import DataError
 from .labelsets import LABEL_SETS
 from .metadata import build_metadata
 from .metrics import plot_history, predict_probs
-from .models import REGISTRY, build_model, count_parameters, get_spec
+from .models import DEFAULT_MODEL, REGISTRY, build_model, count_parameters, get_spec
 from .preprocess import normalize
 from .rowstore import read_rows, take_rows
 
@@ -45,6 +51,17 @@ RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "sched
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """--model is read first, so the parser (and --help) carries that model's recipe as its defaults."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--model", default=DEFAULT_MODEL)
+    model = pre.parse_known_args(argv)[0].model
+    args = build_parser(model if model in REGISTRY else DEFAULT_MODEL).parse_args(argv)  # full parser names a bad one
+    args.out = args.out or Path("runs") / f"{args.model}-{args.label_set}"
+    return args
+
+
+def build_parser(model: str = DEFAULT_MODEL) -> argparse.ArgumentParser:
+    recipe = get_spec(model).recipe
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     d = p.add_argument_group("data")
@@ -56,29 +73,39 @@ def parse_args(argv=None) -> argparse.Namespace:
     d.add_argument("--class-map", type=parse_class_map, default={},
                    help='JSON object or a .json file mapping folder class names to the run\'s class names, e.g. '
                         '\'{"happy": "happiness", "angry": "anger", "contempt": null}\' (null drops a class)')
-    d.add_argument("--label-set", default="ferplus", choices=sorted(LABEL_SETS), help="default: ferplus")
+    d.add_argument("--label-set", default=recipe["label_set"], choices=sorted(LABEL_SETS),
+                   help=f"default: %(default)s ({model}'s recipe)")
     d.add_argument("--limit", type=int, help="use only the first N training images (quick experiments)")
     d.add_argument("--epoch-steps", type=int,
                    help="cap an epoch at N batches (each epoch still draws from a shuffle of all images)")
     m = p.add_argument_group("model")
-    m.add_argument("--model", default="baseline", choices=sorted(REGISTRY), help="registered model (default: baseline)")
-    m.add_argument("--hparams", type=json.loads, default={}, help='model hyper-parameters as JSON, e.g. \'{"dropout": 0.2}\'')
-    r = p.add_argument_group("recipe (defaults: the model's recipe in training/models)")
-    r.add_argument("--epochs", type=int)
-    r.add_argument("--batch-size", type=int, help="global batch: split evenly over the torchrun processes")
-    r.add_argument("--optimizer", choices=["adam", "adamw", "sgd"])
-    r.add_argument("--lr", type=float)
-    r.add_argument("--weight-decay", type=float)
-    r.add_argument("--schedule", choices=["step", "cosine", "onecycle"])
-    r.add_argument("--milestones", type=int, nargs="*", help="epochs where a step schedule multiplies lr by --gamma")
-    r.add_argument("--gamma", type=float)
-    r.add_argument("--label-smoothing", type=float)
-    r.add_argument("--rotate", type=float, help="max rotation in degrees")
-    r.add_argument("--shift", type=float, help="max shift as a fraction of the size")
-    r.add_argument("--scale", type=float, help="max zoom in/out as a fraction")
-    r.add_argument("--erase", type=float, help="probability of random erasing")
+    m.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(REGISTRY),
+                   help=f"registered model; its recipe gives the defaults below (default: {DEFAULT_MODEL}, the "
+                        "shipped model's recipe; `--model NAME --help` shows NAME's)")
+    m.add_argument("--hparams", type=json.loads, default={},
+                   help=f'model hyper-parameters as JSON, e.g. \'{{"dropout": 0.2}}\' ({model}\'s: '
+                        f'{json.dumps(get_spec(model).hparams)})'.replace("%", "%%"))
+    r = p.add_argument_group(f"recipe (defaults: {model}'s recipe in training/models)")
+    r.add_argument("--epochs", type=int, default=recipe["epochs"], help=shown())
+    r.add_argument("--batch-size", type=int, default=recipe["batch_size"],
+                   help=shown("global batch: split evenly over the torchrun processes"))
+    r.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default=recipe["optimizer"],
+                   help=shown())
+    r.add_argument("--lr", type=float, default=recipe["lr"], help=shown("learning rate (the peak, for a one-cycle schedule)"))
+    r.add_argument("--weight-decay", type=float, default=recipe["weight_decay"], help=shown())
+    r.add_argument("--schedule", choices=["step", "cosine", "onecycle"], default=recipe["schedule"],
+                   help=shown())
+    r.add_argument("--milestones", type=int, nargs="*", default=list(recipe["milestones"]),
+                   help=shown("epochs where a step schedule multiplies lr by --gamma"))
+    r.add_argument("--gamma", type=float, default=recipe["gamma"], help=shown())
+    r.add_argument("--label-smoothing", type=float, default=recipe["label_smoothing"], help=shown())
+    r.add_argument("--rotate", type=float, default=recipe["rotate"], help=shown("max rotation in degrees"))
+    r.add_argument("--shift", type=float, default=recipe["shift"], help=shown("max shift as a fraction of the size"))
+    r.add_argument("--scale", type=float, default=recipe["scale"], help=shown("max zoom in/out as a fraction"))
+    r.add_argument("--erase", type=float, default=recipe["erase"], help=shown("probability of random erasing"))
     r.add_argument("--no-flip", action="store_true", help="disable horizontal flips")
-    r.add_argument("--tta", action="store_true", help="validate with flip test-time augmentation")
+    r.add_argument("--tta", action=argparse.BooleanOptionalAction, default=recipe["tta"],
+                   help=f"validate with flip test-time augmentation (default: {'on' if recipe['tta'] else 'off'})")
     r.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
                    help="autocast mixed precision (fp16 with a GradScaler, CUDA only); default fp32: on this "
                         "project's CPU (no AVX-512 BF16) bf16 is slower (bench/bench_training.py)")
@@ -92,13 +119,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     o.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
     o.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
-    args = p.parse_args(argv)
-    recipe = get_spec(args.model).recipe
-    for key in RECIPE_KEYS:
-        if getattr(args, key) is None:
-            setattr(args, key, recipe[key])
-    args.out = args.out or Path("runs") / f"{args.model}-{args.label_set}"
-    return args
+    return p
+
+
+def shown(text: str = "") -> str:
+    """Help text that ends with the option's default (the chosen model's recipe value)."""
+    return f"{text} (default: %(default)s)" if text else "default: %(default)s"
 
 
 def parse_class_map(text: str) -> dict:
@@ -280,8 +306,9 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
             scheduler.step()
         train_seconds = time.time() - t0
         total_loss, correct, seen = distributed.sum_across([total_loss, correct, seen], world)
-        val_acc = validate(distributed.unwrap(model), val_split, pre, args.tta, device, world)
-        entry = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen, "val_acc": val_acc,
+        val_acc, val_loss = validate(distributed.unwrap(model), val_split, pre, args.tta, device, world)
+        entry = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen,
+                 "val_loss": val_loss, "val_acc": val_acc,
                  "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - t0,
                  "train_images_per_s": seen / train_seconds}  # all processes together, validation excluded
         history.append(entry)
@@ -300,24 +327,34 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
                                         "scaler": scaler.state_dict() if scaler.is_enabled() else None,
                                         "epoch": epoch, "history": history, "best_acc": best_acc})
             print(f"epoch {epoch:3d}/{args.epochs}  loss {entry['train_loss']:.4f}  train acc {entry['train_acc']:.4f}  "
-                  f"PublicTest acc {val_acc:.4f}  lr {entry['lr']:.2e}  {entry['seconds']:.0f}s"
+                  f"PublicTest loss {val_loss:.4f} acc {val_acc:.4f}  lr {entry['lr']:.2e}  {entry['seconds']:.0f}s"
                   + ("  *best*" if improved else ""), file=sys.stderr, flush=True)
-            (args.out / "history.json").write_text(json.dumps(history, indent=1))
+            with atomic_open(args.out / "history.json", "w") as fh:  # never half a file after a crash
+                fh.write(json.dumps(history, indent=1))
             plot_history(history, args.out / "training_curves.png")  # every epoch: an interrupted run has it too
         if on_epoch_end:
             on_epoch_end(epoch)
     return history[-1] if history else {}
 
 
-def validate(model, split, pre: dict, tta: bool, device: str, world: distributed.World) -> float:
-    """PublicTest accuracy; under DDP each rank scores every size-th image and the counts are summed."""
+def validate(model, split, pre: dict, tta: bool, device: str, world: distributed.World) -> tuple[float, float]:
+    """PublicTest accuracy and loss (cross-entropy against the same targets as training: the vote
+    distribution for soft label sets, else the label; of the flip-averaged probabilities with TTA).
+    Under DDP each rank scores every size-th image and the sums are added up."""
     if split is None or not len(split):
-        return float("nan")
+        return float("nan"), float("nan")
     mine = np.arange(world.rank, len(split), world.size)
     probs = predict_probs(model, take_rows(split.images, mine), pre, tta_flip=tta, device=device)
-    correct = float((probs.argmax(1) == split.labels[mine]).sum()) if len(mine) else 0.0
-    correct, count = distributed.sum_across([correct, float(len(mine))], world)
-    return correct / count
+    correct = loss = 0.0
+    if len(mine):
+        correct = float((probs.argmax(1) == split.labels[mine]).sum())
+        logp = np.log(np.maximum(probs.astype(np.float64), 1e-12))
+        if split.soft is not None:
+            loss = float(-(split.soft[mine] * logp).sum())
+        else:
+            loss = float(-logp[np.arange(len(mine)), split.labels[mine]].sum())
+    correct, loss, count = distributed.sum_across([correct, loss, float(len(mine))], world)
+    return correct / count, loss / count
 
 
 def rng_state(cuda: bool) -> dict:
