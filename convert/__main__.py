@@ -31,7 +31,7 @@ def convert_parser() -> argparse.ArgumentParser:
                     "it into DIR only if the ONNX model reproduces the checkpoint's recorded predictions on the "
                     "probe faces (and its claimed PublicTest accuracy when FER data is present) and PyTorch, ONNX "
                     "Runtime, TensorFlow and TF.js (wasm, headless Chromium) agree (fp32: max |dprob| <= 1e-5 "
-                    "and 100%% top-1 agreement).")
+                    "and 100% top-1 agreement).")
     p.add_argument("checkpoint", type=Path, help="checkpoint written by training.train (weights + metadata)")
     p.add_argument("--out", type=Path, required=True, help="output model directory (replaced only if the gate passes)")
     p.add_argument("--quantize", choices=["float16", "uint8"],

@@ -267,6 +267,7 @@ def test_verify_on_a_folder_that_is_not_a_model_dir(tmp_path):
 def test_help_describes_both_commands():
     proc = run_cli("--help")
     assert proc.returncode == 0 and "--quantize" in proc.stdout and "python -m convert verify DIR" in proc.stdout
+    assert "100% top-1" in " ".join(proc.stdout.split()) and "%%" not in proc.stdout  # no doubled percent sign
     proc = run_cli("verify", "--help")
     assert proc.returncode == 0 and "--checkpoint" in proc.stdout
 
