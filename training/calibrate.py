@@ -50,8 +50,8 @@ def parse_args(argv=None):
     p.add_argument("--write", action="store_true", help="store the temperature in the checkpoint's metadata")
     p.add_argument("--batch-size", type=int, default=256)
     args = p.parse_args(argv)
-    if args.bins < 1:
-        p.error("--bins must be at least 1")
+    if args.bins < 1 or args.batch_size < 1:
+        p.error("--bins and --batch-size must be at least 1")
     return args
 
 
@@ -97,7 +97,8 @@ def split_figures(log_probs: np.ndarray, labels: np.ndarray, targets: np.ndarray
             "ece": expected_calibration_error(probs, labels, bins)}
 
 
-def calibrate(args) -> dict:
+def calibrate(args) -> tuple[dict, "Model", dict]:
+    """(report, the model, {split: (log-probs, majority labels, fit targets)})."""
     started = time.perf_counter()
     model = Model(args.source)
     meta = model.meta
@@ -128,8 +129,7 @@ def calibrate(args) -> dict:
                for when, t in (("before", 1.0), ("after", temperature))}
     return {"source": public_path(str(args.source)), "backend": model.kind, "model": meta["model"]["name"],
             "stored_calibration": meta.get("calibration"), "calibration": record, "splits": figures,
-            "bins_on_eval_split": per_bin,
-            "seconds": round(time.perf_counter() - started, 1), "_model": model, "_outs": outs}
+            "bins_on_eval_split": per_bin, "seconds": round(time.perf_counter() - started, 1)}, model, outs
 
 
 def format_table(report: dict) -> str:
@@ -159,8 +159,7 @@ def main(argv=None) -> int:
         if args.write and Path(args.source).is_dir():
             raise ValueError(f"{args.source}: an export's files are checksummed by its manifest; calibrate its "
                              "checkpoint with --write, then re-run `python -m convert` on it")
-        report = calibrate(args)
-        model, outs = report.pop("_model"), report.pop("_outs")
+        report, model, outs = calibrate(args)
         print(format_table(report))
         if report["stored_calibration"]:
             print(f"(the model's metadata already holds T = {report['stored_calibration']['temperature']}; "
