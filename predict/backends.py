@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_browser.training.calibration import apply_temperature
 from fer_browser.training.manifest import ManifestError, check_manifest
 from fer_browser.training.metadata import validate_metadata
 
@@ -33,13 +34,12 @@ def load_metadata(model_dir: Path) -> dict:
 
 
 def to_probabilities(outputs: np.ndarray, meta: dict) -> np.ndarray:
+    """Probabilities as the page shows them: with the metadata's calibration temperature T, if any,
+    softmax(log(p) / T) (the same as softmax(logits / T)); without it, the model's own."""
     kind = meta["model"].get("output", "log_softmax")
-    if kind == "log_softmax":
-        return np.exp(outputs)
-    if kind == "logits":
-        z = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
-    raise PredictError(f"metadata: unknown model output kind {kind!r}")
+    if kind not in ("log_softmax", "logits"):
+        raise PredictError(f"metadata: unknown model output kind {kind!r}")
+    return apply_temperature(outputs, meta.get("calibration", {}).get("temperature", 1.0))
 
 
 class OnnxBackend:

@@ -37,7 +37,7 @@ def test_checkpoint_is_current_format_and_is_the_one_exported():
 def test_metadata_matches_the_checkpoint_it_was_made_from():
     model, ckpt_meta = model_from_checkpoint(CHECKPOINT)
     meta = read_metadata(EXPORT)
-    for key in ("model", "classes", "label_set", "input", "preprocessing", "crop"):
+    for key in ("model", "classes", "label_set", "input", "preprocessing", "crop", "calibration"):
         assert meta[key] == ckpt_meta[key], key
     assert len(meta["classes"]) == 7 and meta["label_set"].startswith("ferplus")
     assert meta["parity"]["passed"] is True
@@ -83,3 +83,15 @@ def test_shipped_onnx_and_checkpoint_reproduce_the_stored_reference_outputs():
     top = onnx_logp[faces].argmax(1)
     happy = [i for i, n in enumerate(ref.names) if n.startswith("astronaut")]
     assert (top[happy] == read_metadata(EXPORT)["classes"].index("happiness")).mean() > 0.9 and len(set(top)) >= 2
+
+
+def test_shipped_model_carries_its_calibration_everywhere():
+    """The temperature fitted on PublicTest (MODEL_CARD.md: Calibration) travels in metadata.json, which
+    the page and predict read, and in model.onnx's own metadata_props."""
+    import onnx
+
+    cal = read_metadata(EXPORT)["calibration"]
+    assert cal["version"] == 1 and cal["fitted_on"] == "PublicTest" and cal["bins"] == 15
+    assert cal["ece_after"] < cal["ece_before"] and 0.05 <= cal["temperature"] <= 20
+    props = {p.key: p.value for p in onnx.load(str(EXPORT / "model.onnx")).metadata_props}
+    assert json.loads(props["calibration"]) == cal

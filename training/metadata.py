@@ -14,12 +14,15 @@ k = round(side / 48) clamped to 1..4, then k x k averaging; web/js/model.js is t
 Added when a checkpoint is saved (training/checkpoint.py): "weights_sha256" (digest of the
 state_dict) and "probe" (the model's probabilities on the redistributable probe faces). "metrics"
 may claim "val_acc": accuracy on the PublicTest split of "label_set" (flip TTA if training.tta),
-which the conversion gate reproduces with ONNX Runtime when the data is present. Nothing here may
+which the conversion gate reproduces with ONNX Runtime when the data is present. Optional
+"calibration" (training/calibration.py, `python -m training.calibrate --write`): the temperature T
+that readers apply as softmax(log(p) / T), with the ECE it was measured to give. Nothing here may
 name a path on the machine that made it: data files are recorded by name and sha256.
 """
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import PurePath
 
 SCHEMA = "fer-model-metadata/1"
@@ -67,7 +70,41 @@ def validate_metadata(meta: dict, where: str = "metadata") -> dict:
             raise ValueError(f"{where}: metadata has no {key!r}")
     if not meta["classes"] or len(set(meta["classes"])) != len(meta["classes"]):
         raise ValueError(f"{where}: class names must be a non-empty list of unique names")
+    if "calibration" in meta:
+        validate_calibration(meta["calibration"], where)
     return meta
+
+
+CALIBRATION_VERSION = 1
+TEMPERATURE_RANGE = (0.05, 20.0)  # training/calibration.py searches inside it
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def validate_calibration(cal, where: str = "metadata") -> dict:
+    """Optional "calibration": {"version": 1, "method": "temperature", "temperature": T, "fitted_on": split,
+    "ece_before", "ece_after", "bins", ...}; readers apply softmax(log(p) / T). A field a reader would
+    misapply (unknown version or method, T not a positive finite number) is refused, never ignored."""
+    if not isinstance(cal, dict):
+        raise ValueError(f"{where}: calibration must be an object")
+    if cal.get("version") != CALIBRATION_VERSION:
+        raise ValueError(f"{where}: unknown calibration version {cal.get('version')!r} (expected {CALIBRATION_VERSION})")
+    if cal.get("method", "temperature") != "temperature":
+        raise ValueError(f"{where}: unknown calibration method {cal.get('method')!r} (expected 'temperature')")
+    t = cal.get("temperature")
+    if not _number(t) or not TEMPERATURE_RANGE[0] <= t <= TEMPERATURE_RANGE[1]:
+        raise ValueError(f"{where}: calibration temperature must be a number in "
+                         f"[{TEMPERATURE_RANGE[0]}, {TEMPERATURE_RANGE[1]}], got {t!r}")
+    for key in ("ece_before", "ece_after"):
+        if key in cal and not (_number(cal[key]) and 0 <= cal[key] <= 1):
+            raise ValueError(f"{where}: calibration {key} must be a number in [0, 1], got {cal[key]!r}")
+    if "bins" in cal and not (isinstance(cal["bins"], int) and not isinstance(cal["bins"], bool) and cal["bins"] > 0):
+        raise ValueError(f"{where}: calibration bins must be a positive integer, got {cal['bins']!r}")
+    if "fitted_on" in cal and not isinstance(cal["fitted_on"], str):
+        raise ValueError(f"{where}: calibration fitted_on must be a split name")
+    return cal
 
 
 def copy_metadata(meta: dict) -> dict:
