@@ -110,7 +110,7 @@ def test_a_damaged_cache_is_detected_and_rebuilt(tmp_path, fer_files, capsys, da
         raw = bytearray(images.read_bytes())
         raw[5000] ^= 1
         images.write_bytes(bytes(raw))
-    elif damage == "delete_manifest":
+    elif damage == "delete_manifest":  # as a copy interrupted before its last file
         (folder / "manifest.json").unlink()
     elif damage == "extra_file":
         (folder / "stray.bin").write_bytes(b"x")
@@ -139,6 +139,14 @@ def test_an_interrupted_decode_leaves_no_cache(tmp_path, monkeypatch):
     stale.mkdir(parents=True)
     load_csv_dataset(csv, "fer2013", progress=False)
     assert [p.name for p in cache_dir().iterdir()] == [csvcache.cache_folder(file_sha256(csv)).name]
+
+
+def test_an_unwritable_cache_is_one_clear_error(tmp_path, fer_csv, monkeypatch):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "a-file" / "cache"))  # (root ignores chmod)
+    with pytest.raises(DataError, match=r"a-file/cache: cannot write the decoded-data cache \(.+\); "
+                                        "set FER_CACHE_DIR to a writable folder"):
+        load_csv_dataset(fer_csv, "fer2013", progress=False)
 
 
 PX = " ".join(["7"] * 2304)

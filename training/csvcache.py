@@ -34,7 +34,7 @@ from tqdm import tqdm
 from .cache import cache_dir
 from .errors import DataError
 from .fer_csv import IMAGE_SIZE, NUM_PIXELS, iter_records, parse_pixels
-from .manifest import ManifestError, manifest_report, read_manifest, write_manifest
+from .manifest import MANIFEST_FILE, ManifestError, manifest_report, read_manifest, write_manifest
 
 FORMAT = "fer-csv-cache/1"
 FILES = ("images.npy", "emotion.npy", "usage.npy", "info.json")
@@ -71,6 +71,8 @@ def cache_folder(csv_sha256: str) -> Path:
 
 def problem(folder: Path) -> str | None:
     """Why a cache folder cannot be used (None when it is complete and unaltered)."""
+    if not (folder / MANIFEST_FILE).is_file():
+        return f"no {MANIFEST_FILE}"
     try:
         listed = set(read_manifest(folder)["files"])
         report = manifest_report(folder)
@@ -97,17 +99,21 @@ def decode_csv(csv_path: Path, csv_sha256: str, progress: bool = True, workers: 
         print(f"note: {final}: damaged or incomplete cache ({why}); decoding {Path(csv_path).name} again",
               file=sys.stderr)
         shutil.rmtree(final, ignore_errors=True)
-    _remove_abandoned(final)
     tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     workers = workers or min(os.cpu_count() or 1, 8)
     pool = (ProcessPoolExecutor(workers, mp_context=get_context("spawn"))  # spawn: safe under torch's threads
             if workers > 1 and Path(csv_path).stat().st_size >= parallel_from else None)
     try:
-        rows = _write_rows(Path(csv_path), tmp, pool, workers, progress)
-        (tmp / "info.json").write_text(json.dumps({"format": FORMAT, "csv_sha256": csv_sha256, "rows": rows}))
-        write_manifest(tmp)
+        try:
+            _remove_abandoned(final)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            rows = _write_rows(Path(csv_path), tmp, pool, workers, progress)
+            (tmp / "info.json").write_text(json.dumps({"format": FORMAT, "csv_sha256": csv_sha256, "rows": rows}))
+            write_manifest(tmp)
+        except OSError as exc:  # training reads from the cache, so it cannot be skipped
+            raise DataError(f"{final.parent}: cannot write the decoded-data cache ({exc.strerror or exc}); "
+                            "set FER_CACHE_DIR to a writable folder with room for it") from None
         try:
             os.replace(tmp, final)
         except OSError:  # another process published the same key first: use theirs
