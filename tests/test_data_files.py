@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fer_files import make_rows, votes_for, write_fer_csv, write_votes
-from fer_browser.training import cache
+from fer_browser.training import cache, csvcache
 from fer_browser.training.datasets import load_csv_dataset
 from fer_browser.training.errors import DataError
 from fer_browser.training.fer_csv import read_fer_csv
@@ -54,6 +54,9 @@ def test_malformed_csv_names_file_and_row(tmp_path, header, rows, message):
         read_fer_csv(path, progress=False)
     assert message in str(err.value)
     assert str(path) in str(err.value)
+    with pytest.raises(DataError) as cached:  # the decode into training's cache: the same one line
+        csvcache.decode_csv(path, cache.file_sha256(path), progress=False, workers=1)
+    assert str(cached.value) == str(err.value)
 
 
 @pytest.mark.parametrize("value", ["\u00b2", "\u0663", "nan", "inf", "-1", "x"])
@@ -117,14 +120,17 @@ def test_votes_join_by_row_and_reject_misaligned_files(tmp_path, fer_csv):
 
 def test_decoded_arrays_are_cached_by_content(tmp_path, fer_csv, monkeypatch):
     first = load_csv_dataset(fer_csv, "fer2013", progress=False)
-    assert len(list(cache.cache_dir().glob("*.npz"))) == 1
+    folders = list(cache.cache_dir().iterdir())
+    assert [f.name for f in folders] == [f"fer2013-csv-{cache.file_sha256(fer_csv)[:24]}"]
+    assert first.splits["Training"].images.path == folders[0] / "images.npy"  # streamed, not in RAM
 
     def must_not_parse(*a, **k):
         raise AssertionError("the CSV was parsed again although its decoded arrays are cached")
 
-    monkeypatch.setattr("fer_browser.training.datasets.read_fer_csv", must_not_parse)
+    monkeypatch.setattr("fer_browser.training.csvcache.iter_records", must_not_parse)
     second = load_csv_dataset(fer_csv, "fer2013", progress=False)
-    np.testing.assert_array_equal(first.splits["Training"].images, second.splits["Training"].images)
+    np.testing.assert_array_equal(np.asarray(first.splits["Training"].images),
+                                  np.asarray(second.splits["Training"].images))
     # Changed content -> new key -> parsed again (here: the guard fires).
     fer_csv.write_text(fer_csv.read_text().replace("\n0,", "\n1,", 1))
     with pytest.raises(AssertionError, match="parsed again"):

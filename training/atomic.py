@@ -1,6 +1,6 @@
 """Write files so a crash never leaves half of one: a temp file beside the target, renamed when complete.
 
-Used for checkpoints, the decoded-data cache and predict's outputs.
+Used for checkpoints and predict's outputs (the dataset caches publish whole folders the same way).
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""From source files to splits: uint8 images (in RAM, or streamed from disk) + targets, ready to batch.
+"""From source files to splits: uint8 images streamed from disk (or numpy arrays) + targets, ready to batch.
 
 Sources: the FER2013 CSV (+ FERPlus votes for the ferplus label sets), and/or folder layouts
-`<root>/<split>/<class>/*.png|jpg` for users' own data (decoded once into an on-disk cache and
-streamed from it, so they may be larger than memory), combined with a class-name mapping.
+`<root>/<split>/<class>/*.png|jpg` for users' own data, combined with a class-name mapping. Both
+are decoded once into an on-disk cache (csvcache.py, imagecache.py) and training reads each
+batch's rows from it (rowstore.py), so a dataset may be larger than memory.
 """
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cache, imagecache
+from . import cache, csvcache, imagecache
 from .errors import DataError
-from .fer_csv import IMAGE_SIZE, SPLITS, read_fer_csv
+from .fer_csv import IMAGE_SIZE, SPLITS
 from .ferplus_votes import read_votes
 from .labelsets import LabelSet, get_label_set, make_targets
 from .rowstore import ConcatRows, RowFile, take_rows
@@ -57,17 +58,15 @@ def find_default(name: str) -> Path | None:
     return None
 
 
-def decoded_csv(csv_path: Path, progress: bool) -> tuple[dict[str, np.ndarray], str]:
-    """Every CSV row as arrays (images, emotion, usage) plus the file's sha256; cached by that hash."""
+def decoded_csv(csv_path: Path, progress: bool) -> tuple[dict, str]:
+    """Every CSV row: images (a RowFile on the on-disk cache), emotion and usage arrays; plus the
+    file's sha256, which keys the cache (csvcache.py decodes on the first use)."""
     if not Path(csv_path).is_file():
         raise DataError(f"{csv_path}: no such file")
     digest = cache.file_sha256(csv_path)
-    arrays = cache.load(f"fer2013-{digest[:16]}")
-    if arrays is None:
-        table = read_fer_csv(csv_path, progress=progress)
-        arrays = {"images": table.images, "emotion": table.emotion, "usage": table.usage}
-        cache.save(f"fer2013-{digest[:16]}", arrays)
-    return arrays, digest
+    folder = csvcache.decode_csv(Path(csv_path), digest, progress=progress)
+    return {"images": RowFile(folder / "images.npy"), "emotion": np.load(folder / "emotion.npy"),
+            "usage": np.load(folder / "usage.npy")}, digest
 
 
 def load_csv_dataset(csv_path: Path, label_set: str = "ferplus", votes_path: Path | None = None,
@@ -85,7 +84,7 @@ def load_csv_dataset(csv_path: Path, label_set: str = "ferplus", votes_path: Pat
     splits = {}
     for i, name in enumerate(SPLITS):
         rows = np.flatnonzero(keep & (arrays["usage"] == i))
-        splits[name] = Split(arrays["images"][rows], hard[rows], None if soft is None else soft[rows])
+        splits[name] = Split(take_rows(arrays["images"], rows), hard[rows], None if soft is None else soft[rows])
     return Dataset(splits, ls.classes, label_set, source)
 
 

@@ -1,7 +1,7 @@
 """Read FER2013 in the Kaggle layout (`emotion,pixels,Usage`), plain or gzip'd.
 
-Decoding 35,887 rows of 2,304 numbers takes a while, so the decoded arrays are cached
-(see cache.py) keyed by the file's content hash.
+Decoding 35,887 rows of 2,304 numbers takes a while, so training decodes once into an on-disk
+cache (csvcache.py) with the same rules: iter_records() and parse_pixels() below are shared.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def open_text(path: Path):
     return open(path, "r", encoding="utf-8", newline="")
 
 
-def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
+def parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
     tokens = text.split()
     if len(tokens) != NUM_PIXELS:
         raise DataError(f"{path}: row {line}: expected {NUM_PIXELS} pixels (48x48), got {len(tokens)} (column pixels)")
@@ -65,8 +65,10 @@ def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
     return values.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE)
 
 
-def read_fer_csv(path: Path, progress: bool = True) -> FerTable:
-    """Parse and validate every row; errors name the file and the 1-based line number."""
+def iter_records(path: Path, progress: bool = False):
+    """Yield (line, emotion, usage index, pixels text) per data row, checking everything but the pixels.
+
+    Errors name the file and the 1-based line number; a file without data rows is an error too."""
     path = Path(path)
     with open_text(path) as fh:
         reader = csv.reader(fh)
@@ -80,8 +82,8 @@ def read_fer_csv(path: Path, progress: bool = True) -> FerTable:
         if missing:
             raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected header emotion,pixels,Usage")
         col = {name: header.index(name) for name in REQUIRED_COLUMNS}
-        images, emotions, usages = [], [], []
         rows = tqdm(reader, desc=f"parsing {path.name}", unit=" rows", disable=not progress, mininterval=1.0)
+        count = 0
         try:
             for line, row in enumerate(rows, start=2):
                 if not row:  # blank line (e.g. a trailing newline)
@@ -95,11 +97,19 @@ def read_fer_csv(path: Path, progress: bool = True) -> FerTable:
                 usage = row[col["Usage"]].strip()
                 if usage not in SPLITS:
                     raise DataError(f"{path}: row {line}: Usage {usage!r} is not one of {', '.join(SPLITS)} (column Usage)")
-                images.append(_parse_pixels(row[col["pixels"]], path, line))
-                emotions.append(int(label))
-                usages.append(SPLITS.index(usage))
+                count += 1
+                yield line, int(label), SPLITS.index(usage), row[col["pixels"]]
         except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, csv.Error) as exc:
             raise DataError(f"{path}: not a readable CSV ({exc})") from None
-    if not images:
+    if not count:
         raise DataError(f"{path}: no data rows")
+
+
+def read_fer_csv(path: Path, progress: bool = True) -> FerTable:
+    """Parse and validate every row into RAM (training streams from csvcache.py instead)."""
+    images, emotions, usages = [], [], []
+    for line, label, usage, pixels in iter_records(Path(path), progress):
+        images.append(parse_pixels(pixels, Path(path), line))
+        emotions.append(label)
+        usages.append(usage)
     return FerTable(np.stack(images), np.array(emotions, dtype=np.int64), np.array(usages, dtype=np.int64))

@@ -3,7 +3,8 @@
 RowFile reads the rows a batch needs with positioned reads (os.pread) instead of mapping the file:
 pages of an np.memmap that training touches count toward the process's resident memory, which then
 climbs to the dataset's size over an epoch; pread pages stay in the kernel's page cache (shared by
-all ranks, reclaimable). ConcatRows joins several sources; plain numpy arrays work everywhere too.
+all ranks, reclaimable). ConcatRows joins several sources; plain numpy arrays work everywhere too, and np.asarray() turns
+either into one (for the tools that score a whole split at once).
 """
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ class RowFile:
         return (len(self), *self._row_shape)
 
     dtype = np.dtype(np.uint8)
+
+    def __array__(self, dtype=None, copy=None):  # np.asarray(rows): every row, read into RAM
+        out = self[np.arange(len(self))]
+        return out if dtype is None else out.astype(dtype)
 
     def __getstate__(self):  # file descriptors do not travel to other processes
         return {**self.__dict__, "_fd": None}
@@ -105,6 +110,8 @@ class ConcatRows:
             mask = part == p
             out[mask] = read_rows(self.parts[p], idx[mask] - self.starts[p])
         return out
+
+    __array__ = RowFile.__array__
 
     def subset(self, indices: np.ndarray) -> "ConcatRows":
         indices = np.asarray(indices, dtype=np.int64)
