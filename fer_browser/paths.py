@@ -44,10 +44,3 @@ def vendor_hint() -> str:
     return ("this fer-browser was built without node_modules; build it from a checkout after `npm ci` "
             "(pip install .)")
 
-
-def shown(path) -> str:
-    """A path as a message shows it: relative to the checkout or package when inside it."""
-    try:
-        return Path(path).resolve().relative_to(ROOT).as_posix()
-    except ValueError:
-        return str(path)

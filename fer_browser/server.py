@@ -166,10 +166,11 @@ def send_vendor(package: str, name: str):
     return _send(folder, name)
 
 
-def static_app(mounts: dict[str, Path]) -> Flask:
-    """A bare app for local tools that need the page's files over HTTP (convert's TF.js harness):
-    /PREFIX/<path> from each mounted folder, with the page's path checks (no traversal, no links
-    leading out), plus /vendor/ from the same whitelist as the page; responses are never cached."""
+def static_app(mounts: dict[str, Path], headers: dict[str, str] | None = None) -> Flask:
+    """A bare app for local tools that need files over HTTP (convert's TF.js harness, the benchmark's
+    pages): /PREFIX/<path> from each mounted folder, with the page's path checks (no traversal, no
+    links leading out), plus /vendor/ from the same whitelist as the page; never cached; `headers`
+    are added to every answer."""
     app = Flask(__name__, static_folder=None)
     app.add_url_rule("/vendor/<package>/<name>", "vendor", send_vendor)
     for prefix, folder in mounts.items():
@@ -177,9 +178,10 @@ def static_app(mounts: dict[str, Path]) -> Flask:
                          lambda name, folder=Path(folder): _send(folder, name))
 
     @app.after_request
-    def headers(resp):
+    def add_headers(resp):
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Cache-Control"] = "no-store"  # a re-run must never see stale weights
+        resp.headers.update(headers or {})
         return resp
 
     return app
