@@ -51,10 +51,9 @@ def data_files() -> list[tuple[Path, str]]:
 
 class build_py_with_data(build_py):
     def run(self):
-        super().run()
         target = Path(self.build_lib) / "fer_browser"
-        for top in ("web", "models", "node_modules"):  # never keep files of an earlier build
-            shutil.rmtree(target / top, ignore_errors=True)
+        shutil.rmtree(target, ignore_errors=True)  # pip builds in-tree: never ship an earlier build's files
+        super().run()
         for source, rel in data_files():
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target / rel)
