@@ -126,7 +126,7 @@ def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
             raise ModelDirError(f"{_rel(model_dir)}: {name} is not in manifest.json; re-export the model "
                                 f"with `python -m convert`")
         data = (model_dir / name).read_bytes()
-        if hashlib.sha256(data).hexdigest() != listed[name]["sha256"]:  # changed since the check
+        if hashlib.sha256(data).hexdigest() != listed[name].get("sha256"):  # changed since the check
             raise ModelDirError(f"{_rel(model_dir)}: {name} does not match its sha256; the model folder "
                                 f"is being altered")
         files[name] = data
