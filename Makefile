@@ -41,7 +41,7 @@ $(SERVE_VENV)/.installed: requirements/serve.txt
 	$(SERVE_VENV)/bin/python -m pip install --quiet -r requirements/serve.txt
 	touch $@
 
-run: $(SERVE_VENV)/.installed node_modules/.installed  ## serve the web app with the shipped model on http://127.0.0.1:$(PORT)
+run: $(SERVE_VENV)/.installed node_modules/.installed  ## install only what serving needs and serve the web app on http://127.0.0.1:5000 (PORT=...)
 	$(SERVE_VENV)/bin/python server.py --port $(PORT)
 
 test: setup  ## run the whole test suite
