@@ -1,14 +1,17 @@
-# Two commands (README): `make run` sets everything up and serves the web app with the shipped
-# model; `make test` sets everything up and runs the whole test suite (.ci/run calls it).
+# Two commands (README): `make run` installs only what serving needs (Flask and waitress in
+# .venv-serve, the npm files) and serves the web app with the shipped model; `make test` sets
+# everything up and runs the whole test suite (.ci/run calls it).
 PY      ?= python3.11
 VENV    := .venv
 PYTHON  := $(VENV)/bin/python
+SERVE_VENV := .venv-serve
+PORT    ?= 5000
 CHROMIUM := /usr/bin/chromium
 MODEL   ?= fer-default
 # TF.js weight storage for `make convert` (QUANTIZE= for fp32); the shipped model uses float16
 QUANTIZE ?= float16
 
-.PHONY: setup run test bench ablations train-default convert verify clean help
+.PHONY: setup run test bench ablations train-default convert verify wheel clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -16,7 +19,7 @@ help:  ## list the targets
 
 setup: $(VENV)/.installed node_modules/.installed $(CHROMIUM)  ## install Python, npm and browser dependencies
 
-$(VENV)/.installed: requirements.txt requirements-nodeps.txt
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt $(wildcard requirements/*.txt)
 	$(PY) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install -r requirements.txt
@@ -32,8 +35,14 @@ $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
 	else sudo apt-get update && sudo apt-get install -y chromium; fi
 
-run: setup  ## serve the web app with the shipped model on http://127.0.0.1:5000
-	$(PYTHON) server.py
+# Serving needs Flask and waitress only: a small venv of its own, not the 3.8 GB one.
+$(SERVE_VENV)/.installed: requirements/serve.txt
+	$(PY) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/python -m pip install --quiet -r requirements/serve.txt
+	touch $@
+
+run: $(SERVE_VENV)/.installed node_modules/.installed  ## install only what serving needs and serve the web app on http://127.0.0.1:5000 (PORT=...)
+	$(SERVE_VENV)/bin/python server.py --port $(PORT)
 
 test: setup  ## run the whole test suite
 	$(PYTHON) -m pytest
@@ -53,5 +62,8 @@ convert: setup  ## convert models/$(MODEL)/checkpoint.pt into models/$(MODEL)/ex
 verify: setup  ## re-run the parity test between backends on models/$(MODEL)/export
 	$(PYTHON) -m convert verify models/$(MODEL)/export --checkpoint models/$(MODEL)/checkpoint.pt
 
-clean:  ## remove installed environments (not the shipped model)
-	rm -rf $(VENV) node_modules
+wheel: node_modules/.installed  ## build the Python package (page, shipped model, npm files included) into dist/
+	$(PY) -m pip wheel . --no-deps --wheel-dir dist
+
+clean:  ## remove installed environments and build outputs (not the shipped model)
+	rm -rf $(VENV) $(SERVE_VENV) node_modules build dist fer_browser.egg-info

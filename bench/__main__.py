@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv=None) -> int:
-    from server import DEFAULT_MODEL_DIR
+    from fer_browser.paths import DEFAULT_MODEL_DIR
 
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -47,7 +47,7 @@ ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from server import DEFAULT_MODEL_DIR
+    from fer_browser.paths import DEFAULT_MODEL_DIR
     head, _, rest = __doc__.partition("\n\n")
     p = argparse.ArgumentParser(description=head, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
     from tqdm import tqdm
 
-    from server import ModelDirError, check_model_dir
+    from fer_browser.server import ModelDirError, check_model_dir
     try:
         check_model_dir(args.model_dir)
     except ModelDirError as exc:

@@ -32,7 +32,7 @@ SERVERS = {"waitress": [], "werkzeug --dev": ["--dev"]}
 
 def page_files(model_dir: Path) -> dict[str, int]:
     """URL path -> size for every file server.py serves to the page."""
-    import server
+    from fer_browser import server
     files = {"/": (server.WEB_DIR / "index.html").stat().st_size}
     for p in sorted(server.WEB_DIR.rglob("*")):
         if p.is_file() and p.name != "index.html":
@@ -116,7 +116,7 @@ def load(port: int, paths: list[str], clients: int, requests: int) -> dict:
 
 
 def main(argv=None) -> int:
-    from server import DEFAULT_MODEL_DIR, DEFAULT_THREADS, ModelDirError
+    from fer_browser.server import DEFAULT_MODEL_DIR, DEFAULT_THREADS, ModelDirError
     head, _, rest = __doc__.partition("\n\n")
     p = argparse.ArgumentParser(description=head, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,

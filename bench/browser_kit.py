@@ -219,41 +219,14 @@ def wait_js(page, condition: str, timeout_s: float = 60):
 
 
 class StaticServer:
-    """A small threaded static-file server on a free 127.0.0.1 port for pages that are not the app
-    (bench/human/): `routes` maps a URL prefix to a folder; `headers` are added to every answer."""
-
-    TYPES = {".js": "text/javascript", ".html": "text/html", ".json": "application/json",
-             ".wasm": "application/wasm", ".bin": "application/octet-stream"}
+    """The server's static app (fer_browser.server.static_app) on a free 127.0.0.1 port, for pages
+    that are not the app (bench/human/): `routes` maps a URL prefix to a folder; `headers` are added
+    to every answer."""
 
     def __init__(self, routes: dict[str, Path], headers: dict[str, str] | None = None):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        outer = self
+        from fer_browser.server import serve_in_background, static_app
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                path = self.path.split("?", 1)[0]
-                for prefix, folder in routes.items():
-                    if path.startswith(prefix):
-                        file = (folder / path[len(prefix):]).resolve()
-                        if file.is_file() and file.is_relative_to(folder.resolve()):
-                            body = file.read_bytes()
-                            self.send_response(200)
-                            self.send_header("Content-Type", outer.TYPES.get(file.suffix, "application/octet-stream"))
-                            self.send_header("Content-Length", str(len(body)))
-                            for k, v in (headers or {}).items():
-                                self.send_header(k, v)
-                            self.end_headers()
-                            self.wfile.write(body)
-                            return
-                self.send_error(404)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.url = serve_in_background(static_app(routes, headers))
 
     def stop(self):
         self.httpd.shutdown()

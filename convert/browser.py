@@ -1,56 +1,27 @@
 """TF.js in headless Chromium (wasm backend), where the model really runs.
 
-A tiny HTTP server on 127.0.0.1 serves the model directory, the web app's model code (web/js),
-the npm TF.js builds (node_modules) and convert/browser_harness.html; Playwright drives Debian's
-/usr/bin/chromium (never `playwright install`). Nothing is fetched from outside the machine.
+The server's own static app (fer_browser.server.static_app) serves the model directory, the web
+app's model code (web/js), the page's whitelisted npm TF.js files and convert/browser_harness.html on
+127.0.0.1; Playwright drives Debian's /usr/bin/chromium (never `playwright install`). Nothing is
+fetched from outside the machine.
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import tempfile
-import threading
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+
+from fer_browser.paths import VENDOR, WEB_DIR, vendor_hint
 
 from .errors import ConvertError
 
-ROOT = Path(__file__).resolve().parent.parent
+HARNESS_DIR = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
 # Flags measured to work headless as root here (shared/notes/browser.md); no outside traffic.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TFJS_DIR = ROOT / "node_modules" / "@tensorflow" / "tfjs" / "dist"
-WASM_DIR = ROOT / "node_modules" / "@tensorflow" / "tfjs-backend-wasm" / "dist"
-MIME = {".wasm": "application/wasm", ".js": "text/javascript", ".mjs": "text/javascript",
-        ".json": "application/json", ".bin": "application/octet-stream", ".html": "text/html"}
-
-
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves only the mounted folders; everything else is 404."""
-
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME}
-
-    def __init__(self, *args, mounts: dict[str, Path], **kwargs):
-        self.mounts = mounts
-        super().__init__(*args, directory=str(ROOT), **kwargs)
-
-    def translate_path(self, path: str) -> str:
-        path = unquote(urlsplit(path).path)
-        for prefix, folder in self.mounts.items():
-            if path.startswith(prefix):
-                target = (folder / path[len(prefix):]).resolve()
-                if target == folder.resolve() or folder.resolve() in target.parents:
-                    return str(target)
-        return str(ROOT / ".no-such-path")
-
-    def end_headers(self):
-        self.send_header("Cache-Control", "no-store")  # a re-run must never see stale weights
-        super().end_headers()
-
-    def log_message(self, *args):
-        pass
+TFJS_DIR = VENDOR["tfjs"][0]
+WASM_DIR = VENDOR["tfjs-backend-wasm"][0]
 
 
 class TfjsBrowser:
@@ -62,14 +33,15 @@ class TfjsBrowser:
         self.console: list[str] = []
 
     def __enter__(self) -> "TfjsBrowser":
-        for need in (CHROMIUM, TFJS_DIR / "tf.min.js", WASM_DIR / "tf-backend-wasm.min.js"):
-            if not Path(need).exists():
-                raise ConvertError(f"{need} is missing; run `make setup` (Chromium and npm packages)")
-        mounts = {"/model/": self.model_dir, "/web/": ROOT / "web", "/vendor/tfjs/": TFJS_DIR,
-                  "/vendor/tfjs-backend-wasm/": WASM_DIR, "/harness/": ROOT / "convert"}
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, mounts=mounts))
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        from fer_browser.server import serve_in_background, static_app
+
+        if not Path(CHROMIUM).exists():
+            raise ConvertError(f"{CHROMIUM} is missing; run `make setup` (it installs Debian's chromium)")
+        for need in (TFJS_DIR / "tf.min.js", WASM_DIR / "tf-backend-wasm.min.js"):
+            if not need.exists():
+                raise ConvertError(f"{need} is missing; {vendor_hint()}")
+        app = static_app({"/model/": self.model_dir, "/web/": WEB_DIR, "/harness/": HARNESS_DIR})
+        self.server, self.base = serve_in_background(app)
         try:
             self._start_browser()
         except BaseException:

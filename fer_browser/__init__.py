@@ -1,15 +1,30 @@
 """fer_browser: facial-expression recognition trained in PyTorch and run offline in the browser.
 
+    from fer_browser import Recognizer
+    faces = Recognizer()("photo.jpg")      # [Face(box, label, probabilities), ...]
+
 Installed (`pip install .`), the project's folders live here as sub-packages
 (`fer_browser.training`, `fer_browser.convert`, `fer_browser.predict`), so nothing with a generic
 name such as `training` lands at the top of site-packages. In a checkout the same folders stay at
 the top of the repo, where people know them; the line below lets `fer_browser.training` resolve to
 `<repo>/training` there, so one import spelling works in both places.
+
+Importing this package is cheap (standard library only): `Recognizer` is loaded on first use, so
+`fer_browser.training.manifest` and the server never pull in NumPy or ONNX Runtime.
 """
 from __future__ import annotations
 
-from pathlib import Path as _Path
+from .paths import IN_CHECKOUT as _IN_CHECKOUT, ROOT as _ROOT
 
-_repo = _Path(__file__).resolve().parent.parent
-if (_repo / "pyproject.toml").is_file() and (_repo / "training" / "__init__.py").is_file():
-    __path__.append(str(_repo))  # noqa: F821  (a package's own __path__)
+if _IN_CHECKOUT:
+    __path__.append(str(_ROOT))  # noqa: F821  (a package's own __path__)
+
+__version__ = "0.1.0"
+__all__ = ["Recognizer", "RecognizedFace", "PredictError"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from . import recognizer
+        return getattr(recognizer, name)
+    raise AttributeError(f"module 'fer_browser' has no attribute {name!r}")

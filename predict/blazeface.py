@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent / "node_modules" / "@vladmandic" / "human" / "models"
-MODEL_JSON = PACKAGE_DIR / "blazeface.json"
+from fer_browser.paths import BLAZEFACE_JSON as MODEL_JSON, vendor_hint
+
+from .errors import PredictError
 
 _DTYPES = {"float32": np.float32, "int32": np.int32}
 
 
-class DetectorModelError(RuntimeError):
+class DetectorModelError(PredictError):
     """The BlazeFace files are missing or not the graph this module knows how to translate."""
 
 
@@ -28,7 +29,7 @@ def load_tfjs_graph(model_json: Path = MODEL_JSON) -> tuple[list[dict], dict[str
     """Nodes of the GraphDef (JSON dicts), the weights by node name, and the signature."""
     model_json = Path(model_json)
     if not model_json.is_file():
-        raise DetectorModelError(f"face detector model not found: {model_json} (run `make setup` for node_modules)")
+        raise DetectorModelError(f"face detector weights not found ({model_json}); {vendor_hint()}")
     spec = json.loads(model_json.read_text())
     weights: dict[str, np.ndarray] = {}
     for group in spec["weightsManifest"]:

@@ -12,9 +12,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer_browser.paths import WEB_DIR
+
 from .errors import PredictError
 
-POLICY_FILE = Path(__file__).resolve().parents[1] / "web" / "input_policy.json"
+POLICY_FILE = WEB_DIR / "input_policy.json"
 SUPPORTED_VERSION = 1
 HEAD_BYTES = 64  # enough for every signature in the policy
 

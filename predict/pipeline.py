@@ -10,7 +10,7 @@ from .backends import load_metadata, make_backend
 from .detector import Box, FaceDetector
 from .preprocess import faces_to_batch
 
-from server import DEFAULT_MODEL_DIR  # noqa: F401  (the shipped model: the one the page serves)
+from fer_browser.paths import DEFAULT_MODEL_DIR  # noqa: F401  (the shipped model: the one the page serves)
 
 
 @dataclass

@@ -118,7 +118,7 @@ def video() -> tuple[Path, list[int]]:
 def model_dir() -> Path:
     """The shipped model (models/fer-default/export + checkpoint.pt beside it) when present; else a
     small checkpoint converted with the real convert CLI (about 45 s, once per test process)."""
-    from server import DEFAULT_MODEL_DIR
+    from fer_browser.paths import DEFAULT_MODEL_DIR
     shipped = Path(DEFAULT_MODEL_DIR)
     needed = ["metadata.json", "model.onnx", "tfjs/model.json", "reference.json", "../checkpoint.pt"]
     if all((shipped / n).is_file() for n in needed):

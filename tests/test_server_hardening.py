@@ -240,7 +240,7 @@ def test_help_names_every_option():
                                             ("::1", False)])
 def test_warns_when_reachable_beyond_loopback(address, warns):
     # Called on the address the socket is bound to; tests only ever bind 127.0.0.1 themselves.
-    from server import exposure_warning
+    from fer_browser.server import exposure_warning
     text = exposure_warning(address)
     assert (text is not None) == warns
     if warns:

@@ -10,7 +10,7 @@ import torch
 
 from fer_browser.convert.artifacts import read_metadata
 from fer_browser.convert.reference import read_reference
-from server import DEFAULT_MODEL_DIR
+from fer_browser.paths import DEFAULT_MODEL_DIR
 from fer_browser.training.checkpoint import FORMAT, load_checkpoint, model_from_checkpoint
 from fer_browser.training.manifest import check_manifest, file_sha256
 

@@ -312,7 +312,7 @@ def test_parity_panel_fails_on_wrong_reference(browser, model_dir, tmp_path):
 
 
 def test_parity_panel_passes_on_the_shipped_model(browser):
-    from server import DEFAULT_MODEL_DIR
+    from fer_browser.paths import DEFAULT_MODEL_DIR
     if not (DEFAULT_MODEL_DIR / "tfjs" / "model.json").is_file():
         pytest.fail(f"the shipped model {DEFAULT_MODEL_DIR.relative_to(ROOT)} is missing; make it with "
                     f"python -m convert {DEFAULT_MODEL_DIR.parent.relative_to(ROOT)}/checkpoint.pt "

@@ -1,0 +1,62 @@
+"""The installed console commands (pyproject.toml [project.scripts]): each runs an existing CLI's main.
+
+Each command needs its extra (`pip install "fer-browser[predict]"` ...). A command whose extra is
+missing says so in one line, `--help` included, instead of ending in an ImportError traceback.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> (module whose main() it runs, the extra that installs what it imports)
+COMMANDS = {
+    "fer-train": ("fer_browser.training.train", "train"),
+    "fer-evaluate": ("fer_browser.training.evaluate", "train"),
+    "fer-convert": ("fer_browser.convert.__main__", "convert"),
+    "fer-predict": ("fer_browser.predict.__main__", "predict"),
+    "fer-serve": ("fer_browser.server", "serve"),
+}
+# tensorflowjs is installed apart: its own dependencies resolve to a pair that crashes at import
+NODEPS = {"tensorflowjs": 'pip install --no-deps tensorflowjs==4.22.0'}
+
+
+def _missing(command: str, extra: str, exc: ModuleNotFoundError) -> int | None:
+    """The one-line error for a third-party module that is not installed; None for anything else."""
+    top = (exc.name or "").partition(".")[0]
+    if not top or top == "fer_browser":
+        return None
+    fix = NODEPS.get(top, f'pip install "fer-browser[{extra}]"')
+    print(f"{command}: error: this command needs the '{extra}' extra (no module named {top!r}); "
+          f"install it with: {fix}", file=sys.stderr)
+    return 2
+
+
+def run(command: str, argv: list[str] | None = None) -> int:
+    module, extra = COMMANDS[command]
+    try:
+        return importlib.import_module(module).main(argv)
+    except ModuleNotFoundError as exc:  # at import, or a lazy import inside main
+        code = _missing(command, extra, exc)
+        if code is None:
+            raise
+        return code
+
+
+def train() -> int:
+    return run("fer-train")
+
+
+def evaluate() -> int:
+    return run("fer-evaluate")
+
+
+def convert() -> int:
+    return run("fer-convert")
+
+
+def predict() -> int:
+    return run("fer-predict")
+
+
+def serve() -> int:
+    return run("fer-serve")

@@ -1,0 +1,46 @@
+"""Where the product's files are: the page, the shipped model and the npm files the page loads.
+
+Standard library only, so anything may import it (the server, predict, convert) without pulling in
+the others. In a checkout everything is found under the repository; an installed wheel carries the
+same tree (web/, models/fer-default/export/, the listed node_modules files) inside the package, so
+every path below is ROOT-relative in both cases.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+_checkout = PACKAGE_DIR.parent
+# A checkout: the folders the product is known by sit beside this package (fer_browser/__init__.py
+# then makes fer_browser.training resolve to <repo>/training).
+IN_CHECKOUT = (_checkout / "pyproject.toml").is_file() and (_checkout / "training" / "__init__.py").is_file()
+ROOT = _checkout if IN_CHECKOUT else PACKAGE_DIR
+
+WEB_DIR = ROOT / "web"
+NODE_MODULES = ROOT / "node_modules"
+DEFAULT_MODEL_DIR = ROOT / "models" / "fer-default" / "export"
+
+# URL prefix under /vendor/ -> (folder, files allowed from it): only what the page and predict's
+# detector load, never the whole folder. A wheel carries exactly these files (setup.py).
+VENDOR = {
+    "tfjs": (NODE_MODULES / "@tensorflow/tfjs/dist", {"tf.min.js"}),
+    "tfjs-backend-wasm": (NODE_MODULES / "@tensorflow/tfjs-backend-wasm/dist", {
+        "tf-backend-wasm.min.js", "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm",
+        "tfjs-backend-wasm-threaded-simd.wasm"}),
+    "blazeface": (NODE_MODULES / "@vladmandic/human/models", {"blazeface.json", "blazeface.bin"}),
+}
+BLAZEFACE_JSON = VENDOR["blazeface"][0] / "blazeface.json"
+
+
+def missing_vendor_files() -> list[Path]:
+    return [folder / name for folder, names in VENDOR.values() for name in sorted(names)
+            if not (folder / name).is_file()]
+
+
+def vendor_hint() -> str:
+    """What to do when the npm files are missing, for the installed package and for a checkout."""
+    if IN_CHECKOUT:
+        return "run `npm ci` (or `make run`) in the repository"
+    return ("this fer-browser was built without node_modules; build it from a checkout after `npm ci` "
+            "(pip install .)")
+

@@ -1,0 +1,359 @@
+"""Serve the in-browser emotion recogniser: the static page, one converted model, the npm JS it needs.
+
+    python server.py [--host 127.0.0.1] [--port 5000] [--model-dir models/fer-default/export]
+    fer-serve [...]          (the same, installed: pip install "fer-browser[serve]")
+
+Runs on waitress (a production WSGI server: bounded thread pool, idle connections closed after
+--timeout seconds); Werkzeug's development server only with --dev. Nothing is fetched from outside:
+TF.js, its wasm binaries and the BlazeFace weights come from node_modules (a whitelist of files,
+never the whole folder), and the Content-Security-Policy only allows this server. Camera frames and
+photos never leave the browser.
+
+The model folder must match its manifest.json (every file with its sha256) at start-up, or the
+server refuses to start. The files the page needs are then held in memory and served from there,
+so nothing changed on disk later, and nothing else in the folder, is ever served.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import ipaddress
+import json
+import mimetypes
+import os
+import re
+import socket
+import sys
+from pathlib import Path
+
+from flask import Flask, abort, send_file
+from werkzeug.security import safe_join
+
+from .paths import DEFAULT_MODEL_DIR, VENDOR, WEB_DIR, missing_vendor_files, vendor_hint  # noqa: F401
+
+# Files of the model directory the page reads, besides the TF.js shards and the reference inputs
+# (never the checkpoint, ONNX or SavedModel). parity.json is optional: without it the page uses
+# the fp32 parity gate.
+MODEL_FILES = ("metadata.json", "tfjs/model.json", "reference.json", "parity.json")
+
+# waitress settings. Idle connections (including half-sent requests) are closed after --timeout s;
+# beyond CONNECTION_LIMIT open connections new ones wait in the listen backlog (poll, not select,
+# so more than 1024 descriptors work). The page only GETs, so request bodies are capped small.
+DEFAULT_THREADS, DEFAULT_TIMEOUT = 8, 30
+CONNECTION_LIMIT = 500
+MAX_BODY_BYTES = 64 * 1024
+
+# 'wasm-unsafe-eval' lets TF.js compile its WebAssembly backend; nothing else is relaxed.
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "style-src 'self'",
+    "img-src 'self' blob: data:",
+    "media-src 'self' blob: mediastream:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+])
+
+mimetypes.add_type("application/wasm", ".wasm")
+mimetypes.add_type("text/javascript", ".js")
+mimetypes.add_type("text/javascript", ".mjs")
+mimetypes.add_type("image/svg+xml", ".svg")
+
+
+class ModelDirError(ValueError):
+    """The model directory is missing, lacks a file the page needs or does not match its manifest."""
+
+
+def convert_hint(model_dir: Path) -> str:
+    ckpt = model_dir.parent / "checkpoint.pt" if model_dir.name == "export" else "CHECKPOINT.pt"
+    return f"make it with: python -m convert {_rel(ckpt)} --out {_rel(model_dir)}"
+
+
+def _rel(p) -> str:
+    try:
+        return str(Path(p).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+def _read_json(model_dir: Path, name: str):
+    try:
+        return json.loads((model_dir / name).read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelDirError(f"{_rel(model_dir / name)} is unreadable ({exc}); {convert_hint(model_dir)}") from None
+
+
+def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
+    """(metadata, {path: bytes} of every file the page may fetch), after checking the folder is
+    complete and matches its manifest; the bytes held are re-checked against the manifest's sha256."""
+    from fer_browser.training.manifest import ManifestError, check_manifest
+
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelDirError(f"model directory {_rel(model_dir)} does not exist; {convert_hint(model_dir)}")
+    needed = ["metadata.json", "tfjs/model.json", "reference.json"]
+    missing = [f for f in needed if not (model_dir / f).is_file()]
+    if missing:
+        raise ModelDirError(f"model directory {_rel(model_dir)} is incomplete (missing {', '.join(missing)}); "
+                            f"{convert_hint(model_dir)}")
+    meta, graph, reference = (_read_json(model_dir, f) for f in needed)
+    try:
+        extra = [f"tfjs/{p}" for group in graph["weightsManifest"] for p in group["paths"]]
+        extra.append(reference["inputs_file"])
+    except (KeyError, TypeError) as exc:
+        raise ModelDirError(f"model directory {_rel(model_dir)} has a malformed tfjs/model.json or reference.json "
+                            f"(no {exc}); {convert_hint(model_dir)}") from None
+    missing = [f for f in extra if not isinstance(f, str) or not (model_dir / f).is_file()]
+    if missing:
+        raise ModelDirError(f"model directory {_rel(model_dir)} is incomplete (missing {', '.join(map(str, missing))}); "
+                            f"{convert_hint(model_dir)}")
+    for key in ("classes", "input", "preprocessing", "crop"):
+        if not isinstance(meta, dict) or key not in meta:
+            raise ModelDirError(f"{_rel(model_dir)}/metadata.json has no {key!r}; {convert_hint(model_dir)}")
+    try:
+        listed = check_manifest(model_dir)["files"]
+    except ManifestError as exc:
+        raise ModelDirError(str(exc)) from None
+    files = {}
+    for name in [*MODEL_FILES, *extra]:
+        if name not in listed:  # also refuses "tfjs/../x": manifest keys are plain relative paths
+            if name == "parity.json":
+                continue
+            raise ModelDirError(f"{_rel(model_dir)}: {name} is not in manifest.json; re-export the model "
+                                f"with `python -m convert`")
+        data = (model_dir / name).read_bytes()
+        if hashlib.sha256(data).hexdigest() != listed[name].get("sha256"):  # changed since the check
+            raise ModelDirError(f"{_rel(model_dir)}: {name} does not match its sha256; the model folder "
+                                f"is being altered")
+        files[name] = data
+    return meta, files
+
+
+def check_model_dir(model_dir: Path) -> dict:
+    """Return the parsed metadata.json if the directory holds everything the page loads, unaltered."""
+    return load_model_dir(model_dir)[0]
+
+
+def _inside(folder: Path, name: str) -> str | None:
+    """The real path of folder/name if it is a file that stays inside folder once every symlink is
+    resolved; None for traversal, missing files and links that lead out."""
+    path = safe_join(str(folder), name)
+    if path is None:
+        return None
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    if not real.startswith(top + os.sep) or not os.path.isfile(real):
+        return None
+    return real
+
+
+def _send(folder: Path, name: str):
+    real = _inside(folder, name)
+    if real is None:
+        abort(404)
+    # The type follows the requested name, not a link target's.
+    return send_file(real, mimetype=mimetypes.guess_type(name)[0] or "application/octet-stream")
+
+
+def send_vendor(package: str, name: str):
+    """/vendor/PACKAGE/NAME: only the whitelisted npm files (paths.VENDOR)."""
+    folder, allowed = VENDOR.get(package, (None, ()))
+    if name not in allowed:
+        abort(404)
+    return _send(folder, name)
+
+
+def static_app(mounts: dict[str, Path], headers: dict[str, str] | None = None) -> Flask:
+    """A bare app for local tools that need files over HTTP (convert's TF.js harness, the benchmark's
+    pages): /PREFIX/<path> from each mounted folder, with the page's path checks (no traversal, no
+    links leading out), plus /vendor/ from the same whitelist as the page; never cached; `headers`
+    are added to every answer."""
+    app = Flask(__name__, static_folder=None)
+    app.add_url_rule("/vendor/<package>/<name>", "vendor", send_vendor)
+    for prefix, folder in mounts.items():
+        app.add_url_rule(f"/{prefix.strip('/')}/<path:name>", prefix,
+                         lambda name, folder=Path(folder): _send(folder, name))
+
+    @app.after_request
+    def add_headers(resp):
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Cache-Control"] = "no-store"  # a re-run must never see stale weights
+        resp.headers.update(headers or {})
+        return resp
+
+    return app
+
+
+def serve_in_background(app: Flask):
+    """Serve app on a free port of 127.0.0.1 from a daemon thread; returns (server, base URL).
+    Stop it with server.shutdown()."""
+    import threading
+
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):  # a tool's console is not the place for one line per request
+        def log(self, *args) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
+    model_dir = Path(model_dir)
+    meta, model_files = load_model_dir(model_dir)
+    etags = {name: hashlib.sha256(data).hexdigest() for name, data in model_files.items()}
+    app = Flask(__name__, static_folder=None)
+    app.config["MODEL_DIR"] = model_dir.resolve()
+    app.config["MODEL_METADATA"] = meta
+
+    @app.get("/")
+    def index():
+        return _send(web_dir, "index.html")
+
+    @app.get("/model/<path:name>")
+    def model_file(name):
+        if name not in model_files:
+            abort(404)
+        # A file object, not bytes: waitress then streams it instead of copying large bodies to a temp file.
+        return send_file(io.BytesIO(model_files[name]), etag=etags[name], last_modified=None,
+                         mimetype=mimetypes.guess_type(name)[0] or "application/octet-stream")
+
+    app.add_url_rule("/vendor/<package>/<name>", "vendor", send_vendor)
+
+    @app.get("/<path:name>")
+    def static_file(name):
+        return _send(web_dir, name)
+
+    # Every response header the server adds lives here.
+    @app.after_request
+    def headers(resp):
+        resp.headers["Content-Security-Policy"] = CSP
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Cache-Control"] = "no-cache"
+        return resp
+
+    return app
+
+
+# ---------- command line ----------
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _int_in(lo: int, hi: int, what: str):
+    def parse(text: str) -> int:
+        value = int(text) if re.fullmatch(r"[0-9]{1,6}", text) else None  # no sign, spaces or '1_0'
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+    return parse
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to the first address `host` resolves to, listening (raises OSError)."""
+    family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                      flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(addr)
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def exposure_warning(address: str) -> str | None:
+    """A plain warning when the bound address is reachable from beyond this machine."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if ip.is_loopback:
+        return None
+    where = "every network interface" if ip.is_unspecified else address
+    return (f"warning: listening on {where}, beyond this machine: anyone who can reach it gets the page and "
+            f"the model. Browsers allow the camera only on https or localhost and this server speaks plain "
+            f"http, so put an https reverse proxy in front for the camera (photo upload works either way).")
+
+
+def main(argv=None) -> int:
+    ap = _Parser(description="Serve the in-browser facial-expression recogniser "
+                 "(webcam and photo upload; frames never leave the browser) on waitress, a production "
+                 "WSGI server. Refuses a model folder that does not match its manifest.json.")
+    ap.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default: 127.0.0.1; anything else is reachable from other "
+                         "machines and the camera then needs https)")
+    ap.add_argument("--port", type=_int_in(0, 65535, "a port (1-65535, or 0 for a free one)"), default=5000,
+                    help="port, 1-65535 (default: 5000; 0 picks a free one, printed at start)")
+    ap.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
+                    help=f"converted model directory made by `python -m convert` (default: {_rel(DEFAULT_MODEL_DIR)})")
+    ap.add_argument("--web-dir", type=Path, default=WEB_DIR,
+                    help=f"folder holding the page (default: {_rel(WEB_DIR)})")
+    ap.add_argument("--threads", type=_int_in(1, 64, "a thread count (1-64)"), default=DEFAULT_THREADS,
+                    help=f"worker threads answering requests (default: {DEFAULT_THREADS})")
+    ap.add_argument("--timeout", type=_int_in(1, 3600, "a timeout in whole seconds (1-3600)"),
+                    default=DEFAULT_TIMEOUT,
+                    help=f"close a connection idle this many seconds, half-sent requests included "
+                         f"(default: {DEFAULT_TIMEOUT})")
+    ap.add_argument("--dev", action="store_true",
+                    help="use Werkzeug's development server instead (no idle timeout, no thread cap: "
+                         "for local development only)")
+    args = ap.parse_args(argv)
+    if not args.web_dir.is_dir() or not (args.web_dir / "index.html").is_file():
+        print(f"error: --web-dir {_rel(args.web_dir)} holds no index.html", file=sys.stderr)
+        return 2
+    missing = missing_vendor_files()
+    if missing:
+        print(f"error: the page's npm files are missing ({_rel(missing[0])}); {vendor_hint()}", file=sys.stderr)
+        return 2
+    try:
+        app = create_app(args.model_dir, args.web_dir)
+    except ModelDirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        sock = listen_socket(args.host, args.port)
+    except OSError as exc:
+        hint = "check --host" if isinstance(exc, socket.gaierror) else "choose another with --port"
+        print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); {hint}", file=sys.stderr)
+        return 2
+    address, port = sock.getsockname()[:2]
+    if args.dev:
+        from werkzeug.serving import make_server
+        server = make_server(address, port, app, threaded=True, fd=sock.fileno())  # address: the family bound
+        kind = "Werkzeug's development server (--dev: no idle timeout, no thread cap; not for real use)"
+    else:
+        from waitress import create_server
+        server = create_server(app, sockets=[sock], threads=args.threads, channel_timeout=args.timeout,
+                               cleanup_interval=max(1, args.timeout // 2), connection_limit=CONNECTION_LIMIT,
+                               max_request_body_size=MAX_BODY_BYTES, asyncore_use_poll=True)
+        kind = f"waitress ({args.threads} threads, idle timeout {args.timeout} s)"
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    name = app.config["MODEL_METADATA"].get("model", {}).get("name", "?")
+    # The socket already listens: connections made from now on are queued and answered.
+    print(f"Serving the emotion recogniser (model {name!r} from {_rel(args.model_dir)}) with {kind} on "
+          f"http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
+    warning = exposure_warning(address)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    try:
+        if args.dev:
+            server.serve_forever()
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
