@@ -15,6 +15,7 @@ so nothing changed on disk later, and nothing else in the folder, is ever served
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import io
 import ipaddress
@@ -36,9 +37,9 @@ DEFAULT_MODEL_DIR = ROOT / "models" / "fer-default" / "export"
 
 # URL prefix under /vendor/ -> (folder, files allowed from it). Only what the page loads.
 VENDOR = {
-    "tfjs": (NODE_MODULES / "@tensorflow/tfjs/dist", {"tf.min.js"}),
+    "tfjs": (NODE_MODULES / "@tensorflow/tfjs/dist", {"tf.fesm.min.js"}),
     "tfjs-backend-wasm": (NODE_MODULES / "@tensorflow/tfjs-backend-wasm/dist", {
-        "tf-backend-wasm.min.js", "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm",
+        "tf-backend-wasm.fesm.min.js", "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm",
         "tfjs-backend-wasm-threaded-simd.wasm"}),
     "blazeface": (NODE_MODULES / "@vladmandic/human/models", {"blazeface.json", "blazeface.bin"}),
 }
@@ -169,8 +170,18 @@ def _send(folder: Path, name: str):
     return send_file(real, mimetype=mimetypes.guess_type(name)[0] or "application/octet-stream")
 
 
+def importmap_hashes(web_dir: Path) -> list[str]:
+    """CSP sources for the pages' inline import maps (browsers read import maps only inline; no
+    other inline script is allowed)."""
+    found = {base64.b64encode(hashlib.sha256(m.encode()).digest()).decode()
+             for page in Path(web_dir).rglob("*.html")
+             for m in re.findall(r'<script type="importmap">(.*?)</script>', page.read_text(encoding="utf-8"), re.S)}
+    return [f"'sha256-{h}'" for h in sorted(found)]
+
+
 def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
     model_dir = Path(model_dir)
+    csp = CSP.replace("'wasm-unsafe-eval'", " ".join(["'wasm-unsafe-eval'", *importmap_hashes(web_dir)]))
     meta, model_files = load_model_dir(model_dir)
     etags = {name: hashlib.sha256(data).hexdigest() for name, data in model_files.items()}
     app = Flask(__name__, static_folder=None)
@@ -203,7 +214,7 @@ def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
     # Every response header the server adds lives here.
     @app.after_request
     def headers(resp):
-        resp.headers["Content-Security-Policy"] = CSP
+        resp.headers["Content-Security-Policy"] = csp
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "no-referrer"
         resp.headers["Cache-Control"] = "no-cache"
