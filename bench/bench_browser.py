@@ -115,7 +115,7 @@ def run_row(playwright, pipeline: str, url: str, y4m: Path, args, progress) -> d
                 raise RuntimeError(f"the page did not load the model: {page.text_content('#message')}")
             page.click("#start")
             log = record(page, "ferApp", args, progress)
-            info = page.evaluate("({backend: tf.getBackend(), threads: ferApp.live().threads})")
+            info = page.evaluate("({backend: ferApp.backend(), threads: ferApp.live().threads})")
             info["name"] = name
         if watch.errors:
             raise RuntimeError(f"console errors in the page: {watch.errors[:3]}")

@@ -1,6 +1,6 @@
 """TF.js in headless Chromium (wasm backend), where the model really runs.
 
-A tiny HTTP server on 127.0.0.1 serves the model directory, the web app's model code (web/js),
+A tiny HTTP server on 127.0.0.1 serves the model directory, the web library's model code (web/lib),
 the npm TF.js builds (node_modules) and convert/browser_harness.html; Playwright drives Debian's
 /usr/bin/chromium (never `playwright install`). Nothing is fetched from outside the machine.
 """
@@ -62,7 +62,7 @@ class TfjsBrowser:
         self.console: list[str] = []
 
     def __enter__(self) -> "TfjsBrowser":
-        for need in (CHROMIUM, TFJS_DIR / "tf.min.js", WASM_DIR / "tf-backend-wasm.min.js"):
+        for need in (CHROMIUM, TFJS_DIR / "tf.fesm.min.js", WASM_DIR / "tf-backend-wasm.fesm.min.js"):
             if not Path(need).exists():
                 raise ConvertError(f"{need} is missing; run `make setup` (Chromium and npm packages)")
         mounts = {"/model/": self.model_dir, "/web/": ROOT / "web", "/vendor/tfjs/": TFJS_DIR,

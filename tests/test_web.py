@@ -132,8 +132,8 @@ def camera_run(browser, server):
     page = o.page
     page.click("#start")
     wait_js(page, "ferApp.state.frames >= 10")
-    snap = lambda: page.evaluate("""() => ({frames: ferApp.state.frames, tensors: tf.memory().numTensors,
-        bytes: tf.memory().numBytes, results: ferApp.results(), stats: ferApp.stats(),
+    snap = lambda: page.evaluate("""() => ({frames: ferApp.state.frames, tensors: ferApp.memory().numTensors,
+        bytes: ferApp.memory().numBytes, results: ferApp.results(), stats: ferApp.stats(),
         backendText: document.getElementById('backend-name').textContent,
         fpsText: document.getElementById('fps').textContent, msText: document.getElementById('model-ms').textContent,
         faces: [...document.querySelectorAll('#faces .face')].map(li => ({label: li.dataset.label,
@@ -162,7 +162,7 @@ def test_camera_boxes_the_face_with_a_label(camera_run, model_dir):
 def test_camera_runs_on_wasm(camera_run):
     last = camera_run["last"]
     assert last["stats"]["backend"] == "wasm" and last["backendText"] == "wasm"
-    assert camera_run["opened"].page.evaluate("tf.getBackend()") == "wasm"
+    assert camera_run["opened"].page.evaluate("ferApp.backend()") == "wasm"
 
 
 def test_camera_live_tensors_stay_flat(camera_run):
@@ -331,7 +331,7 @@ def test_backend_switch_to_webgl(open_page, photos):
     o = open_page()
     o.page.select_option("#backend", "webgl")
     wait_js(o.page, "ferApp.state.ready && ferApp.state.backend === 'webgl'", timeout_s=120)
-    assert o.page.evaluate("tf.getBackend()") == "webgl"
+    assert o.page.evaluate("ferApp.backend()") == "webgl"
     assert o.page.text_content("#backend-name") == "webgl"
     upload(o.page, photos / "astronaut.jpg")
     faces = results(o.page)

@@ -1,6 +1,7 @@
 // Choosing TF.js's backend. The wasm backend is imported only when asked for, so a page that uses
 // webgl or cpu never downloads it.
 import * as tf from '@tensorflow/tfjs';
+import { folderUrl } from './config.js';
 
 /**
  * Switch TF.js to `name` ('wasm', 'webgl', 'cpu', ...) and wait until it is ready. Returns the
@@ -13,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 export async function setBackend(name = 'wasm', { wasmPaths } = {}) {
   if (name === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm'); // registers the backend once
-    if (wasmPaths && !tf.engine().registry.wasm) wasm.setWasmPaths(wasmPaths);
+    if (wasmPaths && !tf.engine().registry.wasm) wasm.setWasmPaths(folderUrl(wasmPaths));
   }
   let ok = false;
   try {
