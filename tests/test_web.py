@@ -356,7 +356,11 @@ def test_parity_panel_without_a_parity_report(browser, model_dir, tmp_path):
         passed, text = run_parity(o.page)
         assert passed == "none" and "no parity report" in text and "PASS" not in text and "FAIL" not in text
         assert "Top-1 agreement" in text
-        o.clean()
+        # the one console error is the browser's note on the parity.json 404 the page asked about
+        assert [u for u in o.watch.requests if "/model/parity.json" in u]
+        assert len(o.watch.errors) == 1 and "404" in o.watch.errors[0], o.watch.errors
+        assert o.watch.outside(o.base) == []
+        o.context.close()
     finally:
         srv.stop()
 
@@ -419,7 +423,7 @@ def test_nothing_leaves_127_0_0_1(open_page, photos):
 def test_live_smoothing_is_the_pipelines_ema(open_page, photos):
     """The recognizer the page runs smooths a tracked face as face_pipeline.json says: the second
     reading is alpha * new + (1 - alpha) * first, on the same face id; smooth: false gives the raw
-    readings. Two frames: the photo, then the same photo darker (the model reads it differently)."""
+    readings. Two frames: the photo, then its negative (the model reads it differently)."""
     o = open_page()
     upload(o.page, photos / "astronaut.jpg")
     out = o.page.evaluate("""async () => {
@@ -427,7 +431,7 @@ def test_live_smoothing_is_the_pipelines_ema(open_page, photos):
         const frame = (filter) => { const c = document.createElement('canvas');
             [c.width, c.height] = [src.width, src.height];
             const g = c.getContext('2d'); g.filter = filter; g.drawImage(src, 0, 0); return c; };
-        const a = frame('none'), b = frame('brightness(0.55) contrast(1.4)');
+        const a = frame('none'), b = frame('invert(1)');
         const run = async (smooth) => { r.reset(); const out = [];
             for (const [i, f] of [a, b].entries()) out.push(await r.estimateFaces(f, { track: true, smooth, timestamp: 1000 + 40 * i }));
             return out.map((faces) => faces.map((x) => ({ id: x.id, p: r.classes.map((c) => x.probabilities[c]) }))); };
@@ -439,7 +443,8 @@ def test_live_smoothing_is_the_pipelines_ema(open_page, photos):
     a = out["alpha"]
     assert a == json.loads((ROOT / "web/face_pipeline.json").read_text())["smoothing"]["alpha"]
     assert sm_a["id"] == sm_b["id"]
-    assert max(abs(x - y) for x, y in zip(raw_a["p"], raw_b["p"])) > 1e-3  # the two frames differ
-    assert sm_a["p"] == pytest.approx(raw_a["p"], abs=1e-6)  # a new face starts from its first reading
-    assert sm_b["p"] == pytest.approx([a * x + (1 - a) * y for x, y in zip(raw_b["p"], raw_a["p"])], abs=1e-6)
+    tol = 1e-6
+    assert max(abs(x - y) for x, y in zip(raw_a["p"], raw_b["p"])) > 50 * tol  # the two readings differ
+    assert sm_a["p"] == pytest.approx(raw_a["p"], abs=tol)  # a new face starts from its first reading
+    assert sm_b["p"] == pytest.approx([a * x + (1 - a) * y for x, y in zip(raw_b["p"], raw_a["p"])], abs=tol)
     o.clean()

@@ -44,7 +44,6 @@ async function load(backend) {
   if (r.backend !== backend) showMessage(`The ${backend} backend is not available here; using ${r.backend}.`);
   el.smoothAlpha.textContent = String(r.config.smoothing.alpha);
   state.live ??= new CameraLoop(ablations);
-  if (state.mode === 'camera') r.reset();
   resetStats();
   state.ready = true;
   el.status.textContent = 'ready';
