@@ -8,7 +8,8 @@ head drifting on grey, once with 1 face and once with 3. Each pipeline runs in a
 same clip and records every frame: frames/s (frames over the elapsed time), latency from the frame's
 arrival to its labels drawn (p50/p95), detector calls per 100 frames, model ms per face (median over
 the frames that ran it) and wasm threads. Pipelines:
-  ours           the web app served by server.py (web/js/live.js: detector on a cadence, tracker between)
+  ours           the web app served by server.py (fer-browser, estimateFaces with track: detector on a
+                 cadence, tracker between)
   ours-every     the same page with the detector on every frame (?detect-every=1): what tracking gives
   ours-fulldet   the detector's input resized from the whole frame by TF.js, not downscaled by the browser
   ours-fullread  the model's crops cut from the whole frame read back, not from each face's region
