@@ -1,8 +1,9 @@
 // The page, on top of the fer-browser library (web/lib): loads a recognizer for the chosen backend
-// and wires the controls. Camera loop: camera.js; photos: upload.js; drawing: draw.js; numbers:
-// stats.js; timeline: timeline.js; parity panel: parity.js; test hooks: hooks.js.
+// and wires the controls. Camera: camera.js (controls) and loop.js (frames); photos: upload.js;
+// drawing: draw.js; numbers: stats.js; timeline: timeline.js; parity panel: parity.js; test hooks:
+// hooks.js.
 import { createRecognizer } from 'fer-browser';
-import { CameraLoop, setButtons, startCamera, stopCamera, togglePause } from './camera.js';
+import { createLoop, setButtons, startCamera, stopCamera, togglePause } from './camera.js';
 import { el, showMessage } from './dom.js';
 import { installHooks } from './hooks.js';
 import { checkParity } from './parity.js';
@@ -43,7 +44,7 @@ async function load(backend) {
   el.backend.value = r.backend;
   if (r.backend !== backend) showMessage(`The ${backend} backend is not available here; using ${r.backend}.`);
   el.smoothAlpha.textContent = String(r.config.smoothing.alpha);
-  state.live ??= new CameraLoop(ablations);
+  state.live ??= createLoop(ablations);
   resetStats();
   state.ready = true;
   el.status.textContent = 'ready';

@@ -13,7 +13,12 @@ import { folderUrl } from './config.js';
  */
 export async function setBackend(name = 'wasm', { wasmPaths } = {}) {
   if (name === 'wasm') {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm'); // registers the backend once
+    let wasm;
+    try {
+      wasm = await import('@tensorflow/tfjs-backend-wasm'); // registers the backend once
+    } catch (err) {
+      throw new Error(`the wasm backend needs @tensorflow/tfjs-backend-wasm (npm install it, or map it in the import map): ${err.message}`);
+    }
     if (wasmPaths && !tf.engine().registry.wasm) wasm.setWasmPaths(folderUrl(wasmPaths));
   }
   let ok = false;
