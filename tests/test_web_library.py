@@ -223,3 +223,36 @@ def test_library_memory_and_errors(browser, site, astronaut_png):
     assert "disposed" in out["disposed"]
     assert all("\n" not in e for e in out["errors"])
     page.close()
+
+
+def test_calibration_temperature_is_applied(browser, site, astronaut_png):
+    """A model whose metadata.json carries calibration.temperature T gives softmax(log(p) / T) of
+    the probabilities the same model gives without it (the metadata is served with the field added)."""
+    meta = json.loads((MODEL / "metadata.json").read_text())
+    page = browser.new_page()
+    page.route("**/cal/astronaut.png", lambda route: route.fulfill(status=200, body=astronaut_png.read_bytes(),
+                                                                    content_type="image/png"))
+    page.route("**/calibrated/metadata.json", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps({**meta, "calibration": {"temperature": 2.5}})))
+    page.route("**/calibrated/tfjs/**", lambda route: route.continue_(url=route.request.url.replace("/calibrated/", "/model/")))
+    page.goto(site.url + "/examples/basic.html")
+    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    out = page.evaluate("""async () => {
+        const { createRecognizer } = await import('fer-browser');
+        const img = new Image(); img.src = '/cal/astronaut.png'; await img.decode();
+        const common = { detectorUrl: '../face_pipeline.json', detectorWeightsUrl: '../vendor/blazeface/blazeface.json',
+                         wasmPaths: '../vendor/tfjs-backend-wasm/' };
+        const read = async (modelUrl) => { const r = await createRecognizer({ ...common, modelUrl });
+            const [face] = await r.estimateFaces(img); const p = r.classes.map((c) => face.probabilities[c]);
+            const t = r.model.temperature; r.dispose(); return { p, t, label: face.label, score: face.score }; };
+        return { raw: await read('../model/'), cal: await read('../calibrated/') };
+    }""")
+    import numpy as np
+    raw, cal = np.array(out["raw"]["p"], np.float64), np.array(out["cal"]["p"], np.float64)
+    assert out["raw"]["t"] == 1 and out["cal"]["t"] == 2.5
+    expected = np.exp(np.log(raw) / 2.5)
+    expected /= expected.sum()
+    assert np.abs(cal - expected).max() < 1e-5, (cal, expected)
+    assert np.abs(cal - raw).max() > 1e-3  # the temperature changed something
+    assert out["cal"]["score"] == pytest.approx(cal.max(), abs=1e-7)
+    page.close()
