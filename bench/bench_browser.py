@@ -8,7 +8,8 @@ head drifting on grey, once with 1 face and once with 3. Each pipeline runs in a
 same clip and records every frame: frames/s (frames over the elapsed time), latency from the frame's
 arrival to its labels drawn (p50/p95), detector calls per 100 frames, model ms per face (median over
 the frames that ran it) and wasm threads. Pipelines:
-  ours           the web app served by server.py (web/js/live.js: detector on a cadence, tracker between)
+  ours           the web app served by server.py (fer-browser, estimateFaces with track: detector on a
+                 cadence, tracker between)
   ours-every     the same page with the detector on every frame (?detect-every=1): what tracking gives
   ours-fulldet   the detector's input resized from the whole frame by TF.js, not downscaled by the browser
   ours-fullread  the model's crops cut from the whole frame read back, not from each face's region
@@ -115,7 +116,7 @@ def run_row(playwright, pipeline: str, url: str, y4m: Path, args, progress) -> d
                 raise RuntimeError(f"the page did not load the model: {page.text_content('#message')}")
             page.click("#start")
             log = record(page, "ferApp", args, progress)
-            info = page.evaluate("({backend: tf.getBackend(), threads: ferApp.live().threads})")
+            info = page.evaluate("({backend: ferApp.backend(), threads: ferApp.live().threads})")
             info["name"] = name
         if watch.errors:
             raise RuntimeError(f"console errors in the page: {watch.errors[:3]}")

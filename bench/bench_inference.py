@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_inference.py --model-dir models/<name>/export
 
 PyTorch (from the checkpoint), ONNX Runtime (model.onnx), TensorFlow (saved_model/) and TF.js on
-the wasm backend in headless Chromium (tfjs/, through web/js/model.js's predictNormalized), each on
+the wasm backend in headless Chromium (tfjs/, through web/lib/emotion.js's predictNormalized), each on
 1 face and on a batch of 64, fed the directory's own reference inputs. Prints a markdown table of
 medians and the ratio to PyTorch. Each call includes moving the input in and reading the output
 back; TF.js is timed inside the page (no Python round trip). Speed is machine-dependent: compare

@@ -1,7 +1,7 @@
 """TF.js in headless Chromium (wasm backend), where the model really runs.
 
 The server's own static app (fer_browser.server.static_app) serves the model directory, the web
-app's model code (web/js), the page's whitelisted npm TF.js files and convert/browser_harness.html on
+library's model code (web/lib), the page's whitelisted npm TF.js files and convert/browser_harness.html on
 127.0.0.1; Playwright drives Debian's /usr/bin/chromium (never `playwright install`). Nothing is
 fetched from outside the machine.
 """
@@ -37,7 +37,7 @@ class TfjsBrowser:
 
         if not Path(CHROMIUM).exists():
             raise ConvertError(f"{CHROMIUM} is missing; run `make setup` (it installs Debian's chromium)")
-        for need in (TFJS_DIR / "tf.min.js", WASM_DIR / "tf-backend-wasm.min.js"):
+        for need in (TFJS_DIR / "tf.fesm.min.js", WASM_DIR / "tf-backend-wasm.fesm.min.js"):
             if not need.exists():
                 raise ConvertError(f"{need} is missing; {vendor_hint()}")
         app = static_app({"/model/": self.model_dir, "/web/": WEB_DIR, "/harness/": HARNESS_DIR})

@@ -58,7 +58,7 @@ def run_tensorflow(saved_model_dir: Path, x: np.ndarray) -> np.ndarray:
 
 
 def run_tfjs(model_dir: Path, n: int) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(log-probs, probs, info); probs come from model.js's predictNormalized, the page's own path."""
+    """(log-probs, probs, info); probs come from web/lib/emotion.js's predictNormalized, the page's own path."""
     from .browser import TfjsBrowser
 
     with TfjsBrowser(model_dir) as browser:

@@ -23,9 +23,9 @@ DEFAULT_MODEL_DIR = ROOT / "models" / "fer-default" / "export"
 # URL prefix under /vendor/ -> (folder, files allowed from it): only what the page and predict's
 # detector load, never the whole folder. A wheel carries exactly these files (setup.py).
 VENDOR = {
-    "tfjs": (NODE_MODULES / "@tensorflow/tfjs/dist", {"tf.min.js"}),
+    "tfjs": (NODE_MODULES / "@tensorflow/tfjs/dist", {"tf.fesm.min.js"}),
     "tfjs-backend-wasm": (NODE_MODULES / "@tensorflow/tfjs-backend-wasm/dist", {
-        "tf-backend-wasm.min.js", "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm",
+        "tf-backend-wasm.fesm.min.js", "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm",
         "tfjs-backend-wasm-threaded-simd.wasm"}),
     "blazeface": (NODE_MODULES / "@vladmandic/human/models", {"blazeface.json", "blazeface.bin"}),
 }

@@ -16,6 +16,7 @@ so nothing changed on disk later, and nothing else in the folder, is ever served
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import io
 import ipaddress
@@ -203,8 +204,18 @@ def serve_in_background(app: Flask):
     return server, f"http://127.0.0.1:{server.server_port}"
 
 
+def importmap_hashes(web_dir: Path) -> list[str]:
+    """CSP sources for the pages' inline import maps (browsers read import maps only inline; no
+    other inline script is allowed)."""
+    found = {base64.b64encode(hashlib.sha256(m.encode()).digest()).decode()
+             for page in Path(web_dir).rglob("*.html")
+             for m in re.findall(r'<script type="importmap">(.*?)</script>', page.read_text(encoding="utf-8"), re.S)}
+    return [f"'sha256-{h}'" for h in sorted(found)]
+
+
 def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
     model_dir = Path(model_dir)
+    csp = CSP.replace("'wasm-unsafe-eval'", " ".join(["'wasm-unsafe-eval'", *importmap_hashes(web_dir)]))
     meta, model_files = load_model_dir(model_dir)
     etags = {name: hashlib.sha256(data).hexdigest() for name, data in model_files.items()}
     app = Flask(__name__, static_folder=None)
@@ -232,7 +243,7 @@ def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
     # Every response header the server adds lives here.
     @app.after_request
     def headers(resp):
-        resp.headers["Content-Security-Policy"] = CSP
+        resp.headers["Content-Security-Policy"] = csp
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "no-referrer"
         resp.headers["Cache-Control"] = "no-cache"

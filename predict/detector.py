@@ -1,6 +1,6 @@
 """Face detection: BlazeFace-back (the browser's detector, same weights) decoded in numpy.
 
-A port of web/js/detector.js; every number (input size, feature maps and anchors, thresholds, merge,
+A port of web/lib/blazeface.js; every number (input size, feature maps and anchors, thresholds, merge,
 limits) comes from the "detector" section of web/face_pipeline.json, which the page reads too:
 frame -> longer side resized to inputSize with TF.js-style bilinear sampling (tf.image.resizeBilinear's
 defaults: no half-pixel offset) -> RGB scaled to inputRange -> padded right/bottom with its low end
@@ -124,7 +124,7 @@ class FaceDetector:
         return regs, logits, scale
 
     def decode(self, regs: np.ndarray, logits: np.ndarray) -> list[Box]:
-        """Faces in square-input units [0, 1] (web/js/detector.js decode())."""
+        """Faces in square-input units [0, 1] (web/lib/blazeface.js decode())."""
         regs = regs.astype(np.float64)  # JS numbers are doubles; mirror its arithmetic
         with np.errstate(over="ignore"):  # exp overflow -> score 0, as in JS
             scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))

@@ -1,4 +1,4 @@
-"""Face crops -> model input, exactly as the browser does it (web/js/model.js, training/metadata.py).
+"""Face crops -> model input, exactly as the browser does it (web/lib/emotion.js, training/metadata.py).
 
 grayscale with metadata's luma weights (on RGB) -> square crop around the detector box ->
 tf.image.cropAndResize-style corner-aligned bilinear sampling at k*size (k = round(side/size), 1..4),

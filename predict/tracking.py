@@ -62,7 +62,7 @@ class Smoother:
         for ti, t in enumerate(self.tracks):
             if ti not in used:
                 t.missed += 1
-        self.tracks = [t for t in self.tracks if t.missed < self.max_missed]  # as web/js/tracker.js
+        self.tracks = [t for t in self.tracks if t.missed < self.max_missed]  # as web/lib/tracker.js
         out = []
         for fi, face in enumerate(faces):
             track = face_track.get(fi)

@@ -1,4 +1,4 @@
-"""The live view's loop (web/js/live.js) in real headless Chromium with the fake camera.
+"""The live view's loop (web/js/camera.js on fer-browser's tracked estimateFaces) in real headless Chromium with the fake camera.
 
 - three heads drifting on grey: every frame shows three faces with the same three ids, no tensor is
   left behind over 300 frames, and the detector runs on well under half the frames (tracking between);
@@ -35,10 +35,10 @@ def test_three_moving_faces_keep_their_ids_and_no_tensors_leak(playwright, serve
         assert page.evaluate("ferApp.ready") is True
         page.click("#start")
         wait_js(page, "ferApp.state.frames >= 15", timeout_s=120)
-        before = page.evaluate("({tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, live: ferApp.live()})")
+        before = page.evaluate("({tensors: ferApp.memory().numTensors, bytes: ferApp.memory().numBytes, live: ferApp.live()})")
         page.evaluate("ferApp.state.frameLog = []")
         wait_js(page, f"ferApp.state.frameLog.length >= {FRAMES}", timeout_s=600)
-        after = page.evaluate("({tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, live: ferApp.live()})")
+        after = page.evaluate("({tensors: ferApp.memory().numTensors, bytes: ferApp.memory().numBytes, live: ferApp.live()})")
         log = page.evaluate(f"ferApp.state.frameLog.slice(0, {FRAMES})")
     finally:
         browser.close()

@@ -30,7 +30,7 @@ from web_helpers import PYTHON, ROOT, astronaut_frame, free_port
 pytestmark = pytest.mark.slow
 
 COMMANDS = ["fer-serve", "fer-predict", "fer-train", "fer-evaluate", "fer-convert"]
-NPM_FILES = ["node_modules/@tensorflow/tfjs/dist/tf.min.js",
+NPM_FILES = ["node_modules/@tensorflow/tfjs/dist/tf.fesm.min.js",
              "node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm",
              "node_modules/@vladmandic/human/models/blazeface.bin"]
 
@@ -115,13 +115,13 @@ def test_serve_extra_serves_the_page_without_torch_or_tensorflow(serve_venv, tmp
         assert f"http://127.0.0.1:{port}/" in line, line
         assert "site-packages" in line  # the installed model, not the checkout's
         got = {}
-        for path in ["/", "/js/app.js", "/vendor/tfjs/tf.min.js", "/vendor/blazeface/blazeface.bin",
+        for path in ["/", "/js/app.js", "/vendor/tfjs/tf.fesm.min.js", "/vendor/blazeface/blazeface.bin",
                      "/model/metadata.json", "/model/tfjs/model.json"]:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as resp:
                 got[path] = (resp.status, resp.read())
         assert all(status == 200 for status, _ in got.values())
         assert b"<html" in got["/"][1].lower()
-        assert got["/vendor/tfjs/tf.min.js"][1] == (ROOT / NPM_FILES[0]).read_bytes()
+        assert got["/vendor/tfjs/tf.fesm.min.js"][1] == (ROOT / NPM_FILES[0]).read_bytes()
         meta = json.loads(got["/model/metadata.json"][1])
         shipped = json.loads((ROOT / "models/fer-default/export/metadata.json").read_text())
         assert meta["classes"] == shipped["classes"]

@@ -1,7 +1,7 @@
 """The same photo gives the same faces and top emotion in `python -m predict image` and in the page.
 
 The browser side is the real product: server.py serving web/ and the model directory, the page's
-own photo upload (createImageBitmap -> canvas -> web/js/detector.js -> web/js/model.js) in headless
+own photo upload (createImageBitmap -> canvas -> fer-browser estimateFaces, web/lib) in headless
 Debian Chromium on the TF.js wasm backend. PNG pixels decode identically on both sides, so there the
 probabilities agree to float precision; the JPEG may decode a little differently.
 """
@@ -40,7 +40,7 @@ def browser_results():
             canvas = page.evaluate("() => [document.getElementById('canvas').width, "
                                    "document.getElementById('canvas').height]")
             results[str(path)] = {"canvas": canvas, "faces": page.evaluate("() => window.ferApp.results()"),
-                                  "backend": page.evaluate("() => tf.getBackend()")}
+                                  "backend": page.evaluate("() => ferApp.backend()")}
         assert not errors, errors
     return results
 

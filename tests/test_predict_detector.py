@@ -1,4 +1,4 @@
-"""predict's face detector: the browser's BlazeFace weights, translated to ONNX, decoded like web/js/detector.js."""
+"""predict's face detector: the browser's BlazeFace weights, translated to ONNX, decoded like web/lib/blazeface.js."""
 from __future__ import annotations
 
 import cv2
@@ -122,13 +122,15 @@ def test_webcam_distance_faces(detector):
 
 
 def run_node(script: str, payload: dict) -> dict:
-    """Run an ES-module snippet in Node with web/js/detector.js imported as `det`; JSON in, JSON out."""
+    """Run an ES-module snippet in Node with the browser library's BlazeFace decoding (web/lib/blazeface.js)
+    imported as `det` and face_pipeline.json's "detector" section as `cfg`; JSON in, JSON out."""
     import json
     import subprocess
 
     from predict_helpers import ROOT
 
-    code = (f"const det = await import({json.dumps((ROOT / 'web/js/detector.js').as_uri())});\n"
+    code = (f"const det = await import({json.dumps((ROOT / 'web/lib/blazeface.js').as_uri())});\n"
+            f"const cfg = JSON.parse(require('fs').readFileSync({json.dumps(str(ROOT / 'web/face_pipeline.json'))}, 'utf8')).detector;\n"
             "const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));\n" + script)
     proc = subprocess.run(["node", "--no-warnings", "--input-type=module", "-e",
                            "import { createRequire } from 'module'; const require = createRequire(import.meta.url);\n"
@@ -138,14 +140,16 @@ def run_node(script: str, payload: dict) -> dict:
 
 
 def test_anchors_and_outputs_follow_face_pipeline_json():
-    """The anchors web/js/detector.js builds from face_pipeline.json's "detector" are Python's, and the
-    output names the file gives exist in the network with the shapes its feature maps imply."""
+    """face_pipeline.json's "detector" section, read by each side, gives the browser library's
+    anchors and Python's alike; the output names it gives exist in the network with the shapes its
+    feature maps imply."""
     from fer_browser.predict import detector as py
     from fer_browser.predict.face_pipeline import load_face_pipeline
 
     cfg = load_face_pipeline()["detector"]
-    js = run_node("console.log(JSON.stringify(det.makeAnchors(input.cfg)));", {"cfg": cfg})
-    assert np.array_equal(np.array(js), py.anchors(cfg))
+    js = run_node("console.log(JSON.stringify({cfg, anchors: det.makeAnchors(cfg)}));", {})
+    assert js["cfg"] == cfg
+    assert np.array_equal(np.array(js["anchors"]), py.anchors(cfg))
     session = blazeface.session()
     widths = {o.name: o.shape for o in session.get_outputs()}
     for m in cfg["featureMaps"]:
@@ -154,13 +158,13 @@ def test_anchors_and_outputs_follow_face_pipeline_json():
 
 
 def test_decoding_is_the_browsers(detector):
-    """Same raw network outputs -> the same merged boxes in Python and in web/js/detector.js decode()."""
+    """Same raw network outputs -> the same merged boxes in Python and in web/lib/blazeface.js decode()."""
     for name in ("two_faces", "three_faces"):
         rgb = cv2.cvtColor(cv2.imread(str(photos()[name][0])), cv2.COLOR_BGR2RGB)
         regs, logits, _ = detector.raw(rgb)
         js = run_node("const out = det.decode(Float32Array.from(input.boxes), Float32Array.from(input.logits), "
-                      "det.makeAnchors(input.cfg), input.cfg);\nconsole.log(JSON.stringify(out));",
-                      {"boxes": regs.ravel().tolist(), "logits": logits.tolist(), "cfg": detector.cfg})
+                      "det.makeAnchors(cfg), cfg);\nconsole.log(JSON.stringify(out));",
+                      {"boxes": regs.ravel().tolist(), "logits": logits.tolist()})
         ours = detector.decode(regs, logits)
         assert len(ours) == len(js) == len(photos()[name][1])
         for a, b in zip(ours, js):

@@ -1,4 +1,4 @@
-"""predict's face crops follow the metadata rule exactly as web/js/model.js does (tf.image.cropAndResize
+"""predict's face crops follow the metadata rule exactly as web/lib/emotion.js does (tf.image.cropAndResize
 + k x k average pool), checked against TensorFlow's own op, which has the same semantics as TF.js's."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ META = build_metadata("vgg", {}, 1, LABEL_SETS["ferplus"].classes, "ferplus")
 
 
 def tf_crop(gray: np.ndarray, box, meta) -> np.ndarray:
-    """web/js/model.js facesToBatch, written with TensorFlow's ops."""
+    """web/lib/emotion.js facesToBatch, written with TensorFlow's ops."""
     import tensorflow as tf
 
     h, w = gray.shape

@@ -27,6 +27,24 @@ def run_server(*args, timeout=60):
                           text=True, timeout=timeout)
 
 
+def test_csp_admits_the_pages_import_maps_and_no_other_inline_script(server):
+    """Module pages name their modules in an inline import map; the CSP carries each map's sha256."""
+    import base64
+    import hashlib
+    import re
+    csps = set()
+    for page in ("/", "/examples/basic.html"):
+        status, headers, body = get(server, page)
+        assert status == 200
+        maps = re.findall(rb'<script type="importmap">(.*?)</script>', body, re.S)
+        assert len(maps) == 1 and b"<script>" not in body  # no other inline script
+        digest = base64.b64encode(hashlib.sha256(maps[0]).digest()).decode()
+        csp = headers["Content-Security-Policy"]
+        assert f"'sha256-{digest}'" in csp and "unsafe-inline" not in csp
+        csps.add(csp)
+    assert len(csps) == 1  # one policy for every answer
+
+
 def test_prints_its_url(server):
     assert f"http://127.0.0.1:{server.port}/" in server.output()
 
@@ -36,8 +54,10 @@ def test_prints_its_url(server):
     ("/js/app.js", "text/javascript"),
     ("/css/app.css", "text/css"),
     ("/favicon.svg", "image/svg+xml"),
-    ("/vendor/tfjs/tf.min.js", "text/javascript"),
-    ("/vendor/tfjs-backend-wasm/tf-backend-wasm.min.js", "text/javascript"),
+    ("/vendor/tfjs/tf.fesm.min.js", "text/javascript"),
+    ("/vendor/tfjs-backend-wasm/tf-backend-wasm.fesm.min.js", "text/javascript"),
+    ("/lib/index.js", "text/javascript"),
+    ("/face_pipeline.json", "application/json"),
     ("/vendor/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm", "application/wasm"),
     ("/vendor/tfjs-backend-wasm/tfjs-backend-wasm.wasm", "application/wasm"),
     ("/vendor/blazeface/blazeface.json", "application/json"),

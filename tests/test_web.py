@@ -132,8 +132,8 @@ def camera_run(browser, server):
     page = o.page
     page.click("#start")
     wait_js(page, "ferApp.state.frames >= 10")
-    snap = lambda: page.evaluate("""() => ({frames: ferApp.state.frames, tensors: tf.memory().numTensors,
-        bytes: tf.memory().numBytes, results: ferApp.results(), stats: ferApp.stats(),
+    snap = lambda: page.evaluate("""() => ({frames: ferApp.state.frames, tensors: ferApp.memory().numTensors,
+        bytes: ferApp.memory().numBytes, results: ferApp.results(), stats: ferApp.stats(),
         backendText: document.getElementById('backend-name').textContent,
         fpsText: document.getElementById('fps').textContent, msText: document.getElementById('model-ms').textContent,
         faces: [...document.querySelectorAll('#faces .face')].map(li => ({label: li.dataset.label,
@@ -162,7 +162,7 @@ def test_camera_boxes_the_face_with_a_label(camera_run, model_dir):
 def test_camera_runs_on_wasm(camera_run):
     last = camera_run["last"]
     assert last["stats"]["backend"] == "wasm" and last["backendText"] == "wasm"
-    assert camera_run["opened"].page.evaluate("tf.getBackend()") == "wasm"
+    assert camera_run["opened"].page.evaluate("ferApp.backend()") == "wasm"
 
 
 def test_camera_live_tensors_stay_flat(camera_run):
@@ -170,6 +170,38 @@ def test_camera_live_tensors_stay_flat(camera_run):
     assert last["frames"] - first["frames"] >= LIVE_FRAMES
     assert last["tensors"] == first["tensors"]
     assert last["bytes"] == first["bytes"]
+
+
+def test_camera_timeline_chart_and_csv(camera_run, model_dir):
+    """The camera session's timeline: points on the chart for the tracked face, and a CSV download
+    with time, face id and one column per class of the model's metadata."""
+    import csv
+    import io
+    page = camera_run["opened"].page
+    points = page.evaluate("ferApp.timeline.points()")
+    ids = {f["id"] for f in camera_run["last"]["results"]}
+    assert set(map(int, points)) >= ids and all(points[str(i)] >= 5 for i in ids), points
+    # the chart's canvas holds lines in the class colours
+    coloured = page.evaluate("""() => { const c = document.getElementById('timeline');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && !(d[i] === d[i + 1] && d[i + 1] === d[i + 2])
+            && !(d[i] === 240 && d[i + 1] === 241 && d[i + 2] === 244)) n += 1;
+        return n; }""")
+    assert coloured > 100
+    assert page.is_enabled("#download-csv")
+    with page.expect_download() as info:
+        page.click("#download-csv")
+    download = info.value
+    assert download.suggested_filename.endswith(".csv")
+    rows = list(csv.reader(io.StringIO(open(download.path(), encoding="utf-8").read())))
+    assert rows[0] == ["time_s", "face_id", *classes(model_dir)]
+    body = rows[1:]
+    assert len(body) >= sum(points.values()) and {int(r[1]) for r in body} >= ids
+    for r in body:
+        probs = [float(x) for x in r[2:]]
+        assert len(probs) == len(classes(model_dir)) and abs(sum(probs) - 1) < 1e-3
+    times = [float(r[0]) for r in body if int(r[1]) == min(ids)]
+    assert times == sorted(times) and times[-1] > times[0]
 
 
 def test_camera_pause_resume_stop(camera_run):
@@ -311,6 +343,28 @@ def test_parity_panel_fails_on_wrong_reference(browser, model_dir, tmp_path):
         srv.stop()
 
 
+def test_parity_panel_without_a_parity_report(browser, model_dir, tmp_path):
+    """An export without parity.json has no gate to apply: the panel shows the numbers and says so."""
+    from fer_browser.training.manifest import write_manifest
+    bare = tmp_path / "export"
+    shutil.copytree(model_dir, bare)
+    (bare / "parity.json").unlink()
+    write_manifest(bare)
+    srv = Server(bare)
+    try:
+        o = Opened(browser, srv.url + "/")
+        passed, text = run_parity(o.page)
+        assert passed == "none" and "no parity report" in text and "PASS" not in text and "FAIL" not in text
+        assert "Top-1 agreement" in text
+        # the one console error is the browser's note on the parity.json 404 the page asked about
+        assert [u for u in o.watch.requests if "/model/parity.json" in u]
+        assert len(o.watch.errors) == 1 and "404" in o.watch.errors[0], o.watch.errors
+        assert o.watch.outside(o.base) == []
+        o.context.close()
+    finally:
+        srv.stop()
+
+
 def test_parity_panel_passes_on_the_shipped_model(browser):
     from fer_browser.paths import DEFAULT_MODEL_DIR
     if not (DEFAULT_MODEL_DIR / "tfjs" / "model.json").is_file():
@@ -331,7 +385,7 @@ def test_backend_switch_to_webgl(open_page, photos):
     o = open_page()
     o.page.select_option("#backend", "webgl")
     wait_js(o.page, "ferApp.state.ready && ferApp.state.backend === 'webgl'", timeout_s=120)
-    assert o.page.evaluate("tf.getBackend()") == "webgl"
+    assert o.page.evaluate("ferApp.backend()") == "webgl"
     assert o.page.text_content("#backend-name") == "webgl"
     upload(o.page, photos / "astronaut.jpg")
     faces = results(o.page)
@@ -366,25 +420,31 @@ def test_nothing_leaves_127_0_0_1(open_page, photos):
     assert o.watch.outside(o.base) == []
 
 
-def test_smoothing_averages_each_face_over_its_last_frames(open_page):
+def test_live_smoothing_is_the_pipelines_ema(open_page, photos):
+    """The recognizer the page runs smooths a tracked face as face_pipeline.json says: the second
+    reading is alpha * new + (1 - alpha) * first, on the same face id; smooth: false gives the raw
+    readings. Two frames: the photo, then its negative (the model reads it differently)."""
     o = open_page()
+    upload(o.page, photos / "astronaut.jpg")
     out = o.page.evaluate("""async () => {
-        const { FaceSmoother } = await import('/js/smoothing.js');
-        const s = new FaceSmoother(3);
-        const box = (x) => ({ x, y: 10, width: 50, height: 50 });
-        const frames = [
-            [{ box: box(0), probs: [1, 0] }],
-            [{ box: box(4), probs: [0, 1] }, { box: box(300), probs: [0.2, 0.8] }],
-            [{ box: box(300), probs: [0.6, 0.4] }, { box: box(8), probs: [0, 1] }],
-            [{ box: box(10), probs: [0, 1] }],
-        ];
-        return frames.map((f) => s.update(f, ['a', 'b']).map((r) => ({ id: r.id, probs: r.probs, label: r.label })));
+        const r = ferApp.state.recognizer, src = document.getElementById('canvas');
+        const frame = (filter) => { const c = document.createElement('canvas');
+            [c.width, c.height] = [src.width, src.height];
+            const g = c.getContext('2d'); g.filter = filter; g.drawImage(src, 0, 0); return c; };
+        const a = frame('none'), b = frame('invert(1)');
+        const run = async (smooth) => { r.reset(); const out = [];
+            for (const [i, f] of [a, b].entries()) out.push(await r.estimateFaces(f, { track: true, smooth, timestamp: 1000 + 40 * i }));
+            return out.map((faces) => faces.map((x) => ({ id: x.id, p: r.classes.map((c) => x.probabilities[c]) }))); };
+        const raw = await run(false), smooth = await run(true);
+        return { raw, smooth, alpha: r.config.smoothing.alpha };
     }""")
-    near = lambda a, b: all(abs(x - y) < 1e-9 for x, y in zip(a, b))
-    (f1,), (f2a, f2b), (f3a, f3b), (f4,) = out
-    assert f1["id"] == f2a["id"] == f3b["id"] == f4["id"] != f2b["id"] == f3a["id"]  # followed by overlap
-    assert near(f2a["probs"], [0.5, 0.5])
-    assert near(f3b["probs"], [1 / 3, 2 / 3]) and f3b["label"] == "b"
-    assert near(f4["probs"], [0, 1])  # only the last 3 frames count
-    assert near(f3a["probs"], [0.4, 0.6])  # the other face has its own history
+    (raw_a,), (raw_b,) = out["raw"]
+    (sm_a,), (sm_b,) = out["smooth"]
+    a = out["alpha"]
+    assert a == json.loads((ROOT / "web/face_pipeline.json").read_text())["smoothing"]["alpha"]
+    assert sm_a["id"] == sm_b["id"]
+    tol = 1e-6
+    assert max(abs(x - y) for x, y in zip(raw_a["p"], raw_b["p"])) > 50 * tol  # the two readings differ
+    assert sm_a["p"] == pytest.approx(raw_a["p"], abs=tol)  # a new face starts from its first reading
+    assert sm_b["p"] == pytest.approx([a * x + (1 - a) * y for x, y in zip(raw_b["p"], raw_a["p"])], abs=tol)
     o.clean()

@@ -1,7 +1,7 @@
 """The model's metadata: the one source of truth for classes, input and preprocessing.
 
 It travels inside every checkpoint (key "metadata") and, as metadata.json, beside every converted
-artifact. Python (training, conversion, predict) and the browser (web/js/model.js) read it;
+artifact. Python (training, conversion, predict) and the browser (web/lib/emotion.js) read it;
 nothing else hard-codes class names, input size, normalisation or the face-crop rule.
 
 Model input = (gray / 255 - mean) / std, where gray is the face crop converted to grayscale with
@@ -9,7 +9,7 @@ Model input = (gray / 255 - mean) / std, where gray is the face crop converted t
 The crop is a square centred on the detector's face box, with side = scale * max(box w, box h),
 its centre moved down by shift_y * side; pixels outside the image take the grey value `fill`.
 Resize is "area": bilinear sampling (corner-aligned, like tf.image.cropAndResize) at k*48 with
-k = round(side / 48) clamped to 1..4, then k x k averaging; web/js/model.js is the reference.
+k = round(side / 48) clamped to 1..4, then k x k averaging; web/lib/emotion.js is the reference.
 
 Added when a checkpoint is saved (training/checkpoint.py): "weights_sha256" (digest of the
 state_dict) and "probe" (the model's probabilities on the redistributable probe faces). "metrics"
@@ -36,7 +36,7 @@ DEFAULT_PREPROCESSING = {
     "std": 0.5,
 }
 
-# Chosen by eye so a BlazeFace box (web/js/detector.js) framed this way looks like FER2013's
+# Chosen by eye so a BlazeFace box (web/lib/blazeface.js) framed this way looks like FER2013's
 # registration: forehead to chin filling the frame (BlazeFace centres a little below the eyes).
 DEFAULT_CROP = {"shape": "square", "scale": 1.1, "shift_y": -0.05, "fill": 128}
 

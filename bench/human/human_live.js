@@ -1,6 +1,6 @@
 // The anchor of bench/bench_browser.py: @vladmandic/human doing our page's job on the same fake camera
 // (face detection + its emotion model, every other module off, its own frame-skipping defaults on),
-// with the same loop shape as web/js/live.js: one analysis per new camera frame, then draw the labels.
+// with the same loop shape as web/js/camera.js: one analysis per new camera frame, then draw the labels.
 import { Human } from '/human/dist/human.esm.js';
 
 const config = {

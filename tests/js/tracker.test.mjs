@@ -1,9 +1,10 @@
 // The live view's tracker on scripted box sequences (run by tests/test_tracker.py with `node --test`).
-// Parameters come from web/face_pipeline.json, the file the page reads.
+// Parameters come from web/face_pipeline.json, the file the recognizer reads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { FaceTracker, DetectionCadence, iou } from '../../web/js/tracker.js';
+import { FaceTracker, DetectionCadence } from '../../web/lib/tracker.js';
+import { iou } from '../../web/lib/geometry.js';
 
 const CFG = JSON.parse(readFileSync(new URL('../../web/face_pipeline.json', import.meta.url)));
 const box = (x, y, s = 80) => ({ x, y, width: s, height: s, score: 0.9 });

@@ -1,21 +1,13 @@
-// Face tracking between detector runs for the live view. Pure logic (no tf, no DOM), so Node's test
-// runner can drive it on scripted box sequences (tests/tracker.test.mjs). Every number comes from
-// web/face_pipeline.json ("tracking" and "cadence"), read by the page and by the tests.
+// Face tracking between detector runs for video. Pure logic (no tf, no DOM), so Node's test runner
+// can drive it on scripted box sequences (tests/js/tracker.test.mjs). Every number comes from
+// face_pipeline.json ("tracking" and "cadence"), read by the recognizer and by the tests.
 //
 // Each face is a track with a stable id. When the detector runs, its boxes are matched to the tracks'
 // predicted boxes (greedy, highest IoU first; then
 // nearest centre within matchDistance box widths); a track follows its detection and updates its velocity.
 // Between runs a track's box moves at that velocity (constant-velocity prediction). A track the
 // detector misses is hidden at once and dropped after `maxMissed` misses in a row or `maxMissedMs`.
-
-/** Intersection over union of two {x, y, width, height} boxes. */
-export function iou(a, b) {
-  const x1 = Math.max(a.x, b.x), y1 = Math.max(a.y, b.y);
-  const x2 = Math.min(a.x + a.width, b.x + b.width), y2 = Math.min(a.y + a.height, b.y + b.height);
-  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
-  const union = a.width * a.height + b.width * b.height - inter;
-  return union > 0 ? inter / union : 0;
-}
+import { iou } from './geometry.js';
 
 const centre = (b) => [b.x + b.width / 2, b.y + b.height / 2];
 

@@ -1,0 +1,76 @@
+// fer-browser's pure modules (no tf, no DOM) under Node's test runner (run by tests/test_tracker.py):
+// the EMA smoothing face_pipeline.json defines, the checks on face_pipeline.json and metadata.json,
+// the crop geometry.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { EmaSmoother } from '../../web/lib/smoothing.js';
+import { checkMetadata, checkPipelineConfig } from '../../web/lib/config.js';
+import { cropRegion, cropSquare, iou } from '../../web/lib/geometry.js';
+
+const CFG = JSON.parse(readFileSync(new URL('../../web/face_pipeline.json', import.meta.url)));
+const META = JSON.parse(readFileSync(new URL('../../models/fer-default/export/metadata.json', import.meta.url)));
+const near = (a, b) => a.every((x, i) => Math.abs(x - b[i]) < 1e-12);
+
+test('EMA: a new face starts from its first reading, then alpha * new + (1 - alpha) * previous', () => {
+  const a = CFG.smoothing.alpha;
+  const s = new EmaSmoother(a);
+  assert.deepEqual(s.update(1, [1, 0]), [1, 0]);
+  assert.ok(near(s.update(1, [0, 1]), [1 - a, a]));
+  assert.ok(near(s.update(1, [0, 1]), [(1 - a) ** 2, 1 - (1 - a) ** 2]));
+  assert.deepEqual(s.update(2, [0.2, 0.8]), [0.2, 0.8]); // another face has its own state
+});
+
+test('EMA: alpha 1 is no smoothing; a face whose track ended starts again', () => {
+  const off = new EmaSmoother(1);
+  off.update(1, [1, 0]);
+  assert.deepEqual(off.update(1, [0, 1]), [0, 1]);
+  const s = new EmaSmoother(0.5);
+  s.update(1, [1, 0]);
+  s.update(2, [1, 0]);
+  s.retain([2]);
+  assert.deepEqual(s.update(1, [0, 1]), [0, 1]);
+  assert.deepEqual(s.update(2, [0, 1]), [0.5, 0.5]);
+  assert.throws(() => new EmaSmoother(0), /alpha/);
+});
+
+test('face_pipeline.json passes its check; broken copies fail with one line naming the field', () => {
+  assert.equal(checkPipelineConfig(CFG).detector.inputSize, CFG.detector.inputSize);
+  const merged = checkPipelineConfig(CFG, 'x', { smoothing: { alpha: 1 } });
+  assert.equal(merged.smoothing.alpha, 1);
+  assert.equal(merged.smoothing.method, 'ema');
+  assert.equal(CFG.smoothing.alpha, 0.4); // overrides never touch the file's object
+  const broken = [
+    [{ ...CFG, schema: 'fer-face-pipeline/2' }, /schema/],
+    [{ ...CFG, smoothing: { method: 'window', frames: 5 } }, /smoothing.method/],
+    [{ ...CFG, smoothing: { method: 'ema', alpha: 0 } }, /alpha/],
+    [{ ...CFG, detector: { ...CFG.detector, inputSize: '256' } }, /detector.inputSize/],
+    [{ ...CFG, tracking: undefined }, /"tracking"/],
+  ];
+  for (const [cfg, why] of broken) {
+    assert.throws(() => checkPipelineConfig(cfg, 'face_pipeline.json'), (err) => why.test(err.message) && !err.message.includes('\n'));
+  }
+});
+
+test('metadata.json passes its check; calibration must be a positive temperature', () => {
+  assert.deepEqual(checkMetadata(META).classes, META.classes);
+  assert.equal(checkMetadata({ ...META, calibration: { temperature: 1.5 } }).calibration.temperature, 1.5);
+  assert.throws(() => checkMetadata({ ...META, calibration: { temperature: 0 } }), /temperature/);
+  const { classes, ...noClasses } = META;
+  assert.ok(classes.length > 1);
+  assert.throws(() => checkMetadata(noClasses), /no "classes"/);
+  assert.throws(() => checkMetadata({ ...META, input: { ...META.input, channels: 3 } }), /3-channel/);
+});
+
+test('crop square and region follow metadata.crop', () => {
+  const box = { x: 100, y: 50, width: 80, height: 60 };
+  const c = cropSquare(box, META.crop);
+  assert.equal(c.side, META.crop.scale * 80);
+  assert.ok(Math.abs(c.x + c.side / 2 - 140) < 1e-9);
+  assert.ok(Math.abs(c.y + c.side / 2 - (80 + META.crop.shift_y * c.side)) < 1e-9);
+  const r = cropRegion(box, META.crop, 640, 480);
+  assert.ok(r.x <= c.x && r.y <= c.y && r.x + r.width >= c.x + c.side && r.y + r.height >= c.y + c.side);
+  assert.equal(cropRegion({ x: -500, y: 0, width: 50, height: 50 }, META.crop, 640, 480), null);
+  assert.equal(iou(box, box), 1);
+  assert.equal(iou(box, { x: 500, y: 0, width: 10, height: 10 }), 0);
+});

@@ -1,0 +1,258 @@
+"""fer-browser, the browser library in web/lib, as a web developer meets it: the npm tarball's
+contents, the ~30-line example page (web/examples/basic.html) and the README's snippet, run as
+written in real headless Chromium against server.py with the shipped model.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import tarfile
+
+import cv2
+import pytest
+from playwright.sync_api import sync_playwright
+
+from web_helpers import ASTRONAUT_FACE, ROOT, PageWatch, Server, astronaut_frame, launch_chromium, wait_js
+
+LIB = ROOT / "web" / "lib"
+MODEL = ROOT / "models" / "fer-default" / "export"
+
+
+# ---------- the npm tarball ----------
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    """`npm pack` into a temp folder: (the tarball's files by path, its package.json)."""
+    npm = shutil.which("npm")
+    assert npm, "npm is needed to pack the browser library"
+    out = tmp_path_factory.mktemp("pack")
+    proc = subprocess.run([npm, "pack", "--json", "--pack-destination", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    name = json.loads(proc.stdout)[0]["filename"]
+    with tarfile.open(out / name) as tar:
+        files = {m.name.removeprefix("package/"): tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    return files, json.loads(files["package.json"])
+
+
+def test_tarball_holds_the_library_the_model_and_nothing_else(packed):
+    files, _ = packed
+    graph = json.loads((MODEL / "tfjs/model.json").read_text())
+    shards = [f"models/fer-default/export/tfjs/{p}" for g in graph["weightsManifest"] for p in g["paths"]]
+    expected = ({f"web/lib/{p.name}" for p in LIB.iterdir() if p.is_file()}
+                | {"web/face_pipeline.json", "models/fer-default/export/metadata.json",
+                   "models/fer-default/export/tfjs/model.json", *shards, "package.json", "README.md", "LICENSE"})
+    assert set(files) == expected
+    assert "web/lib/index.d.ts" in files and "web/lib/index.js" in files
+    for name in ("models/fer-default/export/metadata.json", "web/face_pipeline.json", *shards):
+        assert files[name] == (ROOT / name).read_bytes(), name  # the files as they are in the repo
+
+
+def test_tarball_package_json_is_publishable(packed):
+    files, pkg = packed
+    assert pkg["name"] == "fer-browser" and not pkg.get("private") and pkg["type"] == "module"
+    assert "@tensorflow/tfjs" in pkg["peerDependencies"] and "dependencies" not in pkg
+    targets = [pkg["types"], pkg["main"], *(t for v in pkg["exports"].values()
+                                            for t in (v.values() if isinstance(v, dict) else [v]))]
+    for target in targets:
+        path = target.removeprefix("./")
+        if "*" in path:  # a folder export: at least the model's metadata behind it
+            assert any(f.startswith(path.split("*")[0]) for f in files), target
+        else:
+            assert path in files, target
+
+
+def test_tarball_modules_import_only_each_other_and_the_peers(packed):
+    files, pkg = packed
+    peers = set(pkg["peerDependencies"])
+    for name, data in files.items():
+        if not (name.startswith("web/lib/") and name.endswith(".js")):
+            continue
+        for spec in re.findall(r"""(?:from|import)\s*\(?\s*['"]([^'"]+)['"]""", data.decode()):
+            if spec.startswith("."):
+                target = str((ROOT / name).parent.joinpath(spec).resolve().relative_to(ROOT))
+                assert target in files, (name, spec)
+            else:
+                assert spec in peers, (name, spec)
+
+
+def test_types_declare_every_export(packed):
+    files, _ = packed
+    index = files["web/lib/index.js"].decode()
+    exported = {n.strip() for group in re.findall(r"export \{([^}]*)\}", index) for n in group.split(",")}
+    dts = files["web/lib/index.d.ts"].decode()
+    declared = set(re.findall(r"^export (?:declare )?(?:function|class|const|interface|type) (\w+)", dts, re.M))
+    assert exported and exported <= declared, exported - declared
+    assert {"Face", "RecognizerOptions", "EstimateOptions"} <= declared
+
+
+# ---------- in the browser ----------
+
+@pytest.fixture(scope="module")
+def site():
+    srv = Server(None)  # server.py with the shipped model
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as pw:
+        b = launch_chromium(pw, None)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def astronaut_png(tmp_path_factory):
+    path = tmp_path_factory.mktemp("photo") / "astronaut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(astronaut_frame(), cv2.COLOR_RGB2BGR))
+    return path
+
+
+def classes():
+    return json.loads((MODEL / "metadata.json").read_text())["classes"]
+
+
+def on_astronaut(box):
+    x, y, w, h = ASTRONAUT_FACE
+    return (math.dist((box["x"] + box["width"] / 2, box["y"] + box["height"] / 2), (x + w / 2, y + h / 2)) < 0.25 * w
+            and 0.75 < box["width"] / w < 1.33)
+
+
+def test_example_page_labels_the_face_in_a_real_photo(browser, site, astronaut_png, tmp_path):
+    page = browser.new_page()
+    watch = PageWatch(page)
+    page.goto(site.url + "/examples/basic.html")
+    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    page.set_input_files("#photo", str(astronaut_png))
+    wait_js(page, "document.getElementById('status').textContent.includes('face')")
+    assert page.text_content("#status") == "1 face(s)"
+    label, pct = page.text_content("#faces li").rsplit(" ", 1)
+    assert label in classes() and re.fullmatch(r"\d+%", pct)
+    # the box is drawn where the face is: lime pixels on the box's edges, none far from it
+    lime = page.evaluate("""() => { const c = document.getElementById('view');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const xs = [], ys = [];
+        for (let i = 0; i < d.length; i += 4) if (d[i] === 0 && d[i + 1] === 255 && d[i + 2] === 0) {
+            xs.push((i / 4) % c.width); ys.push(Math.floor(i / 4 / c.width)); }
+        return {n: xs.length, x0: Math.min(...xs), x1: Math.max(...xs), y0: Math.min(...ys), y1: Math.max(...ys)}; }""")
+    assert lime["n"] > 100
+    assert on_astronaut({"x": lime["x0"], "y": lime["y0"], "width": lime["x1"] - lime["x0"], "height": lime["y1"] - lime["y0"]})
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a photo")
+    page.set_input_files("#photo", str(bad))
+    wait_js(page, "document.getElementById('status').textContent === 'That file is not an image.'")
+    assert watch.errors == [] and watch.outside(site.url) == []
+    page.close()
+
+
+def readme_snippet() -> str:
+    section = (ROOT / "README.md").read_text().split("## The browser library", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```js\n(.*?)```", section, re.S)
+    assert len(blocks) == 1, "the README's browser-library section should hold one js block"
+    return blocks[0]
+
+
+def test_readme_snippet_runs_as_written(browser, site, astronaut_png):
+    """The snippet is served unchanged as a module; a loader puts a photo in the page first and
+    records what the snippet logs. The example page only lends its import map."""
+    snippet = readme_snippet()
+    assert "from 'fer-browser'" in snippet and len(snippet.splitlines()) <= 12
+    loader = """const img = new Image(); img.src = '/readme/astronaut.png'; document.body.append(img); await img.decode();
+        window.logged = []; const log = console.log; console.log = (...a) => { window.logged.push(a); log(...a); };
+        await import('/readme/snippet.js'); window.snippetDone = true;"""
+    bodies = {"basic.js": (loader, "text/javascript"), "snippet.js": (snippet, "text/javascript"),
+              "astronaut.png": (astronaut_png.read_bytes(), "image/png")}
+    page = browser.new_page()
+    watch = PageWatch(page)
+    def serve(body, ctype):
+        return lambda route: route.fulfill(status=200, body=body, content_type=ctype)
+    for name, (body, ctype) in bodies.items():
+        page.route(f"**/{name}", serve(body, ctype))
+    page.goto(site.url + "/examples/basic.html")
+    wait_js(page, "window.snippetDone === true", timeout_s=120)
+    logged = page.evaluate("window.logged")
+    assert len(logged) == 1, logged
+    label, score, box = logged[0]
+    assert label in classes() and 0 < float(score) <= 1 and on_astronaut(box)
+    assert watch.errors == [] and watch.outside(site.url) == []
+    page.close()
+
+
+def test_library_memory_and_errors(browser, site, astronaut_png):
+    """Through the public API: photos and tracked frames leave no tensor behind, dispose() frees
+    what the recognizer held, and a wrong URL fails in one line naming it."""
+    page = browser.new_page()
+    page.route("**/mem/astronaut.png", lambda route: route.fulfill(status=200, body=astronaut_png.read_bytes(),
+                                                                    content_type="image/png"))
+    page.goto(site.url + "/examples/basic.html")
+    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    out = page.evaluate("""async () => {
+        const { createRecognizer } = await import('fer-browser');
+        const tf = await import('@tensorflow/tfjs');
+        const opts = { modelUrl: '../model/', detectorUrl: '../face_pipeline.json',
+                       detectorWeightsUrl: '../vendor/blazeface/blazeface.json', wasmPaths: '../vendor/tfjs-backend-wasm/' };
+        const before = tf.memory().numTensors;
+        const r = await createRecognizer(opts);
+        const held = tf.memory().numTensors;
+        const img = new Image(); img.src = '/mem/astronaut.png'; await img.decode();
+        const found = [];
+        for (let i = 0; i < 3; i++) found.push((await r.estimateFaces(img)).length);
+        for (let i = 0; i < 5; i++) found.push((await r.estimateFaces(img, { track: true, timestamp: 40 * i })).length);
+        const afterUse = tf.memory().numTensors;
+        r.dispose();
+        const errors = [];
+        for (const bad of [{ ...opts, modelUrl: '../no-model/' }, { ...opts, detectorUrl: '../missing.json' }, {}]) {
+            try { await createRecognizer(bad); errors.push('no error'); } catch (e) { errors.push(e.message); }
+        }
+        let disposed = '';
+        try { await r.estimateFaces(img); } catch (e) { disposed = e.message; }
+        return { before, held, afterUse, after: tf.memory().numTensors, errors, disposed, backend: r.backend, found };
+    }""")
+    assert out["backend"] == "wasm" and out["found"] == [1] * 8
+    assert out["held"] > out["before"] and out["afterUse"] == out["held"] and out["after"] == out["before"], out
+    model_err, pipeline_err, missing = out["errors"]
+    assert re.search(r"model metadata not found at http://\S+/no-model/metadata\.json \(HTTP 404\)", model_err), model_err
+    assert "face pipeline settings not found" in pipeline_err and "missing.json" in pipeline_err, pipeline_err
+    assert "modelUrl is required" in missing
+    assert "disposed" in out["disposed"]
+    assert all("\n" not in e for e in out["errors"])
+    page.close()
+
+
+def test_calibration_temperature_is_applied(browser, site, astronaut_png):
+    """A model whose metadata.json carries calibration.temperature T gives softmax(log(p) / T) of
+    the probabilities the same model gives without it (the metadata is served with the field added)."""
+    meta = json.loads((MODEL / "metadata.json").read_text())
+    page = browser.new_page()
+    page.route("**/cal/astronaut.png", lambda route: route.fulfill(status=200, body=astronaut_png.read_bytes(),
+                                                                    content_type="image/png"))
+    page.route("**/calibrated/metadata.json", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps({**meta, "calibration": {"temperature": 2.5}})))
+    page.route("**/calibrated/tfjs/**", lambda route: route.continue_(url=route.request.url.replace("/calibrated/", "/model/")))
+    page.goto(site.url + "/examples/basic.html")
+    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    out = page.evaluate("""async () => {
+        const { createRecognizer } = await import('fer-browser');
+        const img = new Image(); img.src = '/cal/astronaut.png'; await img.decode();
+        const common = { detectorUrl: '../face_pipeline.json', detectorWeightsUrl: '../vendor/blazeface/blazeface.json',
+                         wasmPaths: '../vendor/tfjs-backend-wasm/' };
+        const read = async (modelUrl) => { const r = await createRecognizer({ ...common, modelUrl });
+            const [face] = await r.estimateFaces(img); const p = r.classes.map((c) => face.probabilities[c]);
+            const t = r.model.temperature; r.dispose(); return { p, t, label: face.label, score: face.score }; };
+        return { raw: await read('../model/'), cal: await read('../calibrated/') };
+    }""")
+    import numpy as np
+    raw, cal = np.array(out["raw"]["p"], np.float64), np.array(out["cal"]["p"], np.float64)
+    assert out["raw"]["t"] == 1 and out["cal"]["t"] == 2.5
+    expected = np.exp(np.log(raw) / 2.5)
+    expected /= expected.sum()
+    assert np.abs(cal - expected).max() < 1e-5, (cal, expected)
+    assert np.abs(cal - raw).max() > 1e-3  # the temperature changed something
+    assert out["cal"]["score"] == pytest.approx(cal.max(), abs=1e-7)
+    page.close()

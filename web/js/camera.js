@@ -1,0 +1,91 @@
+// The camera's controls: start (getUserMedia, with a clear message when it is denied or missing),
+// pause/resume and stop; the frames themselves go through the loop in loop.js.
+import { clearMessage, el, showMessage } from './dom.js';
+import { clearStage } from './draw.js';
+import { CameraLoop } from './loop.js';
+import { state } from './state.js';
+import { resetStats, showStats } from './stats.js';
+import { timeline } from './timeline.js';
+
+/** The page's camera loop (created once; bench/ ablations pass estimateFaces options). */
+export function createLoop(options) {
+  return new CameraLoop(options, (err) => {
+    showMessage(`The camera view stopped: ${err.message}`, 'error');
+    stopCamera();
+  });
+}
+
+function cameraError(err) {
+  switch (err.name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return 'Camera access was denied. Allow the camera for this site in the browser settings, or upload a photo instead.';
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return 'No camera was found. Connect one, or upload a photo instead.';
+    case 'NotReadableError':
+      return 'The camera is busy or unavailable (another application may be using it). Upload a photo instead.';
+    default:
+      return `The camera could not be started (${err.name}: ${err.message}). Upload a photo instead.`;
+  }
+}
+
+export async function startCamera() {
+  clearMessage();
+  if (!navigator.mediaDevices?.getUserMedia) {
+    showMessage('This page cannot use a camera here (browsers allow it only on https or localhost). Upload a photo instead.', 'error');
+    return;
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: 'user' }, audio: false,
+    });
+  } catch (err) {
+    showMessage(cameraError(err), 'error');
+    return;
+  }
+  state.stream = stream;
+  el.video.srcObject = stream;
+  await el.video.play();
+  state.mode = 'camera';
+  state.running = true;
+  el.hint.hidden = true;
+  resetStats();
+  timeline.start(performance.now(), state.recognizer.classes);
+  setButtons();
+  state.live.smooth = el.smooth.checked;
+  state.live.start(stream);
+}
+
+export function togglePause() {
+  state.running = !state.running;
+  if (state.running) resetStats();
+  state.live?.setRunning(state.running);
+  setButtons();
+}
+
+export function stopCamera() {
+  state.live?.stop();
+  state.stream?.getTracks().forEach((t) => t.stop());
+  state.stream = null;
+  el.video.srcObject = null;
+  state.running = false;
+  if (state.mode === 'camera') {
+    state.mode = 'idle';
+    state.results = [];
+    clearStage();
+  }
+  timeline.stop();
+  showStats();
+  setButtons();
+}
+
+export function setButtons() {
+  const cam = state.mode === 'camera';
+  el.start.disabled = !state.ready || cam;
+  el.pause.disabled = !state.ready || !cam;
+  el.stop.disabled = !cam;
+  el.parity.disabled = !state.ready;
+  el.pause.textContent = cam && !state.running ? 'Resume' : 'Pause';
+}

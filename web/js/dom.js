@@ -1,0 +1,26 @@
+// The page's elements and its message line.
+const $ = (id) => document.getElementById(id);
+
+export const el = {
+  start: $('start'), pause: $('pause'), stop: $('stop'), file: $('file'), smooth: $('smooth'),
+  smoothAlpha: $('smooth-alpha'), backend: $('backend'), message: $('message'), stage: $('stage'),
+  video: $('video'), canvas: $('canvas'), hint: $('drop-hint'), status: $('status'),
+  backendName: $('backend-name'), fps: $('fps'), modelMs: $('model-ms'), detMs: $('det-ms'),
+  faces: $('faces'), parity: $('parity'), parityResult: $('parity-result'),
+  timeline: $('timeline'), timelineLegend: $('timeline-legend'), timelineNote: $('timeline-note'),
+  downloadCsv: $('download-csv'),
+};
+
+// the frame or photo is drawn here and read back by the recognizer
+export const ctx = el.canvas.getContext('2d', { willReadFrequently: true });
+
+export function showMessage(text, kind = 'info') {
+  el.message.textContent = text;
+  el.message.className = `message ${kind}`;
+  el.message.hidden = false;
+}
+
+export function clearMessage() {
+  el.message.hidden = true;
+  el.message.textContent = '';
+}

@@ -1,0 +1,24 @@
+// Read-only hooks for the tests and the benchmark (tests/test_web.py, bench/bench_browser.py):
+// window.ferApp. Nothing in the page reads them.
+import * as tf from '@tensorflow/tfjs';
+import { state } from './state.js';
+import { stats } from './stats.js';
+import { timeline } from './timeline.js';
+
+export function installHooks(ready) {
+  window.ferApp = {
+    ready,
+    state,
+    stats,
+    get parity() { return state.parity; },
+    /** The faces on screen, probabilities as a list in the model's class order. */
+    results: () => state.results.map((f) => ({ box: f.box, label: f.label, id: f.id,
+      probs: state.recognizer.classes.map((c) => f.probabilities[c]) })),
+    memory: () => ({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes }),
+    backend: () => tf.getBackend(),
+    live: () => state.live && { frames: state.live.frames, detectorCalls: state.live.detectorCalls,
+      every: state.recognizer?.cadence.every, threads: state.threads,
+      tracks: state.recognizer?.tracker.tracks.map((t) => ({ id: t.id, missed: t.missed })) },
+    timeline: { points: () => timeline.points(), csv: () => timeline.csv() },
+  };
+}

@@ -1,0 +1,17 @@
+// The page's shared state, one object: the UI modules read and write it, hooks.js exposes it to the
+// tests and the benchmark (window.ferApp.state).
+export const state = {
+  recognizer: null, // fer-browser's Recognizer, once loaded
+  backend: null, // the TF.js backend in use
+  threads: null, // wasm threads (the benchmark reports them)
+  ready: false,
+  mode: 'idle', // idle | camera | photo
+  running: false, // camera: not paused
+  stream: null,
+  live: null, // the camera loop (camera.js)
+  frames: 0, // camera frames shown
+  results: [], // the faces on screen (fer-browser Face objects)
+  upload: null, // the last upload's verdict: {name, accepted, reason} (tests/test_input_policy.py)
+  frameLog: null, // bench/ and tests set [] to record every camera frame
+  parity: null, // the last parity check's numbers
+};

@@ -1,0 +1,189 @@
+// The emotion model: no DOM, no camera. Everything model-specific (class names, input size,
+// grayscale weights, normalisation, the face-crop rule, calibration) comes from the model's
+// metadata.json, written by `python -m convert` (training/metadata.py is its definition).
+// Inference runs inside tf.tidy; results are read with await data(), never dataSync.
+import * as tf from '@tensorflow/tfjs';
+import { checkMetadata, fetchJson, folderUrl } from './config.js';
+import { cropRegion, cropSquare } from './geometry.js';
+
+/** @typedef {import('./geometry.js').Box} Box */
+
+export class EmotionModel {
+  /**
+   * @param {tf.GraphModel} graph
+   * @param {import('./index.js').ModelMetadata} meta
+   */
+  constructor(graph, meta) {
+    this.graph = graph;
+    this.meta = meta;
+    /** @type {string[]} */
+    this.classes = meta.classes;
+    this.height = meta.input.height;
+    this.width = meta.input.width;
+    this.layout = meta.input.layout; // onnx-tf keeps PyTorch's NCHW; with one channel both share memory order
+    this.logOutput = (meta.model?.output ?? 'log_softmax') === 'log_softmax';
+    /** softmax(log(p) / T) turns the model's probabilities into calibrated ones; 1 = as trained */
+    this.temperature = meta.calibration?.temperature ?? 1;
+  }
+
+  /**
+   * Load metadata.json and tfjs/model.json from a model folder URL; warm up once.
+   * @param {string} modelUrl
+   */
+  static async load(modelUrl) {
+    const base = folderUrl(modelUrl);
+    const metaUrl = new URL('metadata.json', base).href;
+    const meta = checkMetadata(await fetchJson(metaUrl, 'model metadata'), metaUrl);
+    const graphUrl = new URL('tfjs/model.json', base).href;
+    let graph;
+    try {
+      graph = await tf.loadGraphModel(graphUrl);
+    } catch (err) {
+      throw new Error(`emotion model could not be loaded from ${graphUrl} (${err.message})`);
+    }
+    const model = new EmotionModel(graph, meta);
+    await model.warmUp();
+    return model;
+  }
+
+  /** The first inference compiles kernels and allocates: do it once up front, not on the first face. */
+  async warmUp() {
+    const out = tf.tidy(() => this.graph.predict(tf.zeros(this.inputShape(1))));
+    try {
+      await out.data();
+    } finally {
+      out.dispose();
+    }
+  }
+
+  inputShape(n) {
+    return this.layout === 'NCHW' ? [n, 1, this.height, this.width] : [n, this.height, this.width, 1];
+  }
+
+  /** Model output -> probabilities, calibrated unless `raw` (call inside tf.tidy). */
+  probabilities(out, raw = false) {
+    const logp = this.logOutput ? out : tf.log(out);
+    if (raw || this.temperature === 1) return this.logOutput ? tf.exp(logp) : out;
+    return tf.softmax(tf.div(logp, this.temperature));
+  }
+
+  /** Run a batch tensor builder inside tf.tidy, read the probabilities back: n rows of k numbers. */
+  async read(makeBatch, n, raw = false) {
+    const probs = tf.tidy(() => this.probabilities(this.graph.predict(makeBatch()), raw));
+    let flat;
+    try {
+      flat = await probs.data();
+    } finally {
+      probs.dispose();
+    }
+    const k = this.classes.length;
+    return Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k)));
+  }
+
+  /**
+   * Model inputs already normalised (Float32Array of n*H*W) -> uncalibrated probabilities, n rows:
+   * what the parity check compares with PyTorch.
+   * @param {Float32Array} data
+   * @param {number} n
+   */
+  predictNormalized(data, n) {
+    return this.read(() => tf.tensor(data, this.inputShape(n)), n, true);
+  }
+
+  /**
+   * Classify every box of a whole frame: rgb is an RGB [H,W,3] tensor (the caller disposes it).
+   * The frame is greyed once, then each face is cut from it (a photo's path).
+   * @param {tf.Tensor3D} rgb
+   * @param {Box[]} boxes
+   * @returns {Promise<number[][]>} calibrated probabilities, one row per box
+   */
+  async classifyFrame(rgb, boxes) {
+    if (boxes.length === 0) return [];
+    return this.read(() => this.facesToBatch(this.grayscale(rgb), boxes), boxes.length);
+  }
+
+  /**
+   * Classify faces given as [{rgb, box}]: each an RGB [h,w,3] tensor of the frame region around one
+   * face (see cropRegion) and the face's box in that region's pixels. Same crop rule as
+   * classifyFrame, but each crop is cut in colour and greyed afterwards (grey is linear: the same
+   * pixels up to float rounding), so only the pixels the crops need are read from the frame.
+   * @param {{rgb: tf.Tensor3D, box: Box}[]} faces
+   * @returns {Promise<number[][]>}
+   */
+  async classifyRegions(faces) {
+    if (faces.length === 0) return [];
+    return this.read(() => this.rgbFacesToBatch(faces), faces.length);
+  }
+
+  /** The frame region one face's crop needs (frame pixels), or null when it lies outside the frame. */
+  cropRegion(box, W, H) {
+    return cropRegion(box, this.meta.crop, W, H);
+  }
+
+  /** Grayscale float image [H,W] (0..255) from an RGB tensor, per the metadata's luma weights. */
+  grayscale(rgb) {
+    const [r, g, b] = this.meta.preprocessing.grayscale_weights;
+    return tf.tidy(() => tf.sum(tf.mul(tf.cast(rgb, 'float32'), tf.tensor1d([r, g, b])), 2));
+  }
+
+  /** Normalised crop sizes: bilinear sampling at k*size, then k x k averaging (area-style resize). */
+  cropScale(side) {
+    return Math.min(4, Math.max(1, Math.round(side / this.height)));
+  }
+
+  /** cropAndResize's box for a crop square in an H x W image (corner-aligned: pixel centres 0..H-1). */
+  static cropBox(c, H, W) {
+    return [c.y / (H - 1), c.x / (W - 1), (c.y + c.side - 1) / (H - 1), (c.x + c.side - 1) / (W - 1)];
+  }
+
+  normalise(batch, n) {
+    const { pixel_scale: pixelScale, mean, std } = this.meta.preprocessing;
+    const norm = tf.div(tf.sub(tf.div(batch, pixelScale), mean), std);
+    return tf.reshape(norm, this.inputShape(n));
+  }
+
+  /**
+   * Crop, resize and normalise faces from a grayscale [H,W] tensor into a model batch;
+   * pixels outside the image take metadata.crop.fill.
+   */
+  facesToBatch(gray, boxes) {
+    const [H, W] = gray.shape;
+    return tf.tidy(() => {
+      const img = tf.reshape(gray, [1, H, W, 1]); // once per frame, shared by every face
+      const crops = boxes.map((box) => {
+        const c = cropSquare(box, this.meta.crop);
+        const k = this.cropScale(c.side);
+        let crop = tf.image.cropAndResize(img, [EmotionModel.cropBox(c, H, W)], [0],
+          [this.height * k, this.width * k], 'bilinear', this.meta.crop.fill);
+        if (k > 1) crop = tf.avgPool(crop, k, k, 'valid');
+        return crop;
+      });
+      return this.normalise(tf.concat(crops, 0), boxes.length);
+    });
+  }
+
+  /** facesToBatch for [{rgb, box}]: crop and resize each face in colour, then grey it. */
+  rgbFacesToBatch(faces) {
+    const gw = this.meta.preprocessing.grayscale_weights;
+    const fill = this.meta.crop.fill / (gw[0] + gw[1] + gw[2]); // grey of (f, f, f) is the metadata's fill
+    return tf.tidy(() => {
+      const weights = tf.tensor1d(gw);
+      const crops = faces.map(({ rgb, box }) => {
+        const [H, W] = rgb.shape;
+        const img = tf.expandDims(tf.cast(rgb, 'float32'), 0);
+        const c = cropSquare(box, this.meta.crop);
+        const k = this.cropScale(c.side);
+        const colour = tf.image.cropAndResize(img, [EmotionModel.cropBox(c, H, W)], [0],
+          [this.height * k, this.width * k], 'bilinear', fill);
+        let crop = tf.sum(tf.mul(colour, weights), 3, true);
+        if (k > 1) crop = tf.avgPool(crop, k, k, 'valid');
+        return crop;
+      });
+      return this.normalise(crops.length === 1 ? crops[0] : tf.concat(crops, 0), faces.length);
+    });
+  }
+
+  dispose() {
+    this.graph.dispose();
+  }
+}

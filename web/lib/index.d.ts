@@ -1,0 +1,199 @@
+// Types for fer-browser's public API (hand-written; the JSDoc in the .js files says the same).
+import type * as tf from '@tensorflow/tfjs';
+
+/** A box in the input's own pixels (a video's frame, an image's file), top-left origin. */
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** What estimateFaces and detectFaces read: anything TF.js's fromPixels reads, or an RGB [H, W, 3] tensor (still images only). */
+export type RecognizerInput =
+  | HTMLVideoElement
+  | HTMLImageElement
+  | HTMLCanvasElement
+  | OffscreenCanvas
+  | ImageBitmap
+  | ImageData
+  | tf.Tensor3D;
+
+export interface RecognizerOptions {
+  /** Folder URL of an exported model: metadata.json and tfjs/model.json (+ weight shards). */
+  modelUrl: string | URL;
+  /** URL of face_pipeline.json (detector, tracking, smoothing and cadence settings). */
+  detectorUrl: string | URL;
+  /** URL of the BlazeFace model.json; default: face_pipeline.json's detector.weights beside it. */
+  detectorWeightsUrl?: string | URL;
+  /** TF.js backend: 'wasm' (default), 'webgl', 'cpu', ... The one really used is `recognizer.backend`. */
+  backend?: string;
+  /** Folder URL (ending in '/') serving tfjs-backend-wasm's .wasm files, for backend 'wasm'. */
+  wasmPaths?: string;
+  /** Overrides merged into face_pipeline.json's sections, e.g. { smoothing: { alpha: 1 } }. */
+  pipeline?: Partial<{ [S in keyof PipelineConfig]: Partial<PipelineConfig[S]> }>;
+}
+
+export interface EstimateOptions {
+  /** Successive frames of one video: detector on a cadence, tracker in between, stable ids. Default false. */
+  track?: boolean;
+  /** With track: smooth each face's probabilities (EMA, face_pipeline.json's alpha). Default true. */
+  smooth?: boolean;
+  /** With track: the frame's time in ms (default performance.now()). */
+  timestamp?: number;
+  /** Benchmarks only: 'full' lets TF.js resize the whole frame for the detector. */
+  detectorInput?: 'downscaled' | 'full';
+  /** Benchmarks only: 'full' reads the whole frame for the emotion model. */
+  modelInput?: 'regions' | 'full';
+}
+
+export interface Face {
+  /** With track: the face's stable id while it stays in view. */
+  id?: number;
+  box: Box;
+  /** The most probable class. */
+  label: string;
+  /** Its probability (calibrated when the model's metadata has calibration, smoothed with track). */
+  score: number;
+  /** Every class's probability, by class name. */
+  probabilities: Record<string, number>;
+  /** The face detector's confidence (0..1). */
+  faceScore: number;
+}
+
+export interface DetectedBox extends Box {
+  score: number;
+}
+
+export interface Timings {
+  /** The detector's time on this call, or null when the tracker carried the boxes. */
+  detectorMs: number | null;
+  /** The emotion model's time per face, or null without faces. */
+  modelMs: number | null;
+  /** With track: the detector runs every `every` frames at present. */
+  every: number;
+  totalMs: number;
+}
+
+export interface DetectorConfig {
+  name?: string;
+  weights: string;
+  inputSize: number;
+  inputRange: [number, number];
+  featureMaps: { stride: number; anchors: number; boxes: string; scores: string }[];
+  scoreThreshold: number;
+  iouThreshold: number;
+  merge: 'weighted';
+  maxFaces: number;
+  minSize: number;
+}
+
+/** face_pipeline.json (schema fer-face-pipeline/1). */
+export interface PipelineConfig {
+  schema: 'fer-face-pipeline/1';
+  detector: DetectorConfig;
+  tracking: { matchIou: number; matchDistance: number; maxMissed: number; maxMissedMs: number; velocitySmoothing: number; redetectDrift: number };
+  smoothing: { method: 'ema'; alpha: number };
+  cadence: { targetFps: number; minEvery: number; maxEvery: number; maxIntervalMs: number; timingSmoothing: number };
+}
+
+/** The fields of a model's metadata.json the browser reads (schema fer-model-metadata/1). */
+export interface ModelMetadata {
+  schema?: 'fer-model-metadata/1';
+  classes: string[];
+  input: { height: number; width: number; channels: 1; layout: 'NCHW' | 'NHWC' };
+  preprocessing: { grayscale_weights: [number, number, number]; pixel_scale: number; mean: number; std: number; resize?: string };
+  crop: { shape?: 'square'; scale: number; shift_y: number; fill: number };
+  model?: { name?: string; output?: 'log_softmax' | 'softmax' };
+  calibration?: { temperature: number };
+  [key: string]: unknown;
+}
+
+/** Load the emotion model and the face detector (and pick the TF.js backend). */
+export function createRecognizer(options: RecognizerOptions): Promise<Recognizer>;
+
+export class Recognizer {
+  readonly classes: string[];
+  readonly metadata: ModelMetadata;
+  readonly config: PipelineConfig;
+  /** The TF.js backend in use. */
+  readonly backend: string;
+  readonly model: EmotionModel;
+  readonly detector: FaceDetector;
+  /** Timings of the last estimateFaces call. */
+  readonly lastTimings: Timings | null;
+  /** Every face in the input, left to right. Await one call before making the next. */
+  estimateFaces(input: RecognizerInput, options?: EstimateOptions): Promise<Face[]>;
+  /** The face detector alone, on the whole input. */
+  detectFaces(input: RecognizerInput): Promise<DetectedBox[]>;
+  /** Forget tracked faces (a new video, or after a pause). */
+  reset(options?: { frameRate?: number }): void;
+  /** Free the models' memory. */
+  dispose(): void;
+}
+
+/** Switch TF.js's backend; resolves to the backend really in use. */
+export function setBackend(name?: string, options?: { wasmPaths?: string }): Promise<string>;
+
+// ---- building blocks, for pages that run their own loop ----
+
+export class EmotionModel {
+  static load(modelUrl: string | URL): Promise<EmotionModel>;
+  readonly classes: string[];
+  readonly meta: ModelMetadata;
+  readonly temperature: number;
+  /** Normalised model inputs (n x H x W floats) -> uncalibrated probabilities, n rows. */
+  predictNormalized(data: Float32Array, n: number): Promise<number[][]>;
+  /** Calibrated probabilities for each box of an RGB [H, W, 3] frame. */
+  classifyFrame(rgb: tf.Tensor3D, boxes: Box[]): Promise<number[][]>;
+  classifyRegions(faces: { rgb: tf.Tensor3D; box: Box }[]): Promise<number[][]>;
+  cropRegion(box: Box, width: number, height: number): Box | null;
+  dispose(): void;
+}
+
+export class FaceDetector {
+  static load(weightsUrl: string | URL, cfg: DetectorConfig): Promise<FaceDetector>;
+  readonly cfg: DetectorConfig;
+  detect(source: RecognizerInput, scale?: number): Promise<DetectedBox[]>;
+  dispose(): void;
+}
+
+export interface Track {
+  id: number;
+  box: Box;
+  score: number;
+}
+
+export class FaceTracker {
+  constructor(cfg: PipelineConfig['tracking']);
+  readonly tracks: { id: number; missed: number }[];
+  update(boxes: DetectedBox[], t: number): Track[];
+  predict(t: number): Track[];
+  wantsDetection(t: number): boolean;
+  reset(): void;
+}
+
+export class DetectionCadence {
+  constructor(cfg: PipelineConfig['cadence']);
+  readonly every: number;
+  due(t: number, urgent?: boolean): boolean;
+  record(t: number, detMs: number | null, restMs: number): void;
+  reset(): void;
+}
+
+export class EmaSmoother {
+  constructor(alpha: number);
+  update(id: number, probs: number[]): number[];
+  retain(ids: Iterable<number>): void;
+  reset(): void;
+}
+
+export function iou(a: Box, b: Box): number;
+export function cropSquare(box: Box, crop: ModelMetadata['crop']): { x: number; y: number; side: number };
+export function cropRegion(box: Box, crop: ModelMetadata['crop'], width: number, height: number): Box | null;
+export function makeAnchors(cfg: DetectorConfig): [number, number][];
+export function decode(boxes: Float32Array, logits: Float32Array, anchors: [number, number][], cfg: DetectorConfig): DetectedBox[];
+export function checkPipelineConfig(cfg: unknown, where?: string, overrides?: RecognizerOptions['pipeline']): PipelineConfig;
+export function checkMetadata(meta: unknown, where?: string): ModelMetadata;
+export const PIPELINE_SCHEMA: 'fer-face-pipeline/1';
+export const METADATA_SCHEMA: 'fer-model-metadata/1';

@@ -1,0 +1,17 @@
+// fer-browser: facial-expression recognition in the browser with TF.js (types: index.d.ts).
+//
+//   const recognizer = await createRecognizer({ modelUrl, detectorUrl, detectorWeightsUrl, backend });
+//   const faces = await recognizer.estimateFaces(imageOrVideoOrCanvas);  // [{box, label, score, probabilities}]
+//   recognizer.dispose();
+//
+// The building blocks below are exported for pages that need their own loop; no module here keeps
+// global state or knows a URL.
+export { createRecognizer, Recognizer } from './recognizer.js';
+export { setBackend } from './backend.js';
+export { EmotionModel } from './emotion.js';
+export { FaceDetector } from './detector.js';
+export { FaceTracker, DetectionCadence } from './tracker.js';
+export { EmaSmoother } from './smoothing.js';
+export { iou, cropSquare, cropRegion } from './geometry.js';
+export { makeAnchors, decode } from './blazeface.js';
+export { checkPipelineConfig, checkMetadata, PIPELINE_SCHEMA, METADATA_SCHEMA } from './config.js';

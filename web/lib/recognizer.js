@@ -1,0 +1,204 @@
+// The recognizer: face detector + emotion model + (for video) tracker, detector cadence and
+// smoothing, all configured by face_pipeline.json and the model's metadata.json.
+import * as tf from '@tensorflow/tfjs';
+import { setBackend } from './backend.js';
+import { absoluteUrl, checkPipelineConfig, fetchJson } from './config.js';
+import { FaceDetector } from './detector.js';
+import { EmotionModel } from './emotion.js';
+import { FrameReader, sourceSize } from './frames.js';
+import { EmaSmoother } from './smoothing.js';
+import { DetectionCadence, FaceTracker } from './tracker.js';
+
+const argmax = (p) => p.indexOf(Math.max(...p));
+const byX = (a, b) => a.box.x - b.box.x;
+
+/**
+ * Load the emotion model and the face detector; see index.d.ts for the options.
+ * @param {import('./index.js').RecognizerOptions} options
+ * @returns {Promise<Recognizer>}
+ */
+export async function createRecognizer(options = {}) {
+  const { modelUrl, detectorUrl, detectorWeightsUrl, backend = 'wasm', wasmPaths, pipeline = {} } = options;
+  if (!modelUrl) throw new Error('createRecognizer: modelUrl is required (the folder holding metadata.json and tfjs/model.json)');
+  if (!detectorUrl) throw new Error('createRecognizer: detectorUrl is required (the URL of face_pipeline.json)');
+  const used = await setBackend(backend, { wasmPaths });
+  const cfgUrl = absoluteUrl(detectorUrl);
+  const config = checkPipelineConfig(await fetchJson(cfgUrl, 'face pipeline settings'), cfgUrl, pipeline);
+  const weightsUrl = absoluteUrl(detectorWeightsUrl ?? new URL(config.detector.weights, cfgUrl));
+  const [model, detector] = await Promise.allSettled([EmotionModel.load(modelUrl), FaceDetector.load(weightsUrl, config.detector)]);
+  if (model.status === 'rejected' || detector.status === 'rejected') {
+    for (const part of [model, detector]) if (part.status === 'fulfilled') part.value.dispose();
+    throw (model.status === 'rejected' ? model : detector).reason;
+  }
+  return new Recognizer({ model: model.value, detector: detector.value, config, backend: used });
+}
+
+export class Recognizer {
+  /**
+   * @param {{model: EmotionModel, detector: FaceDetector, config: import('./index.js').PipelineConfig, backend: string}} parts
+   */
+  constructor({ model, detector, config, backend }) {
+    this.model = model;
+    this.detector = detector;
+    this.config = config;
+    this.backend = backend;
+    this.tracker = new FaceTracker(config.tracking);
+    this.cadence = new DetectionCadence(config.cadence);
+    this.smoother = new EmaSmoother(config.smoothing.alpha);
+    this.frames = new FrameReader();
+    /** @type {import('./index.js').Timings | null} */
+    this.lastTimings = null;
+    this.disposed = false;
+  }
+
+  /** Class names, in the model's output order (metadata.json). */
+  get classes() {
+    return this.model.classes;
+  }
+
+  /** The model's metadata.json. */
+  get metadata() {
+    return this.model.meta;
+  }
+
+  /**
+   * Find every face in `input` and read its expression.
+   * Without `track`, each call stands alone: the detector runs on the whole input (a photo).
+   * With `track: true` (successive frames of one video), the detector runs only on some frames and
+   * a tracker carries each face's box in between; faces get a stable `id`, and their probabilities
+   * are smoothed (unless `smooth: false`). Await one call before making the next.
+   * @param {import('./index.js').RecognizerInput} input
+   * @param {import('./index.js').EstimateOptions} [options]
+   * @returns {Promise<import('./index.js').Face[]>}
+   */
+  async estimateFaces(input, options = {}) {
+    this.checkOpen();
+    const { width, height } = input instanceof tf.Tensor ? { width: input.shape[1], height: input.shape[0] } : sourceSize(input);
+    if (!(width > 0 && height > 0)) throw new Error('estimateFaces: the input has no pixels yet (a video before its first frame, or an image not loaded)');
+    if (!options.track) return this.estimateStill(input);
+    if (input instanceof tf.Tensor) throw new Error('estimateFaces: track needs a video, canvas, image or ImageData, not a tensor');
+    return this.estimateTracked(input, width, height, options);
+  }
+
+  /**
+   * The face detector alone, on the whole input: [{x, y, width, height, score}] in input pixels.
+   * @param {import('./index.js').RecognizerInput} input
+   */
+  async detectFaces(input) {
+    this.checkOpen();
+    const rgb = this.pixels(input);
+    try {
+      return await this.detector.detect(rgb);
+    } finally {
+      if (rgb !== input) rgb.dispose();
+    }
+  }
+
+  /**
+   * Forget every tracked face (call when a new video starts or resumes after a pause).
+   * frameRate: the camera's rate, when faster than face_pipeline.json's target, so the detector's
+   * share of the frames follows it.
+   * @param {{frameRate?: number}} [options]
+   */
+  reset({ frameRate } = {}) {
+    this.tracker.reset();
+    const cfg = this.config.cadence;
+    this.cadence.cfg = { ...cfg, targetFps: Math.max(cfg.targetFps, frameRate || 0) };
+    this.cadence.reset();
+    this.smoother.reset();
+  }
+
+  /** Free the models' GPU/wasm memory; the recognizer cannot be used afterwards. */
+  dispose() {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.model.dispose();
+    this.detector.dispose();
+  }
+
+  checkOpen() {
+    if (this.disposed) throw new Error('this recognizer was disposed; create a new one');
+  }
+
+  pixels(input) {
+    return input instanceof tf.Tensor ? input : tf.browser.fromPixels(this.frames.full(input), 3);
+  }
+
+  face(box, probs, id) {
+    const classes = this.classes;
+    const top = argmax(probs);
+    const face = {
+      box: { x: box.x, y: box.y, width: box.width, height: box.height },
+      label: classes[top],
+      score: probs[top],
+      probabilities: Object.fromEntries(classes.map((name, k) => [name, probs[k]])),
+      faceScore: box.score,
+    };
+    return id === undefined ? face : { id, ...face };
+  }
+
+  /** A photo: the pixels are read once, the detector sees all of them, each face is cut from them. */
+  async estimateStill(input) {
+    const t0 = performance.now();
+    const rgb = this.pixels(input);
+    try {
+      const boxes = (await this.detector.detect(rgb)).sort((a, b) => a.x - b.x); // left to right
+      const t1 = performance.now();
+      const probs = await this.model.classifyFrame(rgb, boxes);
+      const t2 = performance.now();
+      this.lastTimings = { detectorMs: t1 - t0, modelMs: boxes.length ? (t2 - t1) / boxes.length : null, every: 1, totalMs: t2 - t0 };
+      return boxes.map((b, i) => this.face(b, probs[i]));
+    } finally {
+      if (rgb !== input) rgb.dispose();
+    }
+  }
+
+  /**
+   * A video frame: the detector on a cadence (on a copy the browser scaled down), the tracker in
+   * between, and the model reads only the pixels around each face.
+   * detectorInput 'full' / modelInput 'full' read the whole frame instead (for benchmarks).
+   */
+  async estimateTracked(input, W, H, options) {
+    const { smooth = true, timestamp = performance.now(), detectorInput = 'downscaled', modelInput = 'regions' } = options;
+    const t0 = performance.now();
+    let detectorMs = null, tracks;
+    if (this.cadence.due(timestamp, this.tracker.wantsDetection(timestamp))) {
+      let boxes;
+      if (detectorInput === 'full') {
+        boxes = await this.detectFaces(input);
+      } else {
+        const { pixels, scale } = this.frames.downscaled(input, W, H, this.config.detector.inputSize);
+        boxes = await this.detector.detect(pixels, scale);
+      }
+      detectorMs = performance.now() - t0;
+      tracks = this.tracker.update(boxes, timestamp);
+    } else {
+      tracks = this.tracker.predict(timestamp);
+    }
+    const inputs = [];
+    const whole = modelInput === 'full' && tracks.length ? this.pixels(input) : null;
+    tracks = tracks.filter((t) => {
+      if (whole) return inputs.push({ rgb: whole, box: t.box });
+      const r = this.model.cropRegion(t.box, W, H);
+      if (!r) return false; // predicted wholly off the frame
+      const rgb = tf.browser.fromPixels(this.frames.pixels(input, r), 3);
+      inputs.push({ rgb, box: { ...t.box, x: t.box.x - r.x, y: t.box.y - r.y } });
+      return true;
+    });
+    const tm = performance.now();
+    let probs;
+    try {
+      probs = await this.model.classifyRegions(inputs);
+    } finally {
+      tf.dispose(whole ? [whole] : inputs.map((i) => i.rgb));
+    }
+    const t2 = performance.now();
+    if (smooth) probs = probs.map((p, i) => this.smoother.update(tracks[i].id, p));
+    else this.smoother.reset();
+    this.smoother.retain(this.tracker.tracks.map((t) => t.id));
+    const faces = tracks.map((t, i) => this.face({ ...t.box, score: t.score }, probs[i], t.id)).sort(byX);
+    this.lastTimings = { detectorMs, modelMs: tracks.length ? (t2 - tm) / tracks.length : null, every: this.cadence.every, totalMs: t2 - t0 };
+    this.cadence.record(timestamp, detectorMs, t2 - t0 - (detectorMs ?? 0));
+    return faces;
+  }
+}
