@@ -104,7 +104,7 @@ class FaceDetector:
 
     def __init__(self, cfg: dict | None = None, threads: int = 0):
         self.cfg = cfg = detector_config(cfg)
-        self.session = blazeface.session(blazeface.PACKAGE_DIR / cfg["weights"], threads=threads)
+        self.session = blazeface.session(blazeface.MODEL_JSON.parent / cfg["weights"], threads=threads)
         self.input_name = self.session.get_inputs()[0].name
         # per feature map, in anchor order: the box-regression output, then the score output
         self.output_names = [name for fmap in cfg["featureMaps"] for name in (fmap["boxes"], fmap["scores"])]

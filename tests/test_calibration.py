@@ -116,7 +116,7 @@ def test_metadata_refuses_a_calibration_a_reader_would_misapply(change, message)
 
 def _model_copy(tmp_path, name: str, temperature: float | None):
     """A copy of the shipped model folder (export + checkpoint) whose metadata says T (or nothing)."""
-    from server import DEFAULT_MODEL_DIR
+    from fer_browser.paths import DEFAULT_MODEL_DIR
     from fer_browser.training.manifest import write_manifest
 
     root = tmp_path / name
@@ -220,7 +220,7 @@ def test_cli_fits_reports_plots_and_writes_the_checkpoint(tmp_path):
 
 
 def test_cli_errors_are_one_line(tmp_path):
-    from server import DEFAULT_MODEL_DIR
+    from fer_browser.paths import DEFAULT_MODEL_DIR
 
     assert _calibrate("--help").returncode == 0
     for args, words in (((tmp_path / "missing.pt",), "no such checkpoint"),

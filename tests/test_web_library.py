@@ -235,6 +235,11 @@ def test_calibration_temperature_is_applied(browser, site, astronaut_png):
     page.route("**/calibrated/metadata.json", lambda route: route.fulfill(
         status=200, content_type="application/json", body=json.dumps({**meta, "calibration": {"temperature": 2.5}})))
     page.route("**/calibrated/tfjs/**", lambda route: route.continue_(url=route.request.url.replace("/calibrated/", "/model/")))
+    # the shipped model carries its own temperature: "raw" is the same model with the field removed
+    uncalibrated = {k: v for k, v in meta.items() if k != "calibration"}
+    page.route("**/raw/metadata.json", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(uncalibrated)))
+    page.route("**/raw/tfjs/**", lambda route: route.continue_(url=route.request.url.replace("/raw/", "/model/")))
     page.goto(site.url + "/examples/basic.html")
     wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
     out = page.evaluate("""async () => {
@@ -245,7 +250,7 @@ def test_calibration_temperature_is_applied(browser, site, astronaut_png):
         const read = async (modelUrl) => { const r = await createRecognizer({ ...common, modelUrl });
             const [face] = await r.estimateFaces(img); const p = r.classes.map((c) => face.probabilities[c]);
             const t = r.model.temperature; r.dispose(); return { p, t, label: face.label, score: face.score }; };
-        return { raw: await read('../model/'), cal: await read('../calibrated/') };
+        return { raw: await read('../raw/'), cal: await read('../calibrated/') };
     }""")
     import numpy as np
     raw, cal = np.array(out["raw"]["p"], np.float64), np.array(out["cal"]["p"], np.float64)
