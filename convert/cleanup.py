@@ -21,6 +21,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from fer_browser.training.atomic import process_alive
+
 TMP_PREFIX = "fer-convert-"
 LEGACY_TMP_PREFIXES = ("fer-chromium-",)  # Chromium profiles of older versions, made directly in the temp dir
 _PID = re.compile(r"-(\d+)-")
@@ -30,15 +32,6 @@ LEGACY_AGE_S = 3600
 def staging_prefix(out: Path) -> str:
     return f".{Path(out).name}.staging-{os.getpid()}-"
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _stale(path: Path, prefix: str) -> bool:
@@ -50,7 +43,7 @@ def _stale(path: Path, prefix: str) -> bool:
             return time.time() - path.stat().st_mtime > LEGACY_AGE_S
         except OSError:
             return False
-    return int(match.group(1)) != os.getpid() and not _alive(int(match.group(1)))
+    return int(match.group(1)) != os.getpid() and not process_alive(int(match.group(1)))
 
 
 def remove_stale(out: Path) -> list[Path]:

@@ -38,3 +38,15 @@ def atomic_open(path: Path, mode: str = "wb", **kwargs):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id still runs: staging folders name their writer's pid, and a
+    dead writer's leftovers may be removed."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .atomic import process_alive
 from .cache import cache_dir
 from .errors import DataError
 from .fer_csv import IMAGE_SIZE, NUM_PIXELS, iter_records, parse_pixels
@@ -182,15 +183,6 @@ def _remove_abandoned(final: Path) -> None:
     """Temp folders of this key left by a killed decode (their process is gone)."""
     for tmp in final.parent.glob(f"{final.name}.tmp-*"):
         pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
