@@ -5,6 +5,7 @@ Used for checkpoints and predict's outputs (the dataset caches publish whole fol
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,25 @@ def atomic_open(path: Path, mode: str = "wb", **kwargs):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def staged_folder(final: Path):
+    """An empty folder beside `final` (named .tmp-PID, so a dead writer's leftovers can be found), moved
+    into place when the block ends without error and removed when it does not. When another process
+    published the same folder first, theirs is kept: caches are keyed by content, so both are equal."""
+    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def process_alive(pid: int) -> bool:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .atomic import process_alive
+from .atomic import process_alive, staged_folder
 from .cache import cache_dir
 from .errors import DataError
 from .fer_csv import IMAGE_SIZE, NUM_PIXELS, iter_records, parse_pixels
@@ -100,28 +100,18 @@ def decode_csv(csv_path: Path, csv_sha256: str, progress: bool = True, workers: 
         print(f"note: {final}: damaged or incomplete cache ({why}); decoding {Path(csv_path).name} again",
               file=sys.stderr)
         shutil.rmtree(final, ignore_errors=True)
-    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
     workers = workers or min(os.cpu_count() or 1, 8)
     pool = (ProcessPoolExecutor(workers, mp_context=get_context("spawn"))  # spawn: safe under torch's threads
             if workers > 1 and Path(csv_path).stat().st_size >= parallel_from else None)
     try:
-        try:
-            _remove_abandoned(final)
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
+        _remove_abandoned(final)
+        with staged_folder(final) as tmp:
             rows = _write_rows(Path(csv_path), tmp, pool, workers, progress)
             (tmp / "info.json").write_text(json.dumps({"format": FORMAT, "csv_sha256": csv_sha256, "rows": rows}))
             write_manifest(tmp)
-        except OSError as exc:  # training reads from the cache, so it cannot be skipped
-            raise DataError(f"{final.parent}: cannot write the decoded-data cache ({exc.strerror or exc}); "
-                            "set FER_CACHE_DIR to a writable folder with room for it") from None
-        try:
-            os.replace(tmp, final)
-        except OSError:  # another process published the same key first: use theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    except OSError as exc:  # training reads from the cache, so it cannot be skipped
+        raise DataError(f"{final.parent}: cannot write the decoded-data cache ({exc.strerror or exc}); "
+                        "set FER_CACHE_DIR to a writable folder with room for it") from None
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)

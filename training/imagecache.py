@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .atomic import staged_folder
 from .cache import cache_dir
 from .errors import DataError
 from .fer_csv import IMAGE_SIZE
@@ -77,41 +77,32 @@ def decode_folder(root: Path, split_dirs: dict[str, Path], progress: bool = True
     if (final / "info.json").is_file():
         return {**json.loads((final / "info.json").read_text()), "dir": final}
     total = sum(map(len, listing.values()))
-    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     workers = workers or min(os.cpu_count() or 1, 8)
     pool = (ProcessPoolExecutor(workers, mp_context=get_context("spawn"))  # spawn: safe under torch's threads
             if total >= parallel_from and workers > 1 else None)
     digest = hashlib.sha256()
     info = {"format": FORMAT, "root": str(root), "splits": {}}
     try:
-        with tqdm(total=total, desc=f"decoding {root.name}", unit=" img", disable=not progress,
-                  mininterval=1.0) as bar:
-            for split, files in listing.items():
-                if not files:
-                    raise DataError(f"{split_dirs[split]}: no images (.png, .jpg, .bmp) found")
-                chunks = [[str(f) for f in files[i:i + CHUNK]] for i in range(0, len(files), CHUNK)]
-                decoded = pool.map(_decode_chunk, chunks) if pool else map(_decode_chunk, chunks)
-                with open(tmp / f"{split}.npy", "wb") as fh:
-                    np.lib.format.write_array_header_1_0(fh, {"descr": "|u1", "fortran_order": False,
-                                                              "shape": (len(files), IMAGE_SIZE, IMAGE_SIZE)})
-                    for block in decoded:  # in order: rows line up with the sorted file list
-                        fh.write(block.tobytes())
-                        digest.update(block.tobytes())
-                        bar.update(len(block))
-                names = [f.parent.name for f in files]
-                np.save(tmp / f"{split}.labels.npy", np.array([split_classes[split].index(n) for n in names], np.int64))
-                info["splits"][split] = {"classes": split_classes[split], "count": len(files)}
-        info["sha256"] = digest.hexdigest()
-        (tmp / "info.json").write_text(json.dumps(info))
-        try:
-            os.replace(tmp, final)
-        except OSError:  # another process published the same key first: use theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with staged_folder(final) as tmp:
+            with tqdm(total=total, desc=f"decoding {root.name}", unit=" img", disable=not progress,
+                      mininterval=1.0) as bar:
+                for split, files in listing.items():
+                    if not files:
+                        raise DataError(f"{split_dirs[split]}: no images (.png, .jpg, .bmp) found")
+                    chunks = [[str(f) for f in files[i:i + CHUNK]] for i in range(0, len(files), CHUNK)]
+                    decoded = pool.map(_decode_chunk, chunks) if pool else map(_decode_chunk, chunks)
+                    with open(tmp / f"{split}.npy", "wb") as fh:
+                        np.lib.format.write_array_header_1_0(fh, {"descr": "|u1", "fortran_order": False,
+                                                                  "shape": (len(files), IMAGE_SIZE, IMAGE_SIZE)})
+                        for block in decoded:  # in order: rows line up with the sorted file list
+                            fh.write(block.tobytes())
+                            digest.update(block.tobytes())
+                            bar.update(len(block))
+                    names = [f.parent.name for f in files]
+                    np.save(tmp / f"{split}.labels.npy", np.array([split_classes[split].index(n) for n in names], np.int64))
+                    info["splits"][split] = {"classes": split_classes[split], "count": len(files)}
+            info["sha256"] = digest.hexdigest()
+            (tmp / "info.json").write_text(json.dumps(info))
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
