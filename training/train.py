@@ -37,6 +37,7 @@ from .atomic import atomic_open
 from .augment import augment_batch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .datasets import Dataset, load_dataset
+from .distill import describe_teachers, mix_targets, teacher_probs
 from .errors import DataError
 from .labelsets import LABEL_SETS
 from .metadata import build_metadata
@@ -45,7 +46,7 @@ from .models import DEFAULT_MODEL, REGISTRY, build_model, count_parameters, get_
 from .preprocess import normalize
 from .rowstore import read_rows, take_rows
 
-NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None}
+NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None, "distill": None}
 RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma",
                "label_smoothing", "rotate", "shift", "scale", "erase")
 
@@ -109,6 +110,12 @@ def build_parser(model: str = DEFAULT_MODEL) -> argparse.ArgumentParser:
     r.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
                    help="autocast mixed precision (fp16 with a GradScaler, CUDA only); default fp32: on this "
                         "project's CPU (no AVX-512 BF16) bf16 is slower (bench/bench_training.py)")
+    k = p.add_argument_group("distillation (training/distill.py)")
+    k.add_argument("--teacher", type=Path, action="append", default=[],
+                   help="a trained checkpoint whose flip-TTA probabilities on the training images become part of "
+                        "the targets; repeat for an ensemble (their probabilities are averaged)")
+    k.add_argument("--distill-alpha", type=float, default=0.5,
+                   help="target = alpha * teacher + (1 - alpha) * label (default: %(default)s)")
     o = p.add_argument_group("run")
     o.add_argument("--out", type=Path, help="output folder (default: runs/<model>-<label-set>)")
     o.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
@@ -160,6 +167,7 @@ def config_of(args) -> dict:
     keep = RECIPE_KEYS + ("model", "hparams", "label_set", "limit", "epoch_steps", "seed", "tta", "precision")
     cfg = {k: getattr(args, k) for k in keep}
     cfg["flip"] = not args.no_flip
+    cfg["distill"] = getattr(args, "distill", None)  # set by _train from --teacher
     return cfg
 
 
@@ -205,6 +213,7 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
     if args.batch_size % world.size:
         raise ValueError(f"--batch-size {args.batch_size} is the global batch and must divide evenly over "
                          f"{world.size} processes")
+    args.distill = describe_teachers(args.teacher, args.distill_alpha)  # before minutes of data loading
     cuda = device.startswith("cuda")
     amp_dtype = autocast_dtype(args.precision, device)
     if args.threads:
@@ -264,6 +273,9 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
                   f"{args.batch_size} = {local_batch} per process", file=sys.stderr)
 
     targets = torch.from_numpy(train_split.soft if train_split.soft is not None else train_split.labels)
+    if args.distill:
+        taught = teacher_probs(args.teacher, train_split.images, data.classes, device, progress=show)
+        targets = torch.from_numpy(mix_targets(taught, train_split.labels, train_split.soft, args.distill_alpha))
     hard = torch.from_numpy(train_split.labels)
     pre = meta["preprocessing"]
     for epoch in range(start_epoch, args.epochs + 1):

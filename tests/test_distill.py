@@ -1,0 +1,83 @@
+"""Knowledge distillation (training/distill.py): teachers' TTA probabilities mixed into the targets."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from fer_files import make_rows, votes_for, write_fer_csv, write_votes
+from fer_browser.training import train as train_mod
+from fer_browser.training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+from fer_browser.training.datasets import load_dataset
+from fer_browser.training.distill import mix_targets, teacher_probs
+from fer_browser.training.preprocess import normalize
+from test_training import ROOT, SMALL
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    """A small fer2013-label teacher trained on the generated faces (module-wide: a few seconds)."""
+    tmp = tmp_path_factory.mktemp("teacher")
+    csv = write_fer_csv(tmp / "fer.csv", *make_rows())
+    train_mod.train(train_mod.parse_args(["--csv", str(csv), "--label-set", "fer2013", "--epochs", "4",
+                                          "--lr", "5e-3", "--out", str(tmp / "run"), *SMALL]))
+    return tmp / "run" / "best.pt", csv
+
+
+def test_teacher_probs_are_the_flip_averaged_probabilities_averaged_over_teachers(teacher):
+    path, csv = teacher
+    split = load_dataset(csv, None, None, "fer2013", progress=False).splits["Training"]
+    images = np.asarray(split.images)[:40]
+    model, meta = model_from_checkpoint(path)
+    with torch.inference_mode():
+        x = torch.from_numpy(normalize(images, meta["preprocessing"]))
+        expected = ((model(x).exp() + model(torch.flip(x, dims=[3])).exp()) / 2).numpy()
+    got = teacher_probs([path], images, meta["classes"])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(teacher_probs([path, path], images, meta["classes"]), got, rtol=1e-6, atol=1e-7)
+    with pytest.raises(CheckpointError, match="same classes in the same order"):
+        teacher_probs([path], images, list(reversed(meta["classes"])))
+
+
+def test_mixed_targets_follow_the_formula_and_stay_distributions():
+    rng = np.random.default_rng(0)
+    teacher = rng.dirichlet(np.ones(7), size=20).astype(np.float32)
+    labels = rng.integers(0, 7, 20)
+    mixed = mix_targets(teacher, labels, None, 0.3)
+    np.testing.assert_allclose(mixed.sum(1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(mixed, 0.3 * teacher + 0.7 * np.eye(7)[labels], rtol=1e-6)
+    soft = rng.dirichlet(np.ones(7), size=20).astype(np.float32)
+    np.testing.assert_allclose(mix_targets(teacher, labels, soft, 1.0), teacher, rtol=1e-6)
+
+
+def test_a_distilled_run_records_its_teacher_and_resume_refuses_another_alpha(tmp_path, teacher):
+    path, csv = teacher
+    common = ["--csv", str(csv), "--label-set", "fer2013", "--epochs", "2", "--lr", "5e-3",
+              "--teacher", str(path), *SMALL]
+    final = train_mod.train(train_mod.parse_args([*common, "--distill-alpha", "0.7", "--out", str(tmp_path / "s")]))
+    assert final["train_acc"] > 0.5  # learns the labels through the mixed targets (chance is 1/7)
+    distill = load_checkpoint(tmp_path / "s" / "best.pt")["metadata"]["training"]["distill"]
+    teacher_meta = load_checkpoint(path)["metadata"]
+    assert distill == {"teachers": [{"file": "best.pt", "model": "vgg",
+                                     "weights_sha256": teacher_meta["weights_sha256"]}],
+                       "alpha": 0.7, "tta_flip": True}
+    with pytest.raises(CheckpointError, match="different configuration"):
+        train_mod.train(train_mod.parse_args([*common, "--distill-alpha", "0.5", "--epochs", "3",
+                                              "--out", str(tmp_path / "s"), "--resume"]))
+
+
+def test_cli_names_a_teacher_with_other_classes_in_one_line(tmp_path, teacher):
+    path, _ = teacher
+    labels, usages, images = make_rows(seed=1)
+    csv = write_fer_csv(tmp_path / "f.csv", labels, usages, images)
+    votes = write_votes(tmp_path / "v.csv", usages, votes_for(labels))
+    res = subprocess.run([sys.executable, "-m", "training.train", "--csv", str(csv), "--votes", str(votes),
+                          "--label-set", "ferplus-soft", "--teacher", str(path), "--epochs", "1",
+                          "--out", str(tmp_path / "x"), *SMALL], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().count("\n") == 0 and "a teacher must have the same classes" in res.stderr
+    bad = subprocess.run([sys.executable, "-m", "training.train", "--csv", str(csv), "--teacher", str(path),
+                          "--label-set", "fer2013", "--distill-alpha", "0", "--out", str(tmp_path / "y"), *SMALL],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--distill-alpha must be in (0, 1]" in bad.stderr
