@@ -81,3 +81,21 @@ def test_cli_names_a_teacher_with_other_classes_in_one_line(tmp_path, teacher):
                           "--label-set", "fer2013", "--distill-alpha", "0", "--out", str(tmp_path / "y"), *SMALL],
                          cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "--distill-alpha must be in (0, 1]" in bad.stderr
+
+
+def test_init_starts_from_a_trained_checkpoint_and_refuses_one_that_does_not_fit(tmp_path, teacher):
+    path, csv = teacher
+    common = ["--csv", str(csv), "--label-set", "fer2013", "--epochs", "1", "--init", str(path), *SMALL]
+    # a learning rate of ~0: the weights after one epoch are the checkpoint's (BatchNorm statistics do move)
+    train_mod.train(train_mod.parse_args([*common, "--lr", "1e-12", "--weight-decay", "0", "--out", str(tmp_path / "a")]))
+    start, after = load_checkpoint(path), load_checkpoint(tmp_path / "a" / "last.pt")
+    convs = [k for k, v in start["state_dict"].items() if k.endswith("weight") and v.dim() == 4]
+    assert convs
+    for k in convs:
+        torch.testing.assert_close(after["state_dict"][k], start["state_dict"][k], rtol=0, atol=1e-6, msg=k)
+    assert after["metadata"]["training"]["init"] == {"file": "best.pt", "model": "vgg",
+                                                     "weights_sha256": start["metadata"]["weights_sha256"]}
+    res = subprocess.run([sys.executable, "-m", "training.train", *common, "--hparams", '{"widths": [8, 16, 24], "convs_per_stage": 2, "dropout": 0.0}',
+                          "--out", str(tmp_path / "b")], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0, res.stderr
+    assert "weights do not fit this run's model" in res.stderr

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, model_from_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
 from .metrics import predict_probs
 
 
@@ -52,6 +52,21 @@ def teacher_probs(paths: list[Path], images, classes, device: str = "cpu", progr
             p = predict_probs(model.to(device), images, meta["preprocessing"], tta_flip=True, device=device)
         total = p.astype(np.float64) if total is None else total + p
     return (total / len(paths)).astype(np.float32)
+
+
+def init_weights(model: torch.nn.Module, path: Path, model_name: str, classes) -> dict:
+    """Load a trained checkpoint's weights into a freshly built model (--init); returns the run's record."""
+    payload = load_checkpoint(path)
+    meta = payload["metadata"]
+    if meta["model"]["name"] != model_name or tuple(meta["classes"]) != tuple(classes):
+        raise CheckpointError(f"{path}: --init needs a {model_name} checkpoint with classes {list(classes)}; "
+                              f"it holds {meta['model']['name']} with {list(meta['classes'])}")
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit this run's model (check --hparams): "
+                              f"{str(exc).strip().splitlines()[0]}") from None
+    return {"file": Path(path).name, "model": model_name, "weights_sha256": meta["weights_sha256"]}
 
 
 def mix_targets(teacher: np.ndarray, labels: np.ndarray, soft: np.ndarray | None, alpha: float) -> np.ndarray:

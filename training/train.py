@@ -37,7 +37,7 @@ from .atomic import atomic_open
 from .augment import augment_batch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .datasets import Dataset, load_dataset
-from .distill import describe_teachers, mix_targets, teacher_probs
+from .distill import describe_teachers, init_weights, mix_targets, teacher_probs
 from .errors import DataError
 from .labelsets import LABEL_SETS
 from .metadata import build_metadata
@@ -46,7 +46,7 @@ from .models import DEFAULT_MODEL, REGISTRY, build_model, count_parameters, get_
 from .preprocess import normalize
 from .rowstore import read_rows, take_rows
 
-NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None, "distill": None}
+NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None, "distill": None, "init": None}
 RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma",
                "label_smoothing", "rotate", "shift", "scale", "erase")
 
@@ -114,6 +114,9 @@ def build_parser(model: str = DEFAULT_MODEL) -> argparse.ArgumentParser:
     k.add_argument("--teacher", type=Path, action="append", default=[],
                    help="a trained checkpoint whose flip-TTA probabilities on the training images become part of "
                         "the targets; repeat for an ensemble (their probabilities are averaged)")
+    k.add_argument("--init", type=Path,
+                   help="start from this checkpoint's weights (same model, hyper-parameters and classes) instead of "
+                        "a random initialisation, e.g. to fine-tune a trained model against a teacher")
     k.add_argument("--distill-alpha", type=float, default=0.5,
                    help="target = alpha * teacher + (1 - alpha) * label (default: %(default)s)")
     o = p.add_argument_group("run")
@@ -168,6 +171,7 @@ def config_of(args) -> dict:
     cfg = {k: getattr(args, k) for k in keep}
     cfg["flip"] = not args.no_flip
     cfg["distill"] = getattr(args, "distill", None)  # set by _train from --teacher
+    cfg["init"] = getattr(args, "init_record", None)  # set by _train from --init
     return cfg
 
 
@@ -230,6 +234,7 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
 
     torch.manual_seed(args.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
     model = build_model(args.model, len(data.classes), args.hparams)
+    args.init_record = init_weights(model, args.init, args.model, data.classes) if args.init else None
     meta = build_metadata(args.model, {**get_spec(args.model).hparams, **args.hparams}, count_parameters(model),
                           data.classes, data.label_set, training=config_of(args), data=data.source)
     if world.active:
