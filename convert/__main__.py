@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .console import quiet_libraries
+from .to_tfjs import QUANTIZATIONS
 
 EPILOG = """\
 Re-check a published directory at any time (manifest + all backends, prints the table):
@@ -34,8 +35,10 @@ def convert_parser() -> argparse.ArgumentParser:
                     "and 100% top-1 agreement).")
     p.add_argument("checkpoint", type=Path, help="checkpoint written by training.train (weights + metadata)")
     p.add_argument("--out", type=Path, required=True, help="output model directory (replaced only if the gate passes)")
-    p.add_argument("--quantize", choices=["float16", "uint8"],
-                   help="quantize the TF.js weights (smaller download; gated by its own thresholds)")
+    p.add_argument("--quantize", choices=list(QUANTIZATIONS),
+                   help="quantize the TF.js weights (smaller download; gated by its own thresholds): float16 "
+                        "halves them, uint8 quarters them, mixed stores the large conv kernels as uint8 and "
+                        "the rest as float16 (the shipped model's choice: `make convert`)")
     p.add_argument("--csv", type=Path, help="FER2013 CSV for the real reference faces "
                    "(default: found in $FER_DATA_DIR, ./data or ../shared/data)")
     p.add_argument("--faces", type=int, default=DEFAULT_FACES,

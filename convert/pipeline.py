@@ -123,7 +123,7 @@ def convert(checkpoint: Path, out: Path, quantize: str | None = None, csv: Path 
     from .to_tfjs import QUANTIZATIONS
 
     if quantize not in (None, *QUANTIZATIONS):
-        raise ConvertError(f"unknown quantization {quantize!r}; choose float16 or uint8")
+        raise ConvertError(f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
     if faces < 1:
         raise ConvertError("--faces must be at least 1")
     if csv is not None and not Path(csv).is_file():

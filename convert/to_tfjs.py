@@ -1,7 +1,11 @@
 """Step 3: SavedModel -> TF.js graph model (model.json + weight shards) with tensorflowjs.
 
-Optional weight quantization (float16 or uint8) shrinks the download; TF.js dequantizes at load,
-so it changes accuracy slightly, not speed. convert/tfjs_graph.py then removes the Transposes and
+Optional weight quantization shrinks the download; TF.js dequantizes at load, so it changes
+accuracy slightly, not speed. float16 halves every weight; uint8 quarters them with one affine
+range per tensor, which costs the most (the biases and the small first and last layers lose most);
+mixed stores only the large tensors (>= MIXED_UINT8_MIN_SIZE values: the deep conv kernels, most
+of the bytes) as uint8 and the rest as float16. On the shipped vgg, PrivateTest top-1 agreement
+with fp32: uint8 3116/3137, mixed 3133/3137 (MODEL_CARD.md, bench/bench_accuracy.py). convert/tfjs_graph.py then removes the Transposes and
 Pads onnx-tf puts around every conv (browser speed; the parity gate checks the result). The graph
 must have no control-flow ops, otherwise the page's `model.predict()` fails ("dynamic op 'Merge',
 use executeAsync").
@@ -9,11 +13,14 @@ use executeAsync").
 from __future__ import annotations
 
 import json
+import math
+import shutil
 from pathlib import Path
 
 from .errors import ConvertError
 
-QUANTIZATIONS = ("float16", "uint8")
+QUANTIZATIONS = ("float16", "uint8", "mixed")
+MIXED_UINT8_MIN_SIZE = 65_536
 # Ops that force executeAsync() in TF.js (tfjs-converter's control-flow and dynamic op lists).
 DYNAMIC_OPS = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "StatelessIf", "If",
                "StatelessWhile", "While", "NonMaxSuppressionV2", "NonMaxSuppressionV3",
@@ -24,12 +31,22 @@ def export_tfjs(saved_model_dir: Path, out_dir: Path, quantize: str | None = Non
                 rewrite_graph: bool = True) -> dict | None:
     """Convert; then (by default) strip onnx-tf's layout round trips. Returns the rewrite report."""
     if quantize not in (None, *QUANTIZATIONS):
-        raise ConvertError(f"unknown quantization {quantize!r}; choose float16 or uint8")
+        raise ConvertError(f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
     from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
 
-    convert_tf_saved_model(str(saved_model_dir), str(out_dir), signature_def="serving_default",
-                           saved_model_tags="serve",
-                           quantization_dtype_map={quantize: True} if quantize else None)
+    def run(dtype_map, target: Path):
+        convert_tf_saved_model(str(saved_model_dir), str(target), signature_def="serving_default",
+                               saved_model_tags="serve", quantization_dtype_map=dtype_map)
+
+    if quantize == "mixed":  # weight names are tensorflowjs's own: convert once in fp32 (beside) to learn them
+        probe = Path(out_dir).with_name(Path(out_dir).name + ".fp32-names")
+        try:
+            run(None, probe)
+            run({"uint8": large_weights(probe), "float16": True}, Path(out_dir))
+        finally:
+            shutil.rmtree(probe, ignore_errors=True)
+    else:
+        run({quantize: True} if quantize else None, Path(out_dir))
     model_json = json.loads((Path(out_dir) / "model.json").read_text())
     ops = {n["op"] for n in model_json["modelTopology"]["node"]}
     dynamic = sorted(ops & DYNAMIC_OPS)
@@ -40,6 +57,13 @@ def export_tfjs(saved_model_dir: Path, out_dir: Path, quantize: str | None = Non
     from .tfjs_graph import simplify_tfjs
 
     return simplify_tfjs(Path(out_dir))
+
+
+def large_weights(tfjs_dir: Path, min_size: int = MIXED_UINT8_MIN_SIZE) -> list[str]:
+    """Names of the float weights with at least min_size values (what `mixed` stores as uint8)."""
+    manifest = json.loads((Path(tfjs_dir) / "model.json").read_text())["weightsManifest"]
+    return [w["name"] for group in manifest for w in group["weights"]
+            if w["dtype"] == "float32" and math.prod(w["shape"]) >= min_size]
 
 
 def weight_files(tfjs_dir: Path) -> list[Path]:
