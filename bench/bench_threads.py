@@ -68,7 +68,7 @@ def start(setting: str) -> subprocess.Popen:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--settings", nargs="+", default=["1", "2", "2:passive"])
+    p.add_argument("--settings", nargs="+", default=["2", "2:GOMP_SPINCOUNT=10000", "2:passive", "1"])
     p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--chunk", type=int, default=5, help="steps per worker per round")
     args = p.parse_args(argv)
