@@ -190,3 +190,19 @@ def test_folder_layout(tmp_path):
         load_folder_dataset(tmp_path / "faces")
     with pytest.raises(DataError, match="Training/"):
         load_folder_dataset(tmp_path / "faces" / "train")
+
+
+@pytest.mark.parametrize("preset", [None, "ACTIVE"])
+def test_openmp_threads_spin_briefly_unless_the_environment_says_otherwise(preset):
+    """training.train sets GOMP_SPINCOUNT=10000 before torch loads libgomp, so the runtime really uses
+    it (OMP_DISPLAY_ENV=VERBOSE makes libgomp print what it read; unset, it spins 300,000 times).
+    OMP_WAIT_POLICY in the environment wins."""
+    import os
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update({"OMP_DISPLAY_ENV": "VERBOSE", **({"OMP_WAIT_POLICY": preset} if preset else {})})
+    res = subprocess.run([sys.executable, "-c", "from fer_browser.training import train"],
+                         cwd=ROOT, capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    spins = [line for line in res.stderr.splitlines() if "GOMP_SPINCOUNT" in line]
+    assert spins, res.stderr
+    assert (spins[0].split("=")[1].strip() == "'10000'") == (preset is None)

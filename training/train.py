@@ -27,10 +27,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-from tqdm import tqdm
+# Idle OpenMP threads spin 10,000 times, not libgomp's 300,000, before they sleep: on a CPU that
+# other processes share, a spinning thread burns the time slice its partner needs and a step takes
+# ~3x as long; alone, the shorter spin costs ~4 % (bench/bench_threads.py). libgomp reads it once,
+# when torch loads; OMP_WAIT_POLICY or GOMP_SPINCOUNT in the environment take precedence.
+# Same threads and kernels: the same weights.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 from . import distributed
 from .atomic import atomic_open
@@ -127,7 +135,8 @@ def build_parser(model: str = DEFAULT_MODEL) -> argparse.ArgumentParser:
                    help="under torchrun: BatchNorm statistics per process instead of over the global batch")
     o.add_argument("--seed", type=int, default=0)
     o.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
-    o.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    o.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice); idle threads spin "
+                                               "briefly (GOMP_SPINCOUNT=10000) unless OMP_WAIT_POLICY is set")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
