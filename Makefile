@@ -8,8 +8,8 @@ SERVE_VENV := .venv-serve
 PORT    ?= 5000
 CHROMIUM := /usr/bin/chromium
 MODEL   ?= fer-default
-# TF.js weight storage for `make convert` (QUANTIZE= for fp32); the shipped model uses float16
-QUANTIZE ?= float16
+# TF.js weight storage for `make convert` (QUANTIZE= for fp32); the shipped model uses mixed (uint8 large kernels + float16)
+QUANTIZE ?= mixed
 
 .PHONY: setup run test bench ablations train-default convert verify wheel clean help
 .DEFAULT_GOAL := help
