@@ -42,16 +42,20 @@ class ConvBN(nn.Module):
     def __init__(self, cin: int, cout: int, k: int, stride: int, size: int, depthwise: bool = False):
         super().__init__()
         before, after = _same_pads(size, stride, k)
-        # static pads (known at build time): the ONNX export stays free of Shape ops
-        self.pad = nn.ZeroPad2d((before, after, before, after)) if before != after else nn.Identity()
-        self.conv = nn.Conv2d(cin, cout, k, stride, padding=before if before == after else 0,
-                              groups=cin if depthwise else 1, bias=False)
+        self.out_size = math.ceil(size / stride)
+        # An asymmetric SAME pad (p, p + 1) exports to ONNX with Concat ops. Instead pad p + stride on
+        # every side and drop the first output row and column (and any extra at the end): one Slice.
+        self.crop = before != after
+        pad = before + stride if self.crop else before
+        self.conv = nn.Conv2d(cin, cout, k, stride, padding=pad, groups=cin if depthwise else 1, bias=False)
         self.bn = nn.BatchNorm2d(cout, eps=BN_EPS)
         self.act = nn.ReLU6(inplace=True)
-        self.out_size = math.ceil(size / stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.bn(self.conv(self.pad(x))))
+        x = self.conv(x)
+        if self.crop:
+            x = x[:, :, 1:self.out_size + 1, 1:self.out_size + 1]
+        return self.act(self.bn(x))
 
 
 class FaceResTrunk(nn.Module):
@@ -162,7 +166,7 @@ class FaceResFER(nn.Module):
     """
 
     def __init__(self, num_classes: int = 7, input_size: int = 112, pretrained: bool = True,
-                 dropout: float = 0.3, model_json=None):
+                 dropout: float = 0.3):
         super().__init__()
         if not 32 <= int(input_size) <= 448:
             raise ValueError(f"faceres input_size must be 32..448 px, got {input_size}")
@@ -179,7 +183,7 @@ class FaceResFER(nn.Module):
         self.trunk = FaceResTrunk(int(input_size))
         self.frozen_bn = bool(pretrained)
         if pretrained:
-            load_graph_weights(self.trunk, None, model_json)
+            load_graph_weights(self.trunk)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(EMBEDDING, num_classes)
         self.log_softmax = nn.LogSoftmax(dim=1)
