@@ -39,9 +39,11 @@ def face(name: str, size: int, grow: float = 1.4) -> np.ndarray:
 
 
 def faces(size: int) -> np.ndarray:
-    """astronaut (a woman), the same mirrored, camera (a man in profile): float32 NHWC in 0..255."""
+    """astronaut (a woman), the same mirrored, camera (a man in profile): float32 NHWC, the
+    original's preprocessing (BGR minus the Caffe means)."""
     a = face("astronaut", size)
-    return np.stack([a, a[:, ::-1], face("camera", size)]).astype(np.float32)
+    x = np.stack([a, a[:, ::-1], face("camera", size)]).astype(np.float32)[..., ::-1]
+    return np.ascontiguousarray(x - np.float32([103.939, 116.779, 123.68]))
 
 
 def tfjs_outputs(x: np.ndarray, tmp_path) -> dict[str, np.ndarray]:
@@ -86,13 +88,15 @@ def test_trunk_matches_tfjs_at_the_training_size_of_112(tmp_path):
     assert_close_relative(ours, tfjs_outputs(x, tmp_path)["embedding"], "embedding at 112")
 
 
-def test_model_turns_our_normalised_48px_input_into_the_rgb_pixels_faceres_expects():
+def test_model_turns_our_normalised_48px_input_into_the_pixels_faceres_expects():
+    """The original's preprocessing: 0..255, B, G, R minus the Caffe means (here all three grey)."""
     gray = np.stack([cv2.cvtColor(face(n, 48), cv2.COLOR_RGB2GRAY) for n in ("astronaut", "camera")])
     model = build_model("faceres", 7, {"input_size": 112})
-    rgb = model.rgb_pixels(normalize(torch.from_numpy(gray), DEFAULT_PREPROCESSING))
-    expected = F.interpolate(torch.from_numpy(gray).float()[:, None], size=(112, 112), mode="bilinear",
-                             align_corners=False).expand(-1, 3, -1, -1)
-    torch.testing.assert_close(rgb, expected, atol=1e-3, rtol=0)
+    got = model.trunk_input(normalize(torch.from_numpy(gray), DEFAULT_PREPROCESSING))
+    big = F.interpolate(torch.from_numpy(gray).float()[:, None], size=(112, 112), mode="bilinear",
+                        align_corners=False)
+    expected = big - torch.tensor([103.939, 116.779, 123.68]).reshape(1, 3, 1, 1)
+    torch.testing.assert_close(got, expected, atol=1e-3, rtol=0)
 
 
 def test_faceres_trains_a_step_on_48px_input_and_pretrained_false_is_another_network():

@@ -2,7 +2,10 @@
 
 FaceRes (github.com/HSE-asavchenko/HSE_FaceRec_tf, converted to TF.js by Human, npm
 @vladmandic/human, MIT) is a MobileNet v1 (alpha 1, ReLU6) trained on VGGFace2 identities, with age
-and gender heads; input 224x224 RGB in 0..255. Its graph folds every batch norm: regular convs carry
+and gender heads; input 224x224. The original's own code (facial_analysis.py there) feeds Caffe-style
+pixels: BGR, 0..255 minus the ImageNet channel means, which `CAFFE_BGR_MEAN` keeps (Human feeds plain
+RGB 0..255; for our grey faces only the mean differs, and on the test faces both give the same
+gender and near embeddings). Its graph folds every batch norm: regular convs carry
 the BN scale in their kernel, depthwise convs keep a separate per-channel Mul, and both end in an Add.
 Here each becomes Conv2d + BatchNorm2d (scale, shift; running mean 0, var 1 - eps), which reproduces
 the graph exactly in eval mode (tests/test_faceres_model.py runs the original in TensorFlow).
@@ -28,6 +31,7 @@ BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
           (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
 BN_EPS = 1e-3  # Keras' default, what the original trained with
 EMBEDDING = 1024  # width of the pooled embedding (the graph's global_pooling/Mean)
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)  # subtracted from B, G, R (input channels 0, 1, 2)
 
 
 def _same_pads(size: int, stride: int, k: int = 3) -> tuple[int, int]:
@@ -59,7 +63,7 @@ class ConvBN(nn.Module):
 
 
 class FaceResTrunk(nn.Module):
-    """(N, 3, S, S) RGB in 0..255 -> (N, 1024) pooled embedding."""
+    """(N, 3, S, S) pixels, as the graph's input (see CAFFE_BGR_MEAN) -> (N, 1024) pooled embedding."""
 
     def __init__(self, input_size: int = 224):
         super().__init__()
@@ -133,7 +137,7 @@ def load_graph_weights(trunk: FaceResTrunk, heads: FaceResHeads | None = None, m
 
 
 class FaceResNet(nn.Module):
-    """The whole original at 224 px, for checking the port: RGB 0..255 -> embedding, age, gender."""
+    """The whole original at 224 px, for checking the port: (N, 3, 224, 224) -> embedding, age, gender."""
 
     def __init__(self, model_json=None):
         super().__init__()
@@ -162,7 +166,8 @@ class FaceResFER(nn.Module):
     """Our standard input (N, 1, 48, 48), normalised grayscale -> log-probabilities (N, classes).
 
     Resizes to input_size (224 is FaceRes's own; smaller is cheaper on a CPU, the trunk is fully
-    convolutional), undoes our normalisation to 0..255 and repeats the grey into R, G and B.
+    convolutional), undoes our normalisation to 0..255 and repeats the grey into B, G and R minus
+    their Caffe means.
     """
 
     def __init__(self, num_classes: int = 7, input_size: int = 112, pretrained: bool = True,
@@ -176,10 +181,12 @@ class FaceResFER(nn.Module):
         resize = bilinear_matrix(int(input_size), src)
         self.register_buffer("resize", resize, persistent=False)
         self.register_buffer("resize_t", resize.t().contiguous(), persistent=False)
-        # x = (pixels / scale - mean) / std  ->  pixels = x * std * scale + mean * scale, in each of R, G, B
+        # x = (pixels / scale - mean) / std  ->  pixels = x * std * scale + mean * scale, then minus
+        # each channel's Caffe mean
         p = DEFAULT_PREPROCESSING
         self.register_buffer("gain", torch.full((1, 3, 1, 1), p["std"] * p["pixel_scale"]), persistent=False)
-        self.register_buffer("offset", torch.full((1, 3, 1, 1), p["mean"] * p["pixel_scale"]), persistent=False)
+        offset = torch.tensor(CAFFE_BGR_MEAN).reshape(1, 3, 1, 1)
+        self.register_buffer("offset", p["mean"] * p["pixel_scale"] - offset, persistent=False)
         self.trunk = FaceResTrunk(int(input_size))
         self.frozen_bn = bool(pretrained)
         if pretrained:
@@ -196,11 +203,11 @@ class FaceResFER(nn.Module):
                     m.eval()
         return self
 
-    def rgb_pixels(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 1, 48, 48) model input -> (N, 3, S, S) pixels in 0..255, what FaceRes was trained on."""
+    def trunk_input(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 48, 48) model input -> (N, 3, S, S) Caffe-style pixels, what FaceRes was trained on."""
         x = torch.matmul(torch.matmul(self.resize, x), self.resize_t)
         return x * self.gain + self.offset  # broadcasting 1 -> 3 channels: no Concat/Expand in the export
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        emb = self.trunk(self.rgb_pixels(x))
+        emb = self.trunk(self.trunk_input(x))
         return self.log_softmax(self.fc(self.dropout(emb)))
