@@ -2,6 +2,7 @@
 
     python bench/bench_training.py [--models baseline vgg] [--batches 30] [--batch-size 64]
     python bench/bench_training.py --models vgg --formats channels-last --precision fp32 bf16
+    python bench/bench_training.py --models faceres --formats contiguous --hparams '{"input_size": 64}'
 
 Times full training steps (augmentation + forward + backward + Adam) on random 48x48 uint8
 faces, with and without channels-last memory format and in fp32 or under bfloat16 autocast
@@ -12,6 +13,7 @@ on the machine hits them alike.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -61,6 +63,8 @@ def main(argv=None) -> int:
     p.add_argument("--formats", nargs="+", default=["contiguous", "channels-last"], choices=["contiguous", "channels-last"])
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    p.add_argument("--hparams", type=json.loads, default={},
+                   help="model hyper-parameters as JSON for every model, e.g. '{\"input_size\": 64}' for faceres")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -70,14 +74,14 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|")
     for name in args.models:
         configs = [(fmt, prec) for fmt in args.formats for prec in args.precision]
-        steps = {c: make_step(name, c[0] == "channels-last", c[1], args.batch_size, {}) for c in configs}
+        steps = {c: make_step(name, c[0] == "channels-last", c[1], args.batch_size, args.hparams) for c in configs}
         times = {c: [] for c in configs}
         for i in range(args.batches + 3):
             for c in configs:
                 t = steps[c]()
                 if i >= 3:
                     times[c].append(t)
-        n = count_parameters(build_model(name, 7))
+        n = count_parameters(build_model(name, 7, args.hparams))
         for (fmt, prec), ts in times.items():
             t = statistics.median(ts)
             print(f"| {name} | {n:,} | {fmt} | {prec} | {t * 1000:.0f} | {args.batch_size / t:.0f} |", flush=True)
