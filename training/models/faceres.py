@@ -1,14 +1,14 @@
 """The seed's "model pretrained with face data": HSE FaceRes, fine-tuned for expressions.
 
-FaceRes (github.com/HSE-asavchenko/HSE_FaceRec_tf, converted to TF.js by Human, npm
-@vladmandic/human, MIT) is a MobileNet v1 (alpha 1, ReLU6) trained on VGGFace2 identities, with age
+FaceRes (A. Savchenko, github.com/av-savchenko/HSE_FaceRec_tf, converted to TF.js by Human: npm
+@vladmandic/human, MIT; its models/faceres.json names the origin) is a MobileNet v1 (alpha 1, ReLU6) trained on VGGFace2 identities, with age
 and gender heads; input 224x224. The original's own code (facial_analysis.py there) feeds Caffe-style
 pixels: BGR, 0..255 minus the ImageNet channel means, which `CAFFE_BGR_MEAN` keeps (Human feeds plain
 RGB 0..255; for our grey faces only the mean differs, and on the test faces both give the same
 gender and near embeddings). Its graph folds every batch norm: regular convs carry
 the BN scale in their kernel, depthwise convs keep a separate per-channel Mul, and both end in an Add.
 Here each becomes Conv2d + BatchNorm2d (scale, shift; running mean 0, var 1 - eps), which reproduces
-the graph exactly in eval mode (tests/test_faceres_model.py runs the original in TensorFlow).
+the graph exactly in eval mode (tests/test_faceres_model.py runs the original with TF.js in Node).
 
 The graph keeps no BN statistics to re-estimate from, so a pretrained trunk trains with frozen BN
 statistics (its scales and shifts still learn, like detectron's FrozenBatchNorm); a random-init trunk
@@ -102,12 +102,13 @@ def _copy(param: torch.Tensor, value: np.ndarray, name: str) -> None:
 
 def load_graph_weights(trunk: FaceResTrunk, heads: FaceResHeads | None = None, model_json=None) -> None:
     """Copy FaceRes's weights from its TF.js files into the modules; ValueError if the graph differs."""
-    from fer_browser.paths import FACERES_JSON, vendor_hint
+    from fer_browser.paths import FACERES_JSON
 
     model_json = Path(model_json or FACERES_JSON)
     if not model_json.is_file():
+        # a wheel never carries these files (not served): training faceres needs a checkout
         raise ValueError(f"faceres needs the pretrained weights of npm @vladmandic/human ({model_json.name} "
-                         f"not found): {vendor_hint()}")
+                         "not found): run `npm ci` in a checkout of the repository")
     graph, w = read_graph_model(model_json)
     nodes = {n["name"]: n for n in graph["modelTopology"]["node"]}
     for layer, name in zip(trunk.layers, trunk.tf_names):
@@ -199,7 +200,7 @@ class FaceResFER(nn.Module):
         super().train(mode)
         if self.frozen_bn:  # pretrained statistics are baked into the weights: never batch statistics
             for m in self.trunk.modules():
-                if isinstance(m, nn.BatchNorm2d):
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):  # SyncBatchNorm too (DDP)
                     m.eval()
         return self
 
