@@ -4,6 +4,7 @@
     python bench/bench_training.py --models vgg --formats channels-last --precision fp32 bf16
     python bench/bench_training.py --models vgg --formats channels-last --compile eager inductor \
         --optimizer-impl for-loop foreach fused --threads 1 2
+    python bench/bench_training.py --models faceres --formats channels-last --hparams '{"input_size": 64}'
 
 Times full training steps (augmentation + forward + backward + Adam) on random 48x48 uint8
 faces, with and without channels-last memory format, in fp32 or under bfloat16 autocast
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import statistics
 import sys
 import time
@@ -77,6 +79,8 @@ def main(argv=None) -> int:
     p.add_argument("--optimizer-impl", nargs="+", default=["for-loop"], choices=list(OPTIMIZER_IMPL),
                    help="Adam's implementation (torch's CPU default is for-loop)")
     p.add_argument("--threads", type=int, nargs="+", default=[0], help="torch threads (default: torch's choice)")
+    p.add_argument("--hparams", type=json.loads, default={},
+                   help="model hyper-parameters as JSON for every model, e.g. '{\"input_size\": 64}' for faceres")
     args = p.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default, batch {args.batch_size}, "
           f"median of {args.batches} steps after 3 warm-up steps\n")
@@ -87,7 +91,7 @@ def main(argv=None) -> int:
     for name in args.models:
         configs = list(itertools.product(args.formats, args.precision, args.compile, args.optimizer_impl, args.threads))
         steps = {c: make_step(name, c[0] == "channels-last", c[1], c[2] == "inductor", c[3], c[4] or default_threads,
-                              args.batch_size, {}) for c in configs}
+                              args.batch_size, args.hparams) for c in configs}
         times = {c: [] for c in configs}
         first = {}
         for i in range(args.batches + 3):
@@ -97,7 +101,7 @@ def main(argv=None) -> int:
                     first[c] = t
                 if i >= 3:
                     times[c].append(t)
-        n = count_parameters(build_model(name, 7))
+        n = count_parameters(build_model(name, 7, args.hparams))
         base = statistics.median(times[configs[0]])
         for c, ts in times.items():
             t = statistics.median(ts)

@@ -30,6 +30,9 @@ VENDOR = {
     "blazeface": (NODE_MODULES / "@vladmandic/human/models", {"blazeface.json", "blazeface.bin"}),
 }
 BLAZEFACE_JSON = VENDOR["blazeface"][0] / "blazeface.json"
+# Human's face-description net (HSE FaceRes): pretrained weights for the `faceres` training model.
+# Read at build time only, never served, so not in VENDOR.
+FACERES_JSON = NODE_MODULES / "@vladmandic/human/models/faceres.json"
 
 
 def missing_vendor_files() -> list[Path]:

@@ -76,7 +76,7 @@ def test_every_model_gives_log_probabilities_and_exports_a_static_flatten(name, 
 
 
 def test_unknown_model_name_is_a_clear_error():
-    with pytest.raises(ValueError, match="unknown model 'resnet'.*registered models: attention, baseline, vgg"):
+    with pytest.raises(ValueError, match="unknown model 'resnet'.*registered models: attention, baseline, faceres, vgg"):
         build_model("resnet", 7)
 
 

@@ -38,6 +38,9 @@ DEFAULT_PREPROCESSING = {
 
 # Chosen by eye so a BlazeFace box (web/lib/blazeface.js) framed this way looks like FER2013's
 # registration: forehead to chin filling the frame (BlazeFace centres a little below the eyes).
+# The one input every registered model takes (a model that wants more pixels resizes inside itself).
+DEFAULT_INPUT = {"height": 48, "width": 48, "channels": 1, "layout": "NCHW", "dtype": "float32"}
+
 DEFAULT_CROP = {"shape": "square", "scale": 1.1, "shift_y": -0.05, "fill": 128}
 
 
@@ -50,7 +53,7 @@ def build_metadata(model_name: str, hparams: dict, num_parameters: int, classes,
                   "output": "log_softmax"},
         "classes": list(classes),
         "label_set": label_set,
-        "input": {"height": 48, "width": 48, "channels": 1, "layout": "NCHW", "dtype": "float32"},
+        "input": dict(DEFAULT_INPUT),
         "preprocessing": dict(preprocessing or DEFAULT_PREPROCESSING),
         "crop": dict(crop or DEFAULT_CROP),
         "training": dict(training or {}),
