@@ -11,6 +11,7 @@ own preprocessing; the teachers' probabilities are averaged. The student's targe
 where label(i) is the run's target (the vote distribution for soft label sets, else one-hot), so
 the loss stays the soft cross-entropy training already uses. The teachers are named in the run's
 metadata by file name and weight digest; --resume refuses a different teacher or alpha.
+--init (init_weights) starts the student from a trained checkpoint's weights instead.
 """
 from __future__ import annotations
 
