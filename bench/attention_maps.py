@@ -1,7 +1,7 @@
 """Where the `attention` model looks: its last self-attention block's weights drawn over faces.
 
     python bench/attention_maps.py CHECKPOINT --out reports/attention/attention_maps.png
-    python bench/attention_maps.py CHECKPOINT --csv data/fer2013.csv.gz --out /tmp/maps.png   # FER faces
+    python bench/attention_maps.py CHECKPOINT --csv data/fer2013.csv.gz --out private/fer_maps.png   # FER faces: keep them out of git
 
 For each face: the face, then the mean attention each of the 6x6 feature tokens receives (averaged
 over heads and queries; AttentionCNN.attention_map), upsampled and laid over it, titled with the
