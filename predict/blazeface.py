@@ -9,17 +9,14 @@ translation against TensorFlow running the original GraphDef.
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
 import numpy as np
 
 from fer_browser.paths import BLAZEFACE_JSON as MODEL_JSON, vendor_hint
+from fer_browser.training.tfjs_weights import read_graph_model
 
 from .errors import PredictError
-
-_DTYPES = {"float32": np.float32, "int32": np.int32}
-
 
 class DetectorModelError(PredictError):
     """The BlazeFace files are missing or not the graph this module knows how to translate."""
@@ -30,18 +27,10 @@ def load_tfjs_graph(model_json: Path = MODEL_JSON) -> tuple[list[dict], dict[str
     model_json = Path(model_json)
     if not model_json.is_file():
         raise DetectorModelError(f"face detector weights not found ({model_json}); {vendor_hint()}")
-    spec = json.loads(model_json.read_text())
-    weights: dict[str, np.ndarray] = {}
-    for group in spec["weightsManifest"]:
-        blob = b"".join((model_json.parent / p).read_bytes() for p in group["paths"])
-        offset = 0
-        for w in group["weights"]:
-            if "quantization" in w or w["dtype"] not in _DTYPES:
-                raise DetectorModelError(f"{model_json}: unsupported weight encoding for {w['name']}")
-            dtype = np.dtype(_DTYPES[w["dtype"]])
-            count = int(np.prod(w["shape"], dtype=np.int64))
-            weights[w["name"]] = np.frombuffer(blob, dtype, count, offset).reshape(w["shape"]).copy()
-            offset += count * dtype.itemsize
+    try:
+        spec, weights = read_graph_model(model_json)
+    except (ValueError, OSError) as exc:
+        raise DetectorModelError(f"{model_json}: {exc}") from None
     return spec["modelTopology"]["node"], weights, spec.get("userDefinedMetadata", {}).get("signature", {})
 
 

@@ -33,7 +33,7 @@ def describe_teachers(paths: list[Path], alpha: float) -> dict | None:
         raise ValueError(f"--distill-alpha must be in (0, 1], got {alpha}")
     described = []
     for path in paths:
-        _, meta = model_from_checkpoint(path)
+        meta = load_checkpoint(path)["metadata"]  # trust-checked; the model is built once, in teacher_probs
         described.append({"file": Path(path).name, "model": meta["model"]["name"],
                           "weights_sha256": meta["weights_sha256"]})
     return {"teachers": described, "alpha": alpha, "tta_flip": True}

@@ -1,5 +1,8 @@
 """Read a TF.js graph model's weights as NumPy arrays: its model.json and raw shard bytes only.
 
+Used for the npm package's pretrained nets: FaceRes (training/models/faceres.py) and BlazeFace
+(predict/blazeface.py).
+
 Nothing in the files is executed: the JSON is parsed and each weight is a slice of the
 concatenated shards, reinterpreted as little-endian numbers and dequantized as the manifest says
 (TF.js `quantization`: float16, or uint8/uint16 with scale and min).
