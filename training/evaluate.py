@@ -4,7 +4,9 @@
 
 Prints accuracy and weighted F1 / precision / recall per split (the seed's table) and per-class
 precision and recall; writes OUT/report.json and OUT/confusion_<split>.png. The data and label
-set default to what the checkpoint was trained on (its metadata).
+set default to what the checkpoint was trained on (its metadata). A label set with more classes
+than the model scores it as they are: a 7-class FERPlus model on `--label-set ferplus8` is judged on
+all 8-class majority labels, and the contempt faces it cannot name count as misses.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ def parse_args(argv=None):
     p.add_argument("--csv", type=Path, help="FER2013 CSV (default: the one found in ./data or ../shared/data)")
     p.add_argument("--votes", type=Path, help="FERPlus fer2013new.csv (default: found beside the CSV)")
     p.add_argument("--folder", type=Path, help="evaluate on a folder <split>/<class>/* instead")
-    p.add_argument("--label-set", help="override the checkpoint's label set (same classes required)")
+    p.add_argument("--label-set", help="override the checkpoint's label set (the model's classes must all be in it)")
     p.add_argument("--splits", nargs="+", default=["Training", "PublicTest", "PrivateTest"])
     p.add_argument("--tta", action="store_true", help="average with the horizontally flipped face")
     p.add_argument("--out", type=Path, help="folder for report.json and confusion PNGs (default: beside the checkpoint)")
@@ -69,16 +71,20 @@ def evaluate(args) -> dict:
     model, meta = model_from_checkpoint(args.checkpoint)
     label_set = args.label_set or meta["label_set"]
     data = load_dataset(args.csv, args.votes, args.folder, label_set if label_set != "folder" else "ferplus")
-    if list(data.classes) != list(meta["classes"]):
-        raise DataError(f"the data's classes {list(data.classes)} differ from the model's {meta['classes']}")
+    data_classes, model_classes = list(data.classes), list(meta["classes"])
+    missing = [c for c in model_classes if c not in data_classes]
+    if missing:
+        raise DataError(f"the model's classes {missing} are not in the data's {data_classes}")
+    # The model's answers keep their names; data classes the model lacks are never predicted.
+    to_data = np.array([data_classes.index(c) for c in model_classes])
     results = {}
     train_hashes = _hashes(data.splits["Training"].images) if "Training" in data.splits else set()
     for split in args.splits:
         if split not in data.splits:
             raise DataError(f"no {split} split in the data")
         s = data.splits[split]
-        pred = predict_probs(model, s.images, meta["preprocessing"], tta_flip=args.tta).argmax(1)
-        results[split] = classification_metrics(s.labels, pred, meta["classes"])
+        pred = to_data[predict_probs(model, s.images, meta["preprocessing"], tta_flip=args.tta).argmax(1)]
+        results[split] = classification_metrics(s.labels, pred, data_classes)
         if split != "Training" and train_hashes:
             # FER2013 has exact copies of some test images in Training: report accuracy without them too.
             dup = np.array([h in train_hashes for h in _hashes(s.images, as_list=True)], dtype=bool)
@@ -86,7 +92,8 @@ def evaluate(args) -> dict:
                 "count": int(dup.sum()),
                 "accuracy_without": float((pred[~dup] == s.labels[~dup]).mean()) if (~dup).any() else float("nan")}
     return {"checkpoint": public_source({"checkpoint": str(args.checkpoint)})["checkpoint"], "model": meta["model"],
-            "label_set": label_set, "tta_flip": args.tta, "data": public_source(data.source), "splits": results}
+            "label_set": label_set, "model_classes": model_classes, "tta_flip": args.tta,
+            "data": public_source(data.source), "splits": results}
 
 
 def main(argv=None) -> int:
