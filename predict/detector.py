@@ -89,7 +89,8 @@ def weighted_nms(cands: list[Box], threshold: float, limit: int) -> list[Box]:
         sw = x = y = w = h = 0.0
         for j in range(i, len(cands)):
             c = cands[j]
-            if used[j] or iou(best, c) <= threshold:
+            # the best box always joins its own group, so a threshold of 1 (or more) merges nothing, never divides by 0
+            if used[j] or (j != i and iou(best, c) <= threshold):
                 continue
             used[j] = True
             sw += c.score

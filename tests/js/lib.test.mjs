@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { EmaSmoother } from '../../web/lib/smoothing.js';
 import { checkMetadata, checkPipelineConfig } from '../../web/lib/config.js';
 import { cropRegion, cropSquare, iou } from '../../web/lib/geometry.js';
+import { decode, makeAnchors } from '../../web/lib/blazeface.js';
 
 const CFG = JSON.parse(readFileSync(new URL('../../web/face_pipeline.json', import.meta.url)));
 const META = JSON.parse(readFileSync(new URL('../../models/fer-default/export/metadata.json', import.meta.url)));
@@ -73,4 +74,17 @@ test('crop square and region follow metadata.crop', () => {
   assert.equal(cropRegion({ x: -500, y: 0, width: 50, height: 50 }, META.crop, 640, 480), null);
   assert.equal(iou(box, box), 1);
   assert.equal(iou(box, { x: 500, y: 0, width: 10, height: 10 }), 0);
+});
+
+test('detector merge: overlapping candidates merge below iouThreshold; a threshold of 1 keeps each, finite', () => {
+  const anchors = makeAnchors(CFG.detector);
+  const boxes = new Float32Array(anchors.length * 16), logits = new Float32Array(anchors.length).fill(-20);
+  // anchors 0 and 1 share a cell: two 20-pixel candidates, the second shifted by 2 pixels
+  for (const [i, dx] of [[0, 0], [1, 2]]) { boxes.set([dx, 0, 20, 20], i * 16); logits[i] = 3 - i; }
+  const merged = decode(boxes, logits, anchors, CFG.detector);
+  assert.equal(merged.length, 1);
+  const kept = decode(boxes, logits, anchors, { ...CFG.detector, iouThreshold: 1 });
+  assert.equal(kept.length, 2);
+  assert.ok(kept.every((b) => [b.x, b.y, b.width, b.height].every(Number.isFinite)));
+  assert.ok(kept[0].score > kept[1].score && Math.abs(kept[1].x - kept[0].x - 2 / CFG.detector.inputSize) < 1e-6);
 });

@@ -64,7 +64,8 @@ export function decode(boxes, logits, anchors, cfg) {
     if (used[i]) continue;
     let sw = 0, x = 0, y = 0, w = 0, h = 0;
     for (let j = i; j < cands.length; j++) {
-      if (used[j] || iou(cands[i], cands[j]) <= cfg.iouThreshold) continue;
+      // the best box always joins its own group: a threshold of 1 merges nothing instead of dividing by 0
+      if (used[j] || (j !== i && iou(cands[i], cands[j]) <= cfg.iouThreshold)) continue;
       used[j] = true;
       const c = cands[j];
       sw += c.score; x += c.score * c.x; y += c.score * c.y; w += c.score * c.width; h += c.score * c.height;
