@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from fer_browser.cli import prog
+
 from .console import quiet_libraries
 from .to_tfjs import QUANTIZATIONS
 
@@ -27,7 +29,7 @@ def convert_parser() -> argparse.ArgumentParser:
     from .reference import DEFAULT_FACES, DEFAULT_SEED
 
     p = argparse.ArgumentParser(
-        prog="python -m convert", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog("python -m convert"), epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Convert a trained checkpoint to ONNX, TF SavedModel (onnx-tf) and TF.js, and publish "
                     "it into DIR only if the ONNX model reproduces the checkpoint's recorded predictions on the "
                     "probe faces (and its claimed PublicTest accuracy when FER data is present) and PyTorch, ONNX "
@@ -56,7 +58,7 @@ def convert_parser() -> argparse.ArgumentParser:
 
 def verify_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m convert verify",
+        prog=prog("python -m convert") + " verify",
         description="Verify a converted model directory: every file against manifest.json (changed, missing or "
                     "extra files fail), then parity of ONNX Runtime, "
                     "TF SavedModel and TF.js (wasm, headless Chromium) against the stored PyTorch outputs. "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 # command -> (module whose main() it runs, the extra that installs what it imports)
 COMMANDS = {
@@ -18,6 +19,13 @@ COMMANDS = {
 }
 # tensorflowjs is installed apart: its own dependencies resolve to a pair that crashes at import
 NODEPS = {"tensorflowjs": 'pip install --no-deps tensorflowjs==4.22.0'}
+
+
+def prog(default: str) -> str:
+    """The name that --help and errors show: the installed command when run as one (`fer-predict`),
+    else how the module was started (`default`, e.g. "python -m predict")."""
+    name = Path(sys.argv[0]).name
+    return name if name in COMMANDS else default
 
 
 def _missing(command: str, extra: str, exc: ModuleNotFoundError) -> int | None:

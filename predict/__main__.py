@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from fer_browser.cli import prog
+
 from . import image_cmd, live_cmd
 from .backends import BACKENDS
 from .errors import PredictError
@@ -25,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--checkpoint", type=Path,
                         help="checkpoint for --backend torch (default: checkpoint.pt beside the model directory)")
     common.add_argument("--threads", type=int, default=0, help="CPU threads per model (0 = runtime default)")
-    parser = argparse.ArgumentParser(prog="python -m predict", description=__doc__,
+    parser = argparse.ArgumentParser(prog=prog("python -m predict"), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{image,live}")
     image = sub.add_parser("image", parents=[common], help="annotate photos, print/write JSON per face",

@@ -153,3 +153,20 @@ def test_compare_labels_counts_agreement_on_the_images_ferplus_keeps(tmp_path, c
     out = capsys.readouterr().out
     assert "| Training | 6 | 0.6667 |" in out and "| PublicTest | 4 | 1.0000 |" in out
     assert "| PrivateTest | 3 | 1.0000 |" in out
+
+
+def test_default_data_is_found_in_the_working_folders_data(tmp_path, monkeypatch):
+    """An installed fer-train has no checkout around it: ./data of the folder it runs in is searched,
+    after $FER_DATA_DIR and before the checkout's own folders."""
+    from fer_browser.training.datasets import find_default
+
+    labels, usages, images = make_rows()
+    (tmp_path / "data").mkdir()
+    here = write_fer_csv(tmp_path / "data" / "fer2013.csv.gz", labels, usages, images, gz=True)
+    monkeypatch.delenv("FER_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert find_default("fer2013.csv") == here.resolve()
+    (tmp_path / "elsewhere").mkdir()
+    first = write_fer_csv(tmp_path / "elsewhere" / "fer2013.csv", labels, usages, images)
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert find_default("fer2013.csv") == first.resolve()

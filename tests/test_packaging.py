@@ -146,7 +146,7 @@ def test_every_command_has_help_in_a_full_install(full_venv, tmp_path):
     assert Path(where.strip()).is_relative_to(full_venv.parent)  # the installed copy, not the checkout
     for command in COMMANDS:
         proc = sh(full_venv / command, "--help", cwd=tmp_path, timeout=300)
-        assert proc.stdout.startswith("usage:") and "--help" in proc.stdout, (command, proc.stdout[:200])
+        assert proc.stdout.startswith(f"usage: {command} ") and "--help" in proc.stdout, (command, proc.stdout[:200])
 
 
 def readme_api_snippet() -> str:

@@ -21,9 +21,16 @@ from .labelsets import LabelSet, get_label_set, make_targets
 from .rowstore import ConcatRows, RowFile, take_rows
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Where data is looked for when no path is given: $FER_DATA_DIR, ./data, then ../shared/data.
-DATA_DIRS = [Path(p) for p in [os.environ.get("FER_DATA_DIR", ""), PROJECT_ROOT / "data",
-                               PROJECT_ROOT.parent / "shared" / "data"] if str(p)]
+
+
+def data_dirs() -> list[Path]:
+    """Where data is looked for when no path is given: $FER_DATA_DIR, ./data (the working folder's,
+    which is all an installed fer-train has), then the checkout's data/ and ../shared/data."""
+    found = [Path(p) for p in (os.environ.get("FER_DATA_DIR", ""), Path.cwd() / "data", PROJECT_ROOT / "data",
+                               PROJECT_ROOT.parent / "shared" / "data") if str(p)]
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
 FOLDER_SPLIT_NAMES = {"Training": ("Training", "train"), "PublicTest": ("PublicTest", "val", "valid"),
                       "PrivateTest": ("PrivateTest", "test")}
 
@@ -51,7 +58,7 @@ class Dataset:
 
 
 def find_default(name: str) -> Path | None:
-    for folder in DATA_DIRS:
+    for folder in data_dirs():
         for candidate in (folder / name, folder / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
@@ -159,7 +166,7 @@ def combine(parts: list[Dataset]) -> Dataset:
 
 def load_dataset(csv: Path | None = None, votes: Path | None = None, folder=None,
                  label_set: str = "ferplus", progress: bool = True, class_map: dict | None = None) -> Dataset:
-    """Entry point used by the CLIs; fills in default paths from DATA_DIRS.
+    """Entry point used by the CLIs; fills in default paths from data_dirs().
 
     folder: one path or a list. Folders alone: the first one's classes are the run's. With --csv
     (or --votes) the CSV comes first and its label set's classes are the run's; every folder's
@@ -170,7 +177,8 @@ def load_dataset(csv: Path | None = None, votes: Path | None = None, folder=None
     if csv is not None or votes is not None or not folders:
         csv = csv or find_default("fer2013.csv")
         if csv is None:
-            raise DataError("no FER2013 CSV found; pass --csv PATH (see README: Getting the data)")
+            raise DataError("no FER2013 CSV found in $FER_DATA_DIR, ./data or ../shared/data; pass --csv PATH "
+                            "(see README: Getting the data)")
         if get_label_set(label_set).needs_votes and votes is None:
             votes = find_default("fer2013new.csv")
         parts.append(load_csv_dataset(Path(csv), label_set, votes, progress))

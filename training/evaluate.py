@@ -19,6 +19,8 @@ import hashlib
 
 import numpy as np
 
+from fer_browser.cli import prog
+
 from .checkpoint import CheckpointError, model_from_checkpoint
 from .datasets import load_dataset
 from .errors import DataError
@@ -27,7 +29,7 @@ from .metrics import classification_metrics, plot_confusion, predict_probs
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+    p = argparse.ArgumentParser(prog=prog("python -m training.evaluate"), description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path, help="a checkpoint written by training.train (best.pt / last.pt)")
     p.add_argument("--csv", type=Path, help="FER2013 CSV (default: the one found in ./data or ../shared/data)")

@@ -40,6 +40,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from fer_browser.cli import prog  # noqa: E402
+
 from . import distributed
 from .atomic import atomic_open
 from .augment import augment_batch
@@ -71,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def build_parser(model: str = DEFAULT_MODEL) -> argparse.ArgumentParser:
     recipe = get_spec(model).recipe
-    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
+    p = argparse.ArgumentParser(prog=prog("python -m training.train"), description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     d = p.add_argument_group("data")
     d.add_argument("--csv", type=Path, help="FER2013 CSV (.csv or .csv.gz); default: found in ./data or ../shared/data")
