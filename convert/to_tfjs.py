@@ -4,9 +4,9 @@ Optional weight quantization shrinks the download; TF.js dequantizes at load, so
 accuracy slightly, not speed. float16 halves every weight; uint8 quarters them with one affine
 range per tensor, which costs the most (the biases and the small first and last layers lose most);
 mixed stores only the large tensors (>= MIXED_UINT8_MIN_SIZE values: the deep conv kernels, most
-of the bytes) as uint8 and the rest as float16. On the shipped vgg, PrivateTest top-1 agreement
-with fp32: uint8 3116/3137, mixed 3133/3137 (MODEL_CARD.md, bench/bench_accuracy.py). convert/tfjs_graph.py then removes the Transposes and
-Pads onnx-tf puts around every conv (browser speed; the parity gate checks the result). The graph
+of the bytes) as uint8 and the rest as float16 (measured agreement with fp32 per choice:
+MODEL_CARD.md, Quantization). convert/tfjs_graph.py then removes the Transposes and Pads onnx-tf
+puts around every conv (browser speed; the parity gate checks the result). The graph
 must have no control-flow ops, otherwise the page's `model.predict()` fails ("dynamic op 'Merge',
 use executeAsync").
 """

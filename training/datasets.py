@@ -177,7 +177,7 @@ def load_dataset(csv: Path | None = None, votes: Path | None = None, folder=None
     if csv is not None or votes is not None or not folders:
         csv = csv or find_default("fer2013.csv")
         if csv is None:
-            raise DataError("no FER2013 CSV found in $FER_DATA_DIR, ./data or ../shared/data; pass --csv PATH "
+            raise DataError(f"no FER2013 CSV found in {', '.join(map(str, data_dirs()))}; pass --csv PATH "
                             "(see README: Getting the data)")
         if get_label_set(label_set).needs_votes and votes is None:
             votes = find_default("fer2013new.csv")
