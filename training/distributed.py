@@ -59,8 +59,12 @@ def local_main_first(world: World, fn):
     return result if world.local_rank == 0 else fn()
 
 
-def teardown() -> None:
+def teardown(finished: bool) -> None:
+    """Leave the process group. After a finished run every rank waits for the others first, so no rank
+    tears its connections down while rank 0 is still writing (a gloo peer vanishing mid-run can abort)."""
     if dist.is_available() and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

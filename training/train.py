@@ -25,6 +25,7 @@ import math
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 # Idle OpenMP threads spin 10,000 times, not libgomp's 300,000, before they sleep: on a CPU that
@@ -213,15 +214,27 @@ def autocast_dtype(precision: str, device: str):
     return torch.float16 if precision == "fp16" else torch.bfloat16
 
 
+# errors in what the user gave (data, checkpoint, options): main() prints them in one line
+USER_ERRORS = (DataError, CheckpointError, ValueError)
+
+
 def train(args, data: Dataset | None = None, on_epoch_end=None) -> dict:
     """Run (or resume) training, as one process or as one rank under torchrun; returns the final
     history entry. on_epoch_end(epoch) is a hook (tests use it to interrupt a run)."""
     refuse_existing_out(args)
     world, device = distributed.setup(pick_device(args.device))
+    finished = False
     try:
-        return _train(args, data, on_epoch_end, world, device)
+        result = _train(args, data, on_epoch_end, world, device)
+        finished = True
+        return result
+    except Exception as exc:
+        if world.active and not isinstance(exc, USER_ERRORS):  # say which rank failed and why now:
+            # leaving the group can abort this process before Python prints the traceback
+            print(f"rank {world.rank} failed:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+        raise
     finally:
-        distributed.teardown()
+        distributed.teardown(finished)
 
 
 def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> dict:
@@ -413,7 +426,7 @@ def main(argv=None) -> int:
             print(f"\ninterrupted; the last complete epoch is in {args.out / 'last.pt'}: continue with the same "
                   "command plus --resume", file=sys.stderr)
         return 130
-    except (DataError, CheckpointError, ValueError) as exc:
+    except USER_ERRORS as exc:
         if main_rank or not isinstance(exc, CheckpointError):
             print(f"error: {exc}", file=sys.stderr)
         return 2
