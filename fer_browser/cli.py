@@ -28,6 +28,12 @@ def prog(default: str) -> str:
     return name if name in COMMANDS else default
 
 
+def os_error(exc: OSError) -> str:
+    """One line for a file the OS refused ("runs/x: Permission denied"), without the errno noise."""
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
 def _missing(command: str, extra: str, exc: ModuleNotFoundError) -> int | None:
     """The one-line error for a third-party module that is not installed; None for anything else."""
     top = (exc.name or "").partition(".")[0]

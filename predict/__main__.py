@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fer_browser.cli import prog
+from fer_browser.cli import os_error, prog
 
 from . import image_cmd, live_cmd
 from .backends import BACKENDS
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. an output folder that cannot be created or written
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: {os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_browser.cli import os_error
+
 from .calibration import (DEFAULT_BINS, apply_temperature, calibration_record, expected_calibration_error,
                           fit_temperature, nll, plot_reliability, reliability_bins)
 from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
@@ -184,7 +186,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: {os_error(exc)}", file=sys.stderr)
         return 2
     return 0
 

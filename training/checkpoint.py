@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fer_browser.cli import os_error
+
 from .atomic import atomic_open
 from .metadata import public_metadata, validate_metadata
 from .models import build_model
@@ -191,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: {os_error(exc)}", file=sys.stderr)
         return 2
     return 0
 
