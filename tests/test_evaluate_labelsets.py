@@ -1,11 +1,12 @@
-"""training.evaluate scores a 7-class model on the 8-class FERPlus labels (contempt counted as misses)."""
+"""training.evaluate: a 7-class model on the 8-class FERPlus labels (contempt counted as misses), and ensembles."""
 import numpy as np
 import pytest
+from sklearn.metrics import confusion_matrix
 
 from convert_helpers import make_checkpoint
 from fer_files import make_rows, votes_for, write_fer_csv, write_votes
 from fer_browser.training import evaluate as evaluate_mod
-from fer_browser.training.checkpoint import model_from_checkpoint
+from fer_browser.training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from fer_browser.training.errors import DataError
 from fer_browser.training.metrics import predict_probs
 
@@ -47,3 +48,43 @@ def test_a_seven_class_model_on_eight_class_labels(files):
 def test_a_label_set_without_the_models_classes_is_refused(files):
     with pytest.raises(DataError, match="are not in the data's"):
         _run(files, "--label-set", "fer2013")
+
+
+def test_several_checkpoints_are_scored_as_the_mean_of_their_probabilities(files, tmp_path):
+    csv, votes, ckpt, ferplus, usages, images = files
+    private = (np.array(usages) == "PrivateTest") & (ferplus != 7)
+    truth = ferplus[private]
+    model, meta = model_from_checkpoint(ckpt)
+    first = predict_probs(model, images[private], meta["preprocessing"], tta_flip=True)
+
+    def confusion(p):
+        return confusion_matrix(truth, p.argmax(1), labels=range(7)).tolist()
+
+    # the second member: the same net leaning towards its least-chosen class, by just enough that the
+    # ensemble's answers differ from both members' (so the check below can tell them apart)
+    payload = load_checkpoint(ckpt)
+    k = int(np.bincount(first.argmax(1), minlength=7).argmin())
+    for shift in (0.5, 1.0, 2.0, 4.0):
+        payload["state_dict"]["fc.bias"][k] += shift
+        model.load_state_dict(payload["state_dict"])
+        second = predict_probs(model, images[private], meta["preprocessing"], tta_flip=True)
+        mean = (first + second) / 2
+        if confusion(mean) not in (confusion(first), confusion(second)):
+            break
+    else:
+        pytest.fail("no bias shift made the ensemble differ from both members")
+    save_checkpoint(tmp_path / "leaning.pt", payload)
+    both = evaluate_mod.evaluate(evaluate_mod.parse_args([str(ckpt), str(tmp_path / "leaning.pt"), "--csv", str(csv),
+                                                          "--votes", str(votes), "--splits", "PrivateTest", "--tta"]))
+    assert both["splits"]["PrivateTest"]["confusion_matrix"] == confusion(mean)
+    assert len(both["checkpoint"]) == 2 and len(both["model"]) == 2 and both["tta_flip"]
+
+
+def test_an_ensemble_of_models_with_different_classes_is_refused(files, tmp_path):
+    csv, votes, ckpt = files[:3]
+    payload = load_checkpoint(ckpt)
+    payload["metadata"]["classes"] = list(reversed(payload["metadata"]["classes"]))
+    save_checkpoint(tmp_path / "reordered.pt", payload)
+    with pytest.raises(DataError, match="same classes in the same order"):
+        evaluate_mod.evaluate(evaluate_mod.parse_args([str(ckpt), str(tmp_path / "reordered.pt"), "--csv", str(csv),
+                                                       "--votes", str(votes), "--splits", "PrivateTest"]))

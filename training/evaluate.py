@@ -7,6 +7,11 @@ precision and recall; writes OUT/report.json and OUT/confusion_<split>.png. The 
 set default to what the checkpoint was trained on (its metadata). A label set with more classes
 than the model scores it as they are: a 7-class FERPlus model on `--label-set ferplus8` is judged on
 all 8-class majority labels, and the contempt faces it cannot name count as misses.
+
+Several checkpoints are scored as an ensemble (the mean of their probabilities, each model with its
+own preprocessing): what a distillation teacher made of several models would score.
+
+    python -m training.evaluate models/fer-default/checkpoint.pt runs/student/best.pt --tta --out reports/ens
 """
 from __future__ import annotations
 
@@ -31,7 +36,8 @@ from .metrics import classification_metrics, plot_confusion, predict_probs
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog=prog("python -m training.evaluate"), description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", type=Path, help="a checkpoint written by training.train (best.pt / last.pt)")
+    p.add_argument("checkpoint", type=Path, nargs="+",
+                   help="a checkpoint written by training.train (best.pt / last.pt); several: their ensemble")
     p.add_argument("--csv", type=Path, help="FER2013 CSV (default: the one found in ./data or ../shared/data)")
     p.add_argument("--votes", type=Path, help="FERPlus fer2013new.csv (default: found beside the CSV)")
     p.add_argument("--folder", type=Path, help="evaluate on a folder <split>/<class>/* instead")
@@ -69,8 +75,20 @@ def format_per_class(results: dict, split: str) -> str:
     return "\n".join(lines)
 
 
+def load_models(paths: list[Path]) -> list[tuple]:
+    """(model, metadata) per checkpoint; an ensemble's members must name the same classes in the same order."""
+    models = [model_from_checkpoint(p) for p in paths]
+    first = list(models[0][1]["classes"])
+    for path, (_, meta) in zip(paths[1:], models[1:]):
+        if list(meta["classes"]) != first:
+            raise DataError(f"{path}: predicts {list(meta['classes'])}, {paths[0]} predicts {first}; "
+                            "an ensemble needs the same classes in the same order")
+    return models
+
+
 def evaluate(args) -> dict:
-    model, meta = model_from_checkpoint(args.checkpoint)
+    models = load_models(args.checkpoint)
+    meta = models[0][1]
     label_set = args.label_set or meta["label_set"]
     data = load_dataset(args.csv, args.votes, args.folder, label_set if label_set != "folder" else "ferplus")
     data_classes, model_classes = list(data.classes), list(meta["classes"])
@@ -85,7 +103,9 @@ def evaluate(args) -> dict:
         if split not in data.splits:
             raise DataError(f"no {split} split in the data")
         s = data.splits[split]
-        pred = to_data[predict_probs(model, s.images, meta["preprocessing"], tta_flip=args.tta).argmax(1)]
+        probs = np.mean([predict_probs(model, s.images, m["preprocessing"], tta_flip=args.tta) for model, m in models],
+                        axis=0)
+        pred = to_data[probs.argmax(1)]
         results[split] = classification_metrics(s.labels, pred, data_classes)
         if split != "Training" and train_hashes:
             # FER2013 has exact copies of some test images in Training: report accuracy without them too.
@@ -93,7 +113,9 @@ def evaluate(args) -> dict:
             results[split]["train_duplicates"] = {
                 "count": int(dup.sum()),
                 "accuracy_without": float((pred[~dup] == s.labels[~dup]).mean()) if (~dup).any() else float("nan")}
-    return {"checkpoint": public_source({"checkpoint": str(args.checkpoint)})["checkpoint"], "model": meta["model"],
+    paths = [public_source({"checkpoint": str(p)})["checkpoint"] for p in args.checkpoint]
+    one = len(models) == 1
+    return {"checkpoint": paths[0] if one else paths, "model": meta["model"] if one else [m["model"] for _, m in models],
             "label_set": label_set, "model_classes": model_classes, "tta_flip": args.tta,
             "data": public_source(data.source), "splits": results}
 
@@ -105,15 +127,17 @@ def main(argv=None) -> int:
     except (CheckpointError, DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out = args.out or args.checkpoint.parent
+    out = args.out or args.checkpoint[0].parent
     out.mkdir(parents=True, exist_ok=True)
     res = report["splits"]
+    models = report["model"] if isinstance(report["model"], list) else [report["model"]]
+    name = " + ".join(m["name"] for m in models)
     print(format_table(res))
     print()
     print(format_per_class(res, args.splits[-1]))
     for split, m in res.items():
         plot_confusion(m["confusion_matrix"], list(m["per_class"]), out / f"confusion_{split}.png",
-                       f"{report['model']['name']} on {split} (acc {m['accuracy']:.3f})")
+                       f"{name} on {split} (acc {m['accuracy']:.3f})")
     (out / "report.json").write_text(json.dumps(report, indent=1))
     print(f"\nwrote {out / 'report.json'} and confusion_<split>.png", file=sys.stderr)
     return 0
