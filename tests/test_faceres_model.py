@@ -134,3 +134,21 @@ def test_missing_node_modules_is_a_one_line_error(tmp_path, monkeypatch):
                                          r"\(faceres.json not found\): [^\n]*$"):
         build_model("faceres", 7)
     build_model("faceres", 7, {"pretrained": False})  # the from-scratch network needs no weights
+
+
+def test_a_faceres_checkpoint_loads_without_node_modules(tmp_path, monkeypatch):
+    from convert_helpers import make_checkpoint
+    from fer_browser import paths
+    from fer_browser.training.checkpoint import model_from_checkpoint
+
+    ckpt = make_checkpoint(tmp_path / "f.pt", steps=2, model_name="faceres",
+                           hparams={"input_size": 32, "pretrained": True, "dropout": 0.3})
+    with_files, _ = model_from_checkpoint(ckpt)
+    monkeypatch.setattr(paths, "FACERES_JSON", tmp_path / "faceres.json")  # as in an install without npm files
+    without, meta = model_from_checkpoint(ckpt)  # the weights are the checkpoint's: FaceRes's own are not read
+    assert meta["model"]["hparams"]["pretrained"] and without.frozen_bn  # fine-tuning it keeps BN frozen
+    x = torch.randn(3, 1, 48, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(without(x), with_files(x), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="faceres needs the pretrained weights"):
+        build_model("faceres", 7)  # a fresh pretrained model still does

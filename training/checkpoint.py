@@ -55,7 +55,8 @@ def probe_fingerprint(state_dict: dict, meta: dict) -> dict:
     # fork the RNG: building the model draws initial weights, and a save in the middle of training
     # must not move the RNG that --resume restores (else a resumed run diverges)
     with torch.random.fork_rng(devices=[]):
-        model = build_model(meta["model"]["name"], len(meta["classes"]), meta["model"].get("hparams"))
+        model = build_model(meta["model"]["name"], len(meta["classes"]), meta["model"].get("hparams"),
+                            weights_follow=True)
     model.load_state_dict(state_dict)
     pixels, _ = probe_pixels(PROBE_COUNT, meta, PROBE_SEED)
     with torch.inference_mode():
@@ -150,7 +151,8 @@ def model_from_checkpoint(path_or_payload) -> tuple[torch.nn.Module, dict]:
     payload = path_or_payload if isinstance(path_or_payload, dict) else load_checkpoint(path_or_payload)
     meta = payload["metadata"]
     try:
-        model = build_model(meta["model"]["name"], len(meta["classes"]), meta["model"].get("hparams"))
+        model = build_model(meta["model"]["name"], len(meta["classes"]), meta["model"].get("hparams"),
+                            weights_follow=True)
     except ValueError as exc:
         raise CheckpointError(str(exc)) from None
     try:

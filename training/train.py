@@ -257,7 +257,8 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
         train_split = train_split.head(args.limit)
 
     torch.manual_seed(args.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
-    model = build_model(args.model, len(data.classes), args.hparams)
+    # --init and --resume load weights next: a pretrained model need not read its own first
+    model = build_model(args.model, len(data.classes), args.hparams, weights_follow=bool(args.init or args.resume))
     args.init_record = init_weights(model, args.init, args.model, data.classes) if args.init else None
     meta = build_metadata(args.model, {**get_spec(args.model).hparams, **args.hparams}, count_parameters(model),
                           data.classes, data.label_set, training=config_of(args), data=data.source)

@@ -79,11 +79,15 @@ def get_spec(name: str) -> ModelSpec:
         raise ValueError(f"unknown model {name!r}; registered models: {', '.join(sorted(REGISTRY))}") from None
 
 
-def build_model(name: str, num_classes: int, hparams: dict | None = None) -> nn.Module:
+def build_model(name: str, num_classes: int, hparams: dict | None = None, weights_follow: bool = False) -> nn.Module:
+    """The registered model. weights_follow: the caller loads a state dict next (a checkpoint), so a
+    model built on pretrained weights (faceres) skips reading them: it loads without node_modules."""
     spec = get_spec(name)
     params = {**spec.hparams, **(hparams or {})}
     if "widths" in params:
         params["widths"] = tuple(params["widths"])
+    if weights_follow and "pretrained" in params:
+        params["read_pretrained"] = False
     return spec.build(num_classes=num_classes, **params)
 
 

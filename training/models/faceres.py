@@ -172,7 +172,7 @@ class FaceResFER(nn.Module):
     """
 
     def __init__(self, num_classes: int = 7, input_size: int = 112, pretrained: bool = True,
-                 dropout: float = 0.3):
+                 dropout: float = 0.3, read_pretrained: bool = True):
         super().__init__()
         if not 32 <= int(input_size) <= 448:
             raise ValueError(f"faceres input_size must be 32..448 px, got {input_size}")
@@ -189,8 +189,8 @@ class FaceResFER(nn.Module):
         offset = torch.tensor(CAFFE_BGR_MEAN).reshape(1, 3, 1, 1)
         self.register_buffer("offset", p["mean"] * p["pixel_scale"] - offset, persistent=False)
         self.trunk = FaceResTrunk(int(input_size))
-        self.frozen_bn = bool(pretrained)
-        if pretrained:
+        self.frozen_bn = bool(pretrained)  # a pretrained trunk trains with frozen BN, also when loaded from a checkpoint
+        if pretrained and read_pretrained:
             load_graph_weights(self.trunk)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(EMBEDDING, num_classes)
