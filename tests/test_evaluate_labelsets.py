@@ -8,6 +8,7 @@ from fer_files import make_rows, votes_for, write_fer_csv, write_votes
 from fer_browser.training import evaluate as evaluate_mod
 from fer_browser.training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from fer_browser.training.errors import DataError
+from fer_browser.training.labelsets import FER2013_CLASSES
 from fer_browser.training.metrics import predict_probs
 
 
@@ -45,9 +46,28 @@ def test_a_seven_class_model_on_eight_class_labels(files):
         float((pred[~contempt] == ferplus[private][~contempt]).mean()), abs=1e-12)
 
 
-def test_a_label_set_without_the_models_classes_is_refused(files):
-    with pytest.raises(DataError, match="are not in the data's"):
-        _run(files, "--label-set", "fer2013")
+def test_a_ferplus_model_on_fer2013_labels_matches_classes_by_emotion(files):
+    _, _, ckpt, _, usages, images = files
+    private = np.array(usages) == "PrivateTest"
+    res = _run(files, "--label-set", "fer2013")
+    model, meta = model_from_checkpoint(ckpt)
+    pred = predict_probs(model, images[private], meta["preprocessing"]).argmax(1)
+    fer2013 = make_rows()[0][private]  # the CSV's own labels, FER2013's class order
+    to_fer2013 = {"anger": "angry", "happiness": "happy", "sadness": "sad"}
+    order = [FER2013_CLASSES.index(to_fer2013.get(c, c)) for c in meta["classes"]]
+    assert res["splits"]["PrivateTest"]["n"] == private.sum()
+    assert res["splits"]["PrivateTest"]["accuracy"] == pytest.approx(
+        float((np.array(order)[pred] == fer2013).mean()), abs=1e-12)
+
+
+def test_a_label_set_without_the_models_classes_is_refused(files, tmp_path):
+    csv, votes, ckpt = files[:3]
+    payload = load_checkpoint(ckpt)
+    payload["metadata"]["classes"] = ["confusion", *payload["metadata"]["classes"][1:]]
+    save_checkpoint(tmp_path / "renamed.pt", payload)
+    with pytest.raises(DataError, match=r"the model's classes \['confusion'\] are not in the data's"):
+        evaluate_mod.evaluate(evaluate_mod.parse_args([str(tmp_path / "renamed.pt"), "--csv", str(csv),
+                                                       "--votes", str(votes), "--splits", "PrivateTest"]))
 
 
 def test_several_checkpoints_are_scored_as_the_mean_of_their_probabilities(files, tmp_path):

@@ -6,7 +6,9 @@ Prints accuracy and weighted F1 / precision / recall per split (the seed's table
 precision and recall; writes OUT/report.json and OUT/confusion_<split>.png. The data and label
 set default to what the checkpoint was trained on (its metadata). A label set with more classes
 than the model scores it as they are: a 7-class FERPlus model on `--label-set ferplus8` is judged on
-all 8-class majority labels, and the contempt faces it cannot name count as misses.
+all 8-class majority labels, and the contempt faces it cannot name count as misses. FER2013's and
+FERPlus's names for the same emotion match ("happy" = "happiness"), so a FERPlus model can be scored
+on `--label-set fer2013` and the other way round.
 
 Several checkpoints are scored as an ensemble (the mean of their probabilities, each model with its
 own preprocessing): what a distillation teacher made of several models would score.
@@ -29,6 +31,7 @@ from fer_browser.cli import prog
 from .checkpoint import CheckpointError, model_from_checkpoint
 from .datasets import load_dataset
 from .errors import DataError
+from .labelsets import FER2013_TO_FERPLUS
 from .metadata import public_source
 from .metrics import classification_metrics, plot_confusion, predict_probs
 
@@ -75,6 +78,10 @@ def format_per_class(results: dict, split: str) -> str:
     return "\n".join(lines)
 
 
+# one emotion under FER2013's and FERPlus's names, both ways ("happy" <-> "happiness")
+SAME_EMOTION = {**FER2013_TO_FERPLUS, **{v: k for k, v in FER2013_TO_FERPLUS.items()}}
+
+
 def load_models(paths: list[Path]) -> list[tuple]:
     """(model, metadata) per checkpoint; an ensemble's members must name the same classes in the same order."""
     models = [model_from_checkpoint(p) for p in paths]
@@ -92,11 +99,13 @@ def evaluate(args) -> dict:
     label_set = args.label_set or meta["label_set"]
     data = load_dataset(args.csv, args.votes, args.folder, label_set if label_set != "folder" else "ferplus")
     data_classes, model_classes = list(data.classes), list(meta["classes"])
-    missing = [c for c in model_classes if c not in data_classes]
+    # The model's answers keep their names (FER2013's and FERPlus's names for one emotion count as
+    # the same); data classes the model lacks are never predicted.
+    names = {c: c if c in data_classes else SAME_EMOTION.get(c, c) for c in model_classes}
+    missing = [c for c in model_classes if names[c] not in data_classes]
     if missing:
         raise DataError(f"the model's classes {missing} are not in the data's {data_classes}")
-    # The model's answers keep their names; data classes the model lacks are never predicted.
-    to_data = np.array([data_classes.index(c) for c in model_classes])
+    to_data = np.array([data_classes.index(names[c]) for c in model_classes])
     results = {}
     train_hashes = _hashes(data.splits["Training"].images) if "Training" in data.splits else set()
     for split in args.splits:
