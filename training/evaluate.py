@@ -31,7 +31,7 @@ from fer_browser.cli import prog
 from .checkpoint import CheckpointError, model_from_checkpoint
 from .datasets import load_dataset
 from .errors import DataError
-from .labelsets import FER2013_TO_FERPLUS
+from .labelsets import SAME_EMOTION
 from .metadata import public_source
 from .metrics import classification_metrics, plot_confusion, predict_probs
 
@@ -76,10 +76,6 @@ def format_per_class(results: dict, split: str) -> str:
     for c, m in results[split]["per_class"].items():
         lines.append(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['support']} |")
     return "\n".join(lines)
-
-
-# one emotion under FER2013's and FERPlus's names, both ways ("happy" <-> "happiness")
-SAME_EMOTION = {**FER2013_TO_FERPLUS, **{v: k for k, v in FER2013_TO_FERPLUS.items()}}
 
 
 def load_models(paths: list[Path]) -> list[tuple]:

@@ -19,6 +19,8 @@ FER2013_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neut
 # the same emotion under each dataset's name (to compare the two label sets image by image)
 FER2013_TO_FERPLUS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
                       "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}
+# either dataset's name -> the other's ("happy" <-> "happiness"): scoring a model on the other's labels
+SAME_EMOTION = {**FER2013_TO_FERPLUS, **{v: k for k, v in FER2013_TO_FERPLUS.items()}}
 
 
 @dataclass(frozen=True)
