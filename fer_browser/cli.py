@@ -34,6 +34,12 @@ def os_error(exc: OSError) -> str:
     return f"{exc.filename}: {reason}" if exc.filename else reason
 
 
+def error(exc: Exception) -> int:
+    """Print a CLI's one-line `error: ...` for an expected failure (bad input, a refused file); return 2."""
+    print(f"error: {os_error(exc) if isinstance(exc, OSError) else exc}", file=sys.stderr)
+    return 2
+
+
 def _missing(command: str, extra: str, exc: ModuleNotFoundError) -> int | None:
     """The one-line error for a third-party module that is not installed; None for anything else."""
     top = (exc.name or "").partition(".")[0]

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fer_browser.cli import os_error, prog
+from fer_browser.cli import error, prog
 
 from . import image_cmd, live_cmd
 from .backends import BACKENDS
@@ -49,12 +49,8 @@ def main(argv=None) -> int:
         command.prepare(args)  # bad options and output paths are refused before the model loads
         pipeline = Pipeline(args.model_dir, args.backend, args.checkpoint, threads=args.threads)
         return command.run(args, pipeline)
-    except PredictError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # e.g. an output folder that cannot be created or written
-        print(f"error: {os_error(exc)}", file=sys.stderr)
-        return 2
+    except (PredictError, OSError) as exc:  # OSError: e.g. an output folder that cannot be created or written
+        return error(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

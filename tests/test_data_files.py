@@ -116,6 +116,9 @@ def test_votes_join_by_row_and_reject_misaligned_files(tmp_path, fer_csv):
     (tmp_path / "cols.csv").write_text("Usage,neutral\nTraining,3\n")
     with pytest.raises(DataError, match="missing column"):
         read_votes(tmp_path / "cols.csv")
+    (tmp_path / "votes.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe" * 50)  # not text: one line, no traceback
+    with pytest.raises(DataError, match="votes.png: not a readable CSV"):
+        read_votes(tmp_path / "votes.png")
 
 
 def test_decoded_arrays_are_cached_by_content(tmp_path, fer_csv, monkeypatch):

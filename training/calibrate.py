@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_browser.cli import os_error
+from fer_browser.cli import error
 
 from .calibration import (DEFAULT_BINS, apply_temperature, calibration_record, expected_calibration_error,
                           fit_temperature, nll, plot_reliability, reliability_bins)
@@ -182,12 +182,8 @@ def main(argv=None) -> int:
             write_checkpoint(model, report["calibration"])
             print(f"stored calibration (T = {report['calibration']['temperature']}) in {args.source}; re-run "
                   f"`python -m convert {args.source} --out DIR` so the export carries it", file=sys.stderr)
-    except (CheckpointError, DataError, ManifestError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {os_error(exc)}", file=sys.stderr)
-        return 2
+    except (CheckpointError, DataError, ManifestError, ValueError, OSError) as exc:
+        return error(exc)
     return 0
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer_browser.cli import os_error
+from fer_browser.cli import error
 
 from .atomic import atomic_open
 from .metadata import public_metadata, validate_metadata
@@ -191,12 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             model_from_checkpoint(payload)
             print(f"{args.checkpoint}: OK ({FORMAT}, {len(payload['state_dict'])} tensors, "
                   f"weights sha256 {payload['metadata']['weights_sha256']})")
-    except CheckpointError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {os_error(exc)}", file=sys.stderr)
-        return 2
+    except (CheckpointError, OSError) as exc:  # OSError: e.g. an output folder that cannot be written
+        return error(exc)
     return 0
 
 

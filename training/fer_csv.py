@@ -46,6 +46,21 @@ def open_text(path: Path):
     return open(path, "r", encoding="utf-8", newline="")
 
 
+def read_header(reader, path: Path, required, hint: str) -> list[str]:
+    """The CSV's header row, stripped; a DataError naming the file if it is empty, unreadable
+    (binary, a truncated gzip) or lacks a required column (`hint` says what was expected)."""
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise DataError(f"{path}: file is empty") from None
+    except (UnicodeDecodeError, OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({exc})") from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; {hint}")
+    return header
+
+
 def parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
     tokens = text.split()
     if len(tokens) != NUM_PIXELS:
@@ -72,15 +87,7 @@ def iter_records(path: Path, progress: bool = False):
     path = Path(path)
     with open_text(path) as fh:
         reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise DataError(f"{path}: file is empty") from None
-        except (UnicodeDecodeError, OSError, EOFError) as exc:
-            raise DataError(f"{path}: not a readable CSV ({exc})") from None
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected header emotion,pixels,Usage")
+        header = read_header(reader, path, REQUIRED_COLUMNS, "expected header emotion,pixels,Usage")
         col = {name: header.index(name) for name in REQUIRED_COLUMNS}
         rows = tqdm(reader, desc=f"parsing {path.name}", unit=" rows", disable=not progress, mininterval=1.0)
         count = 0

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
-from .fer_csv import SPLITS, open_text
+from .fer_csv import SPLITS, open_text, read_header
 
 EMOTION_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 VOTE_COLUMNS = EMOTION_COLUMNS + ("unknown", "NF")
@@ -23,13 +23,7 @@ def read_votes(path: Path, expected_usage: np.ndarray | None = None) -> np.ndarr
     path = Path(path)
     with open_text(path) as fh:
         reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise DataError(f"{path}: file is empty") from None
-        missing = [c for c in ("Usage",) + VOTE_COLUMNS if c not in header]
-        if missing:
-            raise DataError(f"{path}: missing column(s) {', '.join(missing)}; is this FERPlus fer2013new.csv?")
+        header = read_header(reader, path, ("Usage",) + VOTE_COLUMNS, "is this FERPlus fer2013new.csv?")
         idx = [header.index(c) for c in VOTE_COLUMNS]
         usage_col = header.index("Usage")
         votes, usages = [], []
