@@ -7,7 +7,7 @@ from fer_browser.training import cache, csvcache
 from fer_browser.training.datasets import load_csv_dataset
 from fer_browser.training.errors import DataError
 from fer_browser.training.fer_csv import read_fer_csv
-from fer_browser.training.ferplus_votes import read_votes
+from fer_browser.training.ferplus_votes import VOTE_COLUMNS, read_votes
 
 
 def test_reads_plain_and_gzip_identically(tmp_path):
@@ -119,6 +119,10 @@ def test_votes_join_by_row_and_reject_misaligned_files(tmp_path, fer_csv):
     (tmp_path / "votes.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe" * 50)  # not text: one line, no traceback
     with pytest.raises(DataError, match="votes.png: not a readable CSV"):
         read_votes(tmp_path / "votes.png")
+    good = "Usage,Image name," + ",".join(VOTE_COLUMNS) + "\n" + "Training,x.png,10,0,0,0,0,0,0,0,0,0\n" * 1000
+    (tmp_path / "torn.csv").write_bytes(good.encode() + b"\xff\xfe" * 500)  # bytes that are not text, 35 KB in
+    with pytest.raises(DataError, match="torn.csv: not a readable CSV"):
+        read_votes(tmp_path / "torn.csv")
 
 
 def test_decoded_arrays_are_cached_by_content(tmp_path, fer_csv, monkeypatch):

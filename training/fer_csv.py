@@ -46,15 +46,22 @@ def open_text(path: Path):
     return open(path, "r", encoding="utf-8", newline="")
 
 
-def read_header(reader, path: Path, required, hint: str) -> list[str]:
-    """The CSV's header row, stripped; a DataError naming the file if it is empty, unreadable
-    (binary, a truncated gzip) or lacks a required column (`hint` says what was expected)."""
+def csv_rows(fh, path: Path):
+    """csv.reader over an open text file, where undecodable bytes, a truncated gzip or broken CSV
+    quoting anywhere in the file end in one DataError naming it, not a traceback."""
     try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise DataError(f"{path}: file is empty") from None
-    except (UnicodeDecodeError, OSError, EOFError) as exc:
+        yield from csv.reader(fh)
+    except (UnicodeDecodeError, OSError, EOFError, csv.Error) as exc:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: not a readable CSV ({exc})") from None
+
+
+def read_header(rows, path: Path, required, hint: str) -> list[str]:
+    """The header row of `rows` (csv_rows), stripped; a DataError naming the file if it is empty or
+    lacks a required column (`hint` says what was expected)."""
+    header = next(rows, None)
+    if header is None:
+        raise DataError(f"{path}: file is empty")
+    header = [h.strip() for h in header]
     missing = [c for c in required if c not in header]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; {hint}")
@@ -86,28 +93,25 @@ def iter_records(path: Path, progress: bool = False):
     Errors name the file and the 1-based line number; a file without data rows is an error too."""
     path = Path(path)
     with open_text(path) as fh:
-        reader = csv.reader(fh)
+        reader = csv_rows(fh, path)
         header = read_header(reader, path, REQUIRED_COLUMNS, "expected header emotion,pixels,Usage")
         col = {name: header.index(name) for name in REQUIRED_COLUMNS}
         rows = tqdm(reader, desc=f"parsing {path.name}", unit=" rows", disable=not progress, mininterval=1.0)
         count = 0
-        try:
-            for line, row in enumerate(rows, start=2):
-                if not row:  # blank line (e.g. a trailing newline)
-                    continue
-                if len(row) != len(header):
-                    raise DataError(f"{path}: row {line}: expected {len(header)} fields, got {len(row)}")
-                label = row[col["emotion"]].strip()
-                if not (label.isascii() and label.isdigit()) or int(label) >= NUM_FER_CLASSES:
-                    raise DataError(f"{path}: row {line}: emotion label {label!r} is not in "
-                                    f"0..{NUM_FER_CLASSES - 1} (column emotion)")
-                usage = row[col["Usage"]].strip()
-                if usage not in SPLITS:
-                    raise DataError(f"{path}: row {line}: Usage {usage!r} is not one of {', '.join(SPLITS)} (column Usage)")
-                count += 1
-                yield line, int(label), SPLITS.index(usage), row[col["pixels"]]
-        except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, csv.Error) as exc:
-            raise DataError(f"{path}: not a readable CSV ({exc})") from None
+        for line, row in enumerate(rows, start=2):
+            if not row:  # blank line (e.g. a trailing newline)
+                continue
+            if len(row) != len(header):
+                raise DataError(f"{path}: row {line}: expected {len(header)} fields, got {len(row)}")
+            label = row[col["emotion"]].strip()
+            if not (label.isascii() and label.isdigit()) or int(label) >= NUM_FER_CLASSES:
+                raise DataError(f"{path}: row {line}: emotion label {label!r} is not in "
+                                f"0..{NUM_FER_CLASSES - 1} (column emotion)")
+            usage = row[col["Usage"]].strip()
+            if usage not in SPLITS:
+                raise DataError(f"{path}: row {line}: Usage {usage!r} is not one of {', '.join(SPLITS)} (column Usage)")
+            count += 1
+            yield line, int(label), SPLITS.index(usage), row[col["pixels"]]
     if not count:
         raise DataError(f"{path}: no data rows")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
-from .fer_csv import SPLITS, open_text, read_header
+from .fer_csv import SPLITS, csv_rows, open_text, read_header
 
 EMOTION_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 VOTE_COLUMNS = EMOTION_COLUMNS + ("unknown", "NF")
@@ -22,7 +22,7 @@ def read_votes(path: Path, expected_usage: np.ndarray | None = None) -> np.ndarr
     """Return votes (N,10) float32 in VOTE_COLUMNS order; check row count and Usage against FER2013."""
     path = Path(path)
     with open_text(path) as fh:
-        reader = csv.reader(fh)
+        reader = csv_rows(fh, path)
         header = read_header(reader, path, ("Usage",) + VOTE_COLUMNS, "is this FERPlus fer2013new.csv?")
         idx = [header.index(c) for c in VOTE_COLUMNS]
         usage_col = header.index("Usage")
