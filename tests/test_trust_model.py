@@ -150,6 +150,30 @@ def test_upgrade_migrates_an_old_checkpoint_exactly_and_refuses_it_before(tmp_pa
     assert proc.returncode == 0 and new["metadata"]["weights_sha256"] in proc.stdout
 
 
+def test_release_keeps_weights_and_metadata_and_drops_the_resume_state(tmp_path):
+    """A model shipped from last.pt must not carry optimizer/RNG state (3x the bytes, no use to a user)."""
+    payload = torch.load(SHIPPED / "checkpoint.pt", weights_only=True)
+    adam = {"exp_avg": torch.ones(656_143), "exp_avg_sq": torch.ones(656_143)}  # AdamW keeps 2 per weight
+    last = {**payload, "optimizer": {"state": {0: adam}, "param_groups": []},
+            "torch_rng": torch.get_rng_state(), "epoch": 20, "history": [{"epoch": 20, "val_acc": 0.88}]}
+    torch.save(last, tmp_path / "last.pt")
+    proc = _cli("training.checkpoint", "release", tmp_path / "last.pt", tmp_path / "release.pt")
+    assert proc.returncode == 0 and "weights and metadata only" in proc.stdout, proc.stderr
+    released = torch.load(tmp_path / "release.pt", weights_only=True)
+    assert set(released) == {"format", "state_dict", "metadata"}
+    assert released["metadata"] == payload["metadata"]
+    assert all(torch.equal(released["state_dict"][k], v) for k, v in payload["state_dict"].items())
+    assert (tmp_path / "release.pt").stat().st_size < (tmp_path / "last.pt").stat().st_size / 2
+    # a damaged source is refused, not released under a fresh digest
+    sd = dict(last["state_dict"]); first = next(iter(sd)); sd[first] = sd[first] + 1
+    torch.save({**last, "state_dict": sd}, tmp_path / "forged.pt")
+    proc = _cli("training.checkpoint", "release", tmp_path / "forged.pt", tmp_path / "forged-release.pt")
+    _one_line_refusal(proc, "weights do not match their recorded sha256")
+    assert not (tmp_path / "forged-release.pt").exists()
+    # and what the product ships is such a release
+    assert set(torch.load(SHIPPED / "checkpoint.pt", weights_only=True)) == {"format", "state_dict", "metadata"}
+
+
 # --- 2: consistently wrong weights fail the model gate --------------------------------------
 
 def test_consistently_swapped_classifier_rows_fail_the_model_gate(tmp_path):

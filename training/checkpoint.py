@@ -9,6 +9,7 @@ so every writer gets them. Older checkpoints are refused with the command that u
 
     python -m training.checkpoint upgrade OLD.pt NEW.pt     # re-save (weights_only) with digest + probe
     python -m training.checkpoint check CHECKPOINT.pt       # verify one, print its digest
+    python -m training.checkpoint release runs/x/last.pt models/NAME/checkpoint.pt   # weights + metadata only
 """
 from __future__ import annotations
 
@@ -172,6 +173,18 @@ def upgrade(old: Path, new: Path) -> dict:
     return load_checkpoint(new)
 
 
+def release(src: Path, dst: Path) -> dict:
+    """Copy a checked checkpoint keeping only weights and metadata: what a shipped model carries.
+
+    last.pt also holds the optimizer, scheduler, RNG states and history for --resume (three times
+    the weights' size, and nothing a user of the model needs); the weights digest is unchanged."""
+    payload = load_checkpoint(src)
+    save_checkpoint(dst, {"state_dict": payload["state_dict"], "metadata": payload["metadata"]})
+    released = load_checkpoint(dst)
+    assert released["metadata"]["weights_sha256"] == payload["metadata"]["weights_sha256"]
+    return released
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.checkpoint", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -181,11 +194,19 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("new", type=Path, help="output checkpoint (may be OLD itself: written atomically)")
     ck = sub.add_parser("check", help="check a checkpoint (zip CRCs, weights_only load, weights digest)")
     ck.add_argument("checkpoint", type=Path)
+    rel = sub.add_parser("release", help="copy a checkpoint keeping only weights and metadata (drops the "
+                                         "optimizer, scheduler and RNG states that last.pt keeps for --resume)")
+    rel.add_argument("checkpoint", type=Path)
+    rel.add_argument("out", type=Path, help="output checkpoint (may be CHECKPOINT itself: written atomically)")
     args = p.parse_args(argv)
     try:
         if args.command == "upgrade":
             payload = upgrade(args.old, args.new)
             print(f"wrote {args.new} ({FORMAT}, weights sha256 {payload['metadata']['weights_sha256']})")
+        elif args.command == "release":
+            payload = release(args.checkpoint, args.out)
+            print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes: weights and metadata only; "
+                  f"weights sha256 {payload['metadata']['weights_sha256']})")
         else:
             payload = load_checkpoint(args.checkpoint)
             model_from_checkpoint(payload)
