@@ -4,7 +4,6 @@ Rows are joined to FER2013 by position (Image names are not row numbers; some ar
 """
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
