@@ -144,7 +144,11 @@ def test_upgrade_migrates_an_old_checkpoint_exactly_and_refuses_it_before(tmp_pa
     new = load_checkpoint(tmp_path / "new.pt")
     for k, v in old["state_dict"].items():
         assert torch.equal(new["state_dict"][k], v), k
-    assert new["metadata"]["probe"] == payload["metadata"]["probe"]  # same weights, same fingerprint
+    # same weights, same fingerprint: recomputed here (upgrade had none to keep), so equal within the
+    # last bits that another CPU's kernels change, never compared exactly
+    fresh, shipped = new["metadata"]["probe"], payload["metadata"]["probe"]
+    assert fresh["top1"] == shipped["top1"]
+    np.testing.assert_allclose(fresh["log_probs"], shipped["log_probs"], atol=1e-3)
     assert new["metadata"]["data"]["csv"] == "fer2013.csv"  # the machine's path is not carried over
     proc = _cli("training.checkpoint", "check", tmp_path / "new.pt")
     assert proc.returncode == 0 and new["metadata"]["weights_sha256"] in proc.stdout
@@ -305,9 +309,15 @@ def test_published_reference_is_the_regenerated_scikit_image_faces():
     assert src["faces"] == "scikit-image" and src["origin"] == ORIGIN and "fer" not in src
     assert set(ref["kinds"]) == {"face", "edge"} and ref["kinds"].count("face") == src["count"]
     pixels, names = probe_pixels(src["count"], meta, src["seed"])
-    assert pixels_sha256(pixels) == src["pixels_sha256"] and ref["names"][:len(names)] == names
+    assert ref["names"][:len(names)] == names
     stored = np.fromfile(export / ref["inputs_file"], "<f4").reshape(ref["shape"])
-    np.testing.assert_array_equal(stored[:len(pixels)], normalize(pixels, meta["preprocessing"]))
+    # the published bytes are what their record says; the faces regenerated on this CPU are the same
+    # faces, but another CPU may round a few pixels one grey level the other way (never hash those)
+    pre = meta["preprocessing"]
+    published = np.rint((stored[:len(pixels), 0] * pre["std"] + pre["mean"]) * pre["pixel_scale"]).astype(np.uint8)
+    assert pixels_sha256(published) == src["pixels_sha256"]
+    diff = np.abs(published.astype(int) - pixels.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, (diff.max(), (diff > 0).sum())
     assert len(stored) == len(pixels) + 4  # + the edge inputs, and nothing else
     parity = json.loads((export / "parity.json").read_text())
     fer = parity["inputs"]["source"].get("fer")  # the gate saw real FER faces; only their count is recorded

@@ -4,8 +4,11 @@ Trust: loading never runs code from the file. Before torch.load (weights_only=Tr
 plain values only; a pickle that needs any other global is refused) every zip member's CRC is
 checked, and after it the weights' digest must equal the one recorded at save time. Format
 "fer-checkpoint/2": metadata.weights_sha256 (see weights_digest) and metadata.probe (the model's
-probabilities on the redistributable probe faces, training/probes.py) are added by save_checkpoint,
-so every writer gets them. Older checkpoints are refused with the command that upgrades them:
+log-probabilities on the redistributable probe faces, training/probes.py) are added by save_checkpoint,
+so every writer gets them. A re-save of the same weights (release, calibrate --write, upgrade) keeps
+the recorded fingerprint after checking it on this machine, within the probes' tolerance: the faces
+and the kernels of another CPU differ in the last bits, so the machine that saved it is never
+replaced silently by this one. Older checkpoints are refused with the command that upgrades them:
 
     python -m training.checkpoint upgrade OLD.pt NEW.pt     # re-save (weights_only) with digest + probe
     python -m training.checkpoint check CHECKPOINT.pt       # verify one, print its digest
@@ -31,7 +34,7 @@ from .atomic import atomic_open
 from .metadata import public_metadata, validate_metadata
 from .models import build_model
 from .preprocess import normalize
-from .probes import PROBE_COUNT, PROBE_SEED, SET, pixels_sha256, probe_pixels
+from .probes import FINGERPRINT_VERSION, PROBE_COUNT, PROBE_SEED, compare_fingerprint, fingerprint_record, probe_pixels
 
 FORMAT = "fer-checkpoint/2"
 
@@ -51,40 +54,59 @@ def weights_digest(state_dict: dict) -> str:
     return h.hexdigest()
 
 
-def probe_fingerprint(state_dict: dict, meta: dict) -> dict:
-    """The model's probabilities on the probe faces: what a converted model must reproduce."""
+def probe_log_probs(state_dict: dict, meta: dict, count: int = PROBE_COUNT, seed: int = PROBE_SEED) -> np.ndarray:
+    """The model's log-probabilities on the probe faces, computed here."""
     # fork the RNG: building the model draws initial weights, and a save in the middle of training
     # must not move the RNG that --resume restores (else a resumed run diverges)
     with torch.random.fork_rng(devices=[]):
         model = build_model(meta["model"]["name"], len(meta["classes"]), meta["model"].get("hparams"),
                             weights_follow=True)
     model.load_state_dict(state_dict)
-    pixels, _ = probe_pixels(PROBE_COUNT, meta, PROBE_SEED)
+    pixels, _ = probe_pixels(count, meta, seed)
     with torch.inference_mode():
-        probs = model.eval()(torch.from_numpy(normalize(pixels, meta["preprocessing"]))).exp().double().numpy()
-    return {"set": SET, "count": PROBE_COUNT, "seed": PROBE_SEED, "pixels_sha256": pixels_sha256(pixels),
-            "top1": probs.argmax(1).tolist(), "probs": np.round(probs, 6).tolist()}
+        return model.eval()(torch.from_numpy(normalize(pixels, meta["preprocessing"]))).double().numpy()
 
 
-_last_probe: tuple[str, str, dict] | None = None  # best.pt and last.pt of one epoch share the weights
+def probe_fingerprint(state_dict: dict, meta: dict) -> dict:
+    """The model's log-probabilities on the probe faces: what a converted model must reproduce."""
+    return fingerprint_record(probe_log_probs(state_dict, meta))
+
+
+_last_probe: tuple[str, str, np.ndarray] | None = None  # best.pt and last.pt of one epoch share the weights
+
+
+def _fingerprint_for(path: Path, state: dict, meta: dict, digest: str) -> dict:
+    """A fresh fingerprint for new weights; the recorded one, checked here, for a re-save of the same."""
+    global _last_probe
+    key = json.dumps([meta["model"], meta["classes"], meta["input"], meta["preprocessing"], meta["crop"]],
+                     sort_keys=True)
+    if _last_probe is None or _last_probe[:2] != (digest, key):
+        try:
+            _last_probe = (digest, key, probe_log_probs(state, meta))
+        except (ValueError, RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"{path}: the weights do not fit the model its metadata names ({exc})") from None
+    recorded = meta.get("probe")
+    if not (isinstance(recorded, dict) and meta.get("weights_sha256") == digest):
+        return fingerprint_record(_last_probe[2])
+    if recorded.get("count") != PROBE_COUNT or recorded.get("seed") != PROBE_SEED:
+        raise CheckpointError(f"{path}: the recorded probe fingerprint is not of this version's probe set")
+    check = compare_fingerprint(_last_probe[2], recorded)
+    if not check["passed"]:
+        raise CheckpointError(f"{path}: these weights do not reproduce the checkpoint's recorded fingerprint "
+                              f"({check.get('error') or 'median |dlog p| %.3g' % check['median_max_abs_dlogp']}); "
+                              "refusing to record a new one over it")
+    # the same weights: keep the record (format 1 is rewritten in the current format, once checked)
+    return copy.deepcopy(recorded) if recorded.get("version") == FINGERPRINT_VERSION else fingerprint_record(_last_probe[2])
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
     """Write payload (state_dict, metadata, any plain training state) with format, digest and probe."""
-    global _last_probe
     if "state_dict" not in payload or "metadata" not in payload:
         raise CheckpointError(f"{path}: a checkpoint needs a state_dict and metadata")
     state = {k: v.detach().cpu().contiguous() for k, v in payload["state_dict"].items()}
     meta = public_metadata(payload["metadata"])
     digest = weights_digest(state)
-    key = json.dumps([meta["model"], meta["classes"], meta["input"], meta["preprocessing"], meta["crop"]],
-                     sort_keys=True)
-    if _last_probe is None or _last_probe[:2] != (digest, key):
-        try:
-            _last_probe = (digest, key, probe_fingerprint(state, meta))
-        except (ValueError, RuntimeError, KeyError) as exc:
-            raise CheckpointError(f"{path}: the weights do not fit the model its metadata names ({exc})") from None
-    meta.update(weights_sha256=digest, probe=copy.deepcopy(_last_probe[2]))
+    meta.update(probe=_fingerprint_for(path, state, meta, digest), weights_sha256=digest)
     with atomic_open(path) as fh:
         torch.save({**payload, "format": FORMAT, "state_dict": state, "metadata": meta}, fh)
 
@@ -96,6 +118,8 @@ def check_archive(path: Path) -> None:
             bad = zf.testzip()
     except zipfile.BadZipFile as exc:
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (not a valid zip archive: {exc})") from None
+    except OSError as exc:  # permissions, a folder, an I/O error: say so, not "damaged"
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except Exception as exc:  # zlib/struct errors from a damaged member header
         raise CheckpointError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})") from None
     if bad is not None:
@@ -144,6 +168,10 @@ def load_checkpoint(path: Path) -> dict:
     recorded = payload["metadata"].get("weights_sha256")
     if recorded != weights_digest(payload["state_dict"]):
         raise CheckpointError(f"{path}: weights do not match their recorded sha256 (the file was altered after it was saved)")
+    bad = [k for k, t in payload["state_dict"].items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:  # a diverged run saves NaN weights with a valid digest: they would answer "nan" for every face
+        raise CheckpointError(f"{path}: weights hold NaN or infinite values ({bad[0]}"
+                              f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); the training run diverged")
     return payload
 
 

@@ -1,11 +1,16 @@
 """Probe faces we may redistribute: crops of the photos scikit-image ships, with seeded augmentations.
 
 Two uses, one generator:
-- at save time a checkpoint records the model's probabilities on the first PROBE_COUNT faces
+- at save time a checkpoint records the model's log-probabilities on the first PROBE_COUNT faces
   (metadata "probe"): a fingerprint of its predictions that the conversion gate checks without any
   dataset, so consistently wrong weights (not only damaged files) are caught;
 - an export's published parity reference (reference_inputs.bin) is made of these faces, so no
   FER2013 image is committed or served.
+
+The faces are regenerated on whatever machine checks them, and another CPU may round a float
+differently (OpenBLAS, OpenCV and torch pick kernels by CPU: AVX-512 vs AVX2), so a few pixels can
+come out one grey level off. Nothing here is hashed or compared exactly: compare_fingerprint
+tolerates that and still catches wrong weights (see its docstring for the measured margins).
 
 Photos: skimage.data.astronaut() (Eileen Collins, NASA: public domain) and skimage.data.camera()
 (CC0, Lav Varshney). Face i comes from photo i % 2 and its own generator (seed, i): flip, rotation,
@@ -34,7 +39,10 @@ def _gray(name: str, weights) -> np.ndarray:
     img = getattr(skimage.data, name)()
     if img.ndim == 2:
         return img.astype(np.float32)
-    return img[..., :3].astype(np.float32) @ np.asarray(weights, np.float32)
+    # element-wise float64, not a BLAS product: the same bits on every CPU before the one rounding
+    rgb = img[..., :3].astype(np.float64)
+    w = [float(v) for v in weights]
+    return (rgb[..., 0] * w[0] + rgb[..., 1] * w[1] + rgb[..., 2] * w[2]).astype(np.float32)
 
 
 def probe_pixels(count: int, meta: dict, seed: int = PROBE_SEED) -> tuple[np.ndarray, list[str]]:
@@ -68,4 +76,48 @@ def probe_pixels(count: int, meta: dict, seed: int = PROBE_SEED) -> tuple[np.nda
 
 
 def pixels_sha256(pixels: np.ndarray) -> str:
+    """A record of which bytes were published (reference_inputs.bin); never compared with regenerated faces."""
     return hashlib.sha256(np.ascontiguousarray(pixels, np.uint8).tobytes()).hexdigest()
+
+
+# A fingerprint is format 2: log-probabilities (format 1 recorded rounded probabilities).
+FINGERPRINT_VERSION = 2
+# Per face, d = max over classes of |delta log p|; the gate looks at the median d over the faces and at
+# top-1 agreement. Measured on fer-default (`python bench/fingerprint_margins.py`, its table is in
+# MODEL_CARD.md): one grey level on 20 pixels of every face moves the median d by ~0.01, another CPU's
+# kernels by ~1e-5; swapped classifier rows, a flipped or negated conv, or another model move it by 0.6-7.
+MEDIAN_LOGP_TOLERANCE = 0.05
+TOP1_MIN_AGREEMENT = 0.9
+LEGACY_PROB_FLOOR = 1e-4  # format 1 rounded probabilities to 6 decimals: their logs mean nothing below this
+
+
+def fingerprint_record(log_probs: np.ndarray) -> dict:
+    """What a checkpoint stores: the probe set, and its model's log-probabilities on the faces."""
+    lp = np.asarray(log_probs, np.float64)
+    return {"set": SET, "version": FINGERPRINT_VERSION, "count": int(len(lp)), "seed": PROBE_SEED,
+            "top1": lp.argmax(1).tolist(), "log_probs": np.round(lp, 5).tolist()}
+
+
+def compare_fingerprint(log_probs: np.ndarray, probe: dict) -> dict:
+    """Do `log_probs` (a model's, on probe_pixels(probe's count and seed)) reproduce the recorded ones?
+
+    Robust statistics, not exact bytes: a few pixels one grey level off change a few faces a little,
+    while wrong weights change every face. Format-1 records are compared on log(max(p, 1e-4))."""
+    got = np.asarray(log_probs, np.float64)
+    if probe.get("version", 1) == 1 and "probs" in probe:
+        want = np.log(np.maximum(np.asarray(probe["probs"], np.float64), LEGACY_PROB_FLOOR))
+        got_cmp = np.log(np.maximum(np.exp(got), LEGACY_PROB_FLOOR))
+    elif probe.get("version") == FINGERPRINT_VERSION and "log_probs" in probe:
+        want, got_cmp = np.asarray(probe["log_probs"], np.float64), got
+    else:
+        return {"passed": False, "error": f"unknown probe fingerprint format {probe.get('version')!r} "
+                                          f"(this version reads 1 and {FINGERPRINT_VERSION})"}
+    if got_cmp.shape != want.shape:
+        return {"passed": False, "error": f"outputs of shape {list(got.shape)}, the checkpoint recorded {list(want.shape)}"}
+    per_face = np.abs(got_cmp - want).max(1)
+    median = float(np.median(per_face))
+    top1 = float((got.argmax(1) == np.asarray(probe["top1"])).mean())
+    return {"faces": int(len(got)), "median_max_abs_dlogp": median, "max_abs_dlogp": float(per_face.max()),
+            "top1_agreement": top1, "tolerance": MEDIAN_LOGP_TOLERANCE, "min_top1": TOP1_MIN_AGREEMENT,
+            "format": int(probe.get("version", 1)),
+            "passed": median <= MEDIAN_LOGP_TOLERANCE and top1 >= TOP1_MIN_AGREEMENT}
