@@ -11,7 +11,7 @@ MODEL   ?= fer-default
 # TF.js weight storage for `make convert` (QUANTIZE= for fp32); the shipped model uses mixed (uint8 large kernels + float16)
 QUANTIZE ?= mixed
 
-.PHONY: setup run test bench ablations train-default convert verify wheel clean help
+.PHONY: setup run test test-generic-cpu bench ablations train-default convert verify wheel clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -44,8 +44,19 @@ $(SERVE_VENV)/.installed: requirements/serve.txt
 run: $(SERVE_VENV)/.installed node_modules/.installed  ## install only what serving needs and serve the web app on http://127.0.0.1:5000 (PORT=...)
 	$(SERVE_VENV)/bin/python server.py --port $(PORT)
 
-test: setup  ## run the whole test suite
+# The numerics-sensitive tests run a second time on the generic kernels of tests/generic_cpu.env
+# (OpenBLAS, ATen, oneDNN, OpenCV), so a result that depends on this CPU fails here, not on a user's.
+NUMERICS_TESTS := tests/test_cpu_profile.py tests/test_fingerprint_portability.py tests/test_trust_model.py \
+	tests/test_shipped_model.py tests/test_convert.py tests/test_calibration.py tests/test_predict_detector.py \
+	tests/test_predict_preprocess.py tests/test_predict_cli.py tests/test_predict_outputs.py
+
+test: setup  ## run the whole test suite, then its numerics-sensitive part again on generic CPU kernels
 	$(PYTHON) -m pytest
+	$(MAKE) --no-print-directory test-generic-cpu
+
+test-generic-cpu: setup  ## the numerics-sensitive tests on generic CPU kernels (tests/generic_cpu.env)
+	env $$(grep -v '^#' tests/generic_cpu.env | xargs) $(PYTHON) -m pytest $(NUMERICS_TESTS) \
+		-k "not sigterm and not sigkilled and not bench_prints"  # signals and timing: no float result involved
 
 bench: setup  ## run the benchmarks in bench/ (slow; results are printed as tables)
 	$(PYTHON) -m bench

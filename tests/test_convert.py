@@ -71,7 +71,8 @@ def test_conversion_passes_gate_and_writes_the_layout(converted, small_checkpoin
                                 "source": parity["inputs"]["source"]}
     assert parity["inputs"]["source"]["faces"] == "scikit-image" and "fer" not in parity["inputs"]["source"]
     gate = parity["model_gate"]  # the converted model reproduces the checkpoint's recorded predictions
-    assert gate["passed"] and gate["fingerprint"]["max_abs_dprob"] <= 1e-3 and "accuracy" not in gate
+    fp = gate["fingerprint"]  # ONNX Runtime vs the PyTorch record: kernel rounding only, far under the tolerance
+    assert gate["passed"] and fp["median_max_abs_dlogp"] <= 1e-3 and fp["top1_agreement"] == 1.0 and "accuracy" not in gate
 
     # the gate above ran the rewritten graph: NHWC end to end, one Transpose in and one out
     ops = [n["op"] for n in json.loads((out / "tfjs/model.json").read_text())["modelTopology"]["node"]]
