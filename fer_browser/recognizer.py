@@ -37,14 +37,18 @@ class RecognizedFace:
 
 
 class Recognizer:
-    """Recognizer(model_dir=None)(image) -> [RecognizedFace]; model_dir defaults to the shipped model."""
+    """Recognizer(model_dir=None)(image) -> [RecognizedFace]; model_dir defaults to the shipped model.
 
-    def __init__(self, model_dir: str | os.PathLike | None = None, *, threads: int = 0):
+    prior_strength: tau of the prior correction (the metadata's "prior"): None = the metadata's default,
+    0 = off; larger values show rare emotions (fear, disgust) more often, at some cost in accuracy."""
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, *, threads: int = 0,
+                 prior_strength: float | None = None):
         from fer_browser.predict.pipeline import Pipeline
 
         try:
             self._pipeline = Pipeline(Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR,
-                                      threads=threads)
+                                      threads=threads, prior_strength=prior_strength)
         except PredictError as exc:  # raised afresh: one line, no chain of internal frames
             raise PredictError(str(exc)) from None
         self.classes: list[str] = list(self._pipeline.classes)
