@@ -89,7 +89,7 @@ def measure(log_probs: np.ndarray, labels: np.ndarray, classes, temperature: flo
 def choose(table: dict, split: str = "PublicTest") -> float:
     """The tau with the highest macro-F1 on `split` (ties: the smallest tau)."""
     rows = table[split]
-    return min(rows, key=lambda tau: (-round(rows[tau]["f1_macro"], 12), float(tau)))
+    return float(min(rows, key=lambda tau: (-round(rows[tau]["f1_macro"], 12), float(tau))))
 
 
 def run(args) -> tuple[dict, object]:
@@ -117,10 +117,10 @@ def run(args) -> tuple[dict, object]:
         lp = model.log_probs(s.images, args.batch_size, f"{split} ({len(s)} faces)")
         table[split] = {f"{tau:g}": measure(lp, s.labels, classes, temperature, prior, tau) for tau in args.taus}
     chosen = choose(table)
-    strength = float(chosen) if args.strength is None else args.strength
+    strength = chosen if args.strength is None else args.strength
     report = {"source": public_path(str(args.source)), "model": meta["model"]["name"], "label_set": label_set,
               "labels": "majority", "temperature": temperature, "one_pass": True,
-              "prior": prior_record(prior, strength, source, classes), "chosen_on_PublicTest": float(chosen),
+              "prior": prior_record(prior, strength, source, classes), "chosen_on_PublicTest": chosen,
               "rule": "highest PublicTest macro-F1 (ties: the smaller tau)", "splits": table}
     return report, model
 
