@@ -54,6 +54,20 @@ class Recognizer:
         self.classes: list[str] = list(self._pipeline.classes)
         self.metadata: dict = self._pipeline.meta
 
+    @property
+    def prior_strength(self) -> float:
+        """tau of the prior correction in use; assign to change the next answers (None = the metadata's)."""
+        return self._pipeline.backend.strength
+
+    @prior_strength.setter
+    def prior_strength(self, tau: float | None) -> None:
+        from fer_browser.predict.backends import prior_strength
+
+        try:
+            self._pipeline.backend.strength = prior_strength(self.metadata, tau)
+        except PredictError as exc:
+            raise PredictError(str(exc)) from None
+
     def __call__(self, image) -> list[RecognizedFace]:
         rgb = _to_rgb(image)
         return [RecognizedFace(box=(f.box.x, f.box.y, f.box.width, f.box.height), score=f.box.score,

@@ -5,11 +5,10 @@ Both take the batch made by preprocess.faces_to_batch and return probabilities (
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
-
-import math
 
 from fer_browser.training.calibration import adjusted_probabilities
 from fer_browser.training.manifest import ManifestError, check_manifest

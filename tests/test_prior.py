@@ -89,7 +89,7 @@ def _model_copy(tmp_path, prior: dict | None):
 
 
 def test_predict_and_recognizer_apply_the_prior_at_the_chosen_strength(tmp_path):
-    from fer_browser import Recognizer
+    from fer_browser import PredictError, Recognizer
     from fer_browser.predict.pipeline import Pipeline
     from predict_helpers import astronaut
 
@@ -106,8 +106,15 @@ def test_predict_and_recognizer_apply_the_prior_at_the_chosen_strength(tmp_path)
         np.testing.assert_allclose(face.probs, adjusted_probabilities(lp[None], T, prior["probabilities"], tau)[0],
                                    atol=1e-5)
     assert plain.probs[1] > default.probs[1] > strong.probs[1]
-    [face] = Recognizer(folder, prior_strength=2)(astronaut())
+    recognize = Recognizer(folder, prior_strength=2)
+    [face] = recognize(astronaut())
     np.testing.assert_allclose(list(face.probabilities.values()), strong.probs, atol=1e-6)
+    recognize.prior_strength = 0
+    [face] = recognize(astronaut())
+    assert recognize.prior_strength == 0
+    np.testing.assert_allclose(list(face.probabilities.values()), plain.probs, atol=1e-6)
+    with pytest.raises(PredictError, match=r"\[0, 2\]"):
+        recognize.prior_strength = 2.5
 
 
 def test_a_strength_the_model_cannot_use_is_refused_in_one_line(tmp_path):
