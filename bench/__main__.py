@@ -29,6 +29,7 @@ def main(argv=None) -> int:
         ["bench_inference.py", "--model-dir", str(args.model_dir)],
         ["bench_browser.py", "--model-dir", str(args.model_dir)],
         ["bench_accuracy.py", "--model-dir", str(args.model_dir)],
+        ["bench_robustness.py", "--checkpoint", str(args.model_dir.resolve().parent / "checkpoint.pt")],
         ["bench_server.py", "--model-dir", str(args.model_dir)],
     ]
     failed = 0

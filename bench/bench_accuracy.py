@@ -5,7 +5,8 @@
 The parity gate compares backends on 260 inputs; this runs every image of the split (FERPlus
 majority labels by default) through PyTorch (the checkpoint), ONNX Runtime, the TF SavedModel and
 TF.js on the wasm backend in headless Chromium (the page's own model code, so a quantized TF.js
-download is measured as users get it). Prints accuracy per backend and top-1 agreement with PyTorch.
+download is measured as users get it). Prints accuracy, balanced accuracy (mean per-class recall),
+macro-F1 and per-class recall per backend, and top-1 agreement with PyTorch.
 A few minutes on 2 CPU cores.
 """
 from __future__ import annotations
@@ -50,6 +51,7 @@ def main(argv=None) -> int:
     from fer_browser.training.checkpoint import CheckpointError, model_from_checkpoint
     from fer_browser.training.datasets import load_dataset
     from fer_browser.training.errors import DataError
+    from fer_browser.training.metrics import classification_metrics
     from fer_browser.training.preprocess import normalize
 
     try:
@@ -76,12 +78,20 @@ def main(argv=None) -> int:
             out = browser.run(len(x), INPUTS, batch=64)
         label = f"TF.js {out['backend']} (Chromium{', ' + meta['quantization'] if meta.get('quantization') else ''})"
         preds[label] = np.array(out["probs"]).argmax(1)
-    results = {name: {"accuracy": float((p == split.labels).mean()),
-                      "agreement_with_pytorch": float((p == preds["PyTorch"]).mean())} for name, p in preds.items()}
+    classes = list(meta["classes"])
+    results = {}
+    for name, p in preds.items():
+        m = classification_metrics(split.labels, p, classes)
+        results[name] = {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
+                         "f1_macro": m["f1_macro"], "recall": {c: v["recall"] for c, v in m["per_class"].items()},
+                         "agreement_with_pytorch": float((p == preds["PyTorch"]).mean())}
     print(f"{meta['model']['name']} on {args.split} ({len(x)} images, {args.label_set} labels), {args.model_dir}\n")
-    print("| backend | accuracy | top-1 agreement with PyTorch |\n|---|---:|---:|")
+    print("| backend | accuracy | balanced accuracy | macro-F1 | top-1 agreement with PyTorch | "
+          + " | ".join(f"{c} recall" for c in classes) + " |\n|---|---:|---:|---:|---:|" + "---:|" * len(classes))
     for name, r in results.items():
-        print(f"| {name} | {r['accuracy']:.4f} | {r['agreement_with_pytorch'] * len(x):.0f}/{len(x)} |")
+        print(f"| {name} | {r['accuracy']:.4f} | {r['balanced_accuracy']:.4f} | {r['f1_macro']:.4f} | "
+              f"{r['agreement_with_pytorch'] * len(x):.0f}/{len(x)} | "
+              + " | ".join(f"{r['recall'][c]:.3f}" for c in classes) + " |")
     if args.json:
         args.json.write_text(json.dumps({"split": args.split, "n": len(x), "results": results}, indent=2))
     return 0

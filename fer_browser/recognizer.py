@@ -37,18 +37,36 @@ class RecognizedFace:
 
 
 class Recognizer:
-    """Recognizer(model_dir=None)(image) -> [RecognizedFace]; model_dir defaults to the shipped model."""
+    """Recognizer(model_dir=None)(image) -> [RecognizedFace]; model_dir defaults to the shipped model.
 
-    def __init__(self, model_dir: str | os.PathLike | None = None, *, threads: int = 0):
+    prior_strength: tau of the prior correction (the metadata's "prior"): None = the metadata's default,
+    0 = off; larger values show rare emotions (fear, disgust) more often, at some cost in accuracy."""
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, *, threads: int = 0,
+                 prior_strength: float | None = None):
         from fer_browser.predict.pipeline import Pipeline
 
         try:
             self._pipeline = Pipeline(Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR,
-                                      threads=threads)
+                                      threads=threads, prior_strength=prior_strength)
         except PredictError as exc:  # raised afresh: one line, no chain of internal frames
             raise PredictError(str(exc)) from None
         self.classes: list[str] = list(self._pipeline.classes)
         self.metadata: dict = self._pipeline.meta
+
+    @property
+    def prior_strength(self) -> float:
+        """tau of the prior correction in use; assign to change the next answers (None = the metadata's)."""
+        return self._pipeline.backend.strength
+
+    @prior_strength.setter
+    def prior_strength(self, tau: float | None) -> None:
+        from fer_browser.predict.backends import prior_strength
+
+        try:
+            self._pipeline.backend.strength = prior_strength(self.metadata, tau)
+        except PredictError as exc:
+            raise PredictError(str(exc)) from None
 
     def __call__(self, image) -> list[RecognizedFace]:
         rgb = _to_rgb(image)

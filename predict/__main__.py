@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--checkpoint", type=Path,
                         help="checkpoint for --backend torch (default: checkpoint.pt beside the model directory)")
     common.add_argument("--threads", type=int, default=0, help="CPU threads per model (0 = runtime default)")
+    common.add_argument("--balanced", type=float, metavar="TAU",
+                        help="prior correction strength in [0, 2]: counter the training set's bias towards frequent "
+                             "emotions (0 = off; default: the model metadata's prior strength, 0 without a prior)")
     parser = argparse.ArgumentParser(prog=prog("python -m predict"), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{image,live}")
@@ -47,7 +50,8 @@ def main(argv=None) -> int:
 
         command = image_cmd if args.command == "image" else live_cmd
         command.prepare(args)  # bad options and output paths are refused before the model loads
-        pipeline = Pipeline(args.model_dir, args.backend, args.checkpoint, threads=args.threads)
+        pipeline = Pipeline(args.model_dir, args.backend, args.checkpoint, threads=args.threads,
+                            prior_strength=args.balanced)
         return command.run(args, pipeline)
     except (PredictError, OSError) as exc:  # OSError: e.g. an output folder that cannot be created or written
         return error(exc)

@@ -5,11 +5,12 @@ Both take the batch made by preprocess.faces_to_batch and return probabilities (
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
-from fer_browser.training.calibration import apply_temperature
+from fer_browser.training.calibration import adjusted_probabilities
 from fer_browser.training.manifest import ManifestError, check_manifest
 from fer_browser.training.metadata import validate_metadata
 
@@ -33,17 +34,36 @@ def load_metadata(model_dir: Path) -> dict:
         raise PredictError(f"{path}: {exc}") from None
 
 
-def to_probabilities(outputs: np.ndarray, meta: dict) -> np.ndarray:
-    """Probabilities as the page shows them: with the metadata's calibration temperature T, if any,
-    softmax(log(p) / T) (the same as softmax(logits / T)); without it, the model's own."""
+def prior_strength(meta: dict, strength: float | None = None) -> float:
+    """The prior-correction strength tau to use: `strength` if given (0 = off), else the metadata's default
+    (0 for a model without a prior)."""
+    prior = meta.get("prior")
+    if strength is None:
+        return float(prior["strength"]) if prior else 0.0
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not (
+            math.isfinite(strength) and 0 <= strength <= 2):
+        raise PredictError(f"the prior strength (--balanced) must be a number in [0, 2], got {strength!r}")
+    if strength and not prior:
+        raise PredictError("this model has no prior in its metadata, so it cannot be balanced; add one with "
+                           "`python -m training.prior CHECKPOINT --write` and re-run `python -m convert`")
+    return float(strength)
+
+
+def to_probabilities(outputs: np.ndarray, meta: dict, strength: float = 0.0) -> np.ndarray:
+    """Probabilities as the page shows them: z = log(p) / T - tau * log(prior), softmax(z), with the
+    metadata's calibration temperature T (1 without one) and its prior (tau = `strength`; no prior, no shift).
+    For logits the first term is the same as log_softmax(logits) / T up to a constant."""
     kind = meta["model"].get("output", "log_softmax")
     if kind not in ("log_softmax", "logits"):
         raise PredictError(f"metadata: unknown model output kind {kind!r}")
-    return apply_temperature(outputs, meta.get("calibration", {}).get("temperature", 1.0))
+    prior = meta.get("prior")
+    return adjusted_probabilities(outputs, meta.get("calibration", {}).get("temperature", 1.0),
+                                  prior["probabilities"] if prior else None, strength)
 
 
 class OnnxBackend:
     name = "onnx"
+    strength = 0.0  # prior correction; set by predict.pipeline.Pipeline
 
     def __init__(self, model_dir: Path, meta: dict, threads: int = 0):
         import onnxruntime as ort
@@ -71,11 +91,12 @@ class OnnxBackend:
                                   for i in range(len(batch))])
         else:
             out = self.session.run(None, {self.input_name: batch})[0]
-        return to_probabilities(out, self.meta)
+        return to_probabilities(out, self.meta, self.strength)
 
 
 class TorchBackend:
     name = "torch"
+    strength = 0.0
 
     def __init__(self, checkpoint: Path, meta: dict):
         import torch
@@ -95,7 +116,7 @@ class TorchBackend:
             return np.zeros((0, len(self.meta["classes"])), np.float32)
         with self.torch.inference_mode():
             out = self.model(self.torch.from_numpy(np.ascontiguousarray(batch))).numpy()
-        return to_probabilities(out, self.meta)
+        return to_probabilities(out, self.meta, self.strength)
 
 
 def default_checkpoint(model_dir: Path) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import load_metadata, make_backend
+from .backends import load_metadata, make_backend, prior_strength as prior_strength_of
 from .detector import Box, FaceDetector
 from .preprocess import faces_to_batch
 
@@ -32,14 +32,19 @@ class Face:
 
 
 class Pipeline:
-    """Pipeline(model_dir)(rgb) -> [Face]; rgb is an RGB uint8 (H, W, 3) array."""
+    """Pipeline(model_dir)(rgb) -> [Face]; rgb is an RGB uint8 (H, W, 3) array.
+
+    prior_strength: tau of the prior correction (metadata "prior"); None = the metadata's default, 0 = off."""
 
     def __init__(self, model_dir: Path = DEFAULT_MODEL_DIR, backend: str = "onnx",
-                 checkpoint: Path | None = None, detector: FaceDetector | None = None, threads: int = 0):
+                 checkpoint: Path | None = None, detector: FaceDetector | None = None, threads: int = 0,
+                 prior_strength: float | None = None):
         self.model_dir = Path(model_dir)
         self.meta = load_metadata(self.model_dir)
         self.classes = list(self.meta["classes"])
+        strength = prior_strength_of(self.meta, prior_strength)  # refused before any model loads
         self.backend = make_backend(backend, self.model_dir, self.meta, checkpoint, threads)
+        self.backend.strength = strength
         self.detector = detector or FaceDetector(threads=threads)
 
     def classify(self, rgb: np.ndarray, boxes: list[Box]) -> list[Face]:

@@ -21,6 +21,22 @@ def test_metrics_hand_computed():
     f1 = [2 * 0.75 / 1.75, 0.5, 2 * (2 / 3) / (5 / 3)]
     assert m["f1_weighted"] == pytest.approx((4 * f1[0] + 2 * f1[1] + 2 * f1[2]) / 8)
     assert m["confusion_matrix"] == [[3, 1, 0], [0, 1, 1], [0, 0, 2]]
+    # every class counts once, whatever its support: mean recall (3/4 + 1/2 + 1) / 3, mean F1 (6/7 + 1/2 + 4/5) / 3
+    assert m["balanced_accuracy"] == pytest.approx((0.75 + 0.5 + 1) / 3)
+    assert m["f1_macro"] == pytest.approx((6 / 7 + 0.5 + 0.8) / 3)
+    assert f1 == pytest.approx([6 / 7, 0.5, 0.8])
+
+
+def test_balanced_metrics_average_the_classes_present_and_see_a_missed_rare_class():
+    classes = ["a", "b", "c"]
+    # 9 of class a all right, the one b called a, c never occurs: accuracy 0.9, but b's recall is 0
+    y_true = np.array([0] * 9 + [1])
+    y_pred = np.array([0] * 10)
+    m = classification_metrics(y_true, y_pred, classes)
+    assert m["accuracy"] == pytest.approx(0.9)
+    assert m["balanced_accuracy"] == pytest.approx((1 + 0) / 2)
+    # F1 of a: P 9/10, R 1 -> 18/19; of b: 0; c (no image, never predicted) is left out
+    assert m["f1_macro"] == pytest.approx((18 / 19 + 0) / 2)
 
 
 def test_training_curves_mark_the_best_epoch_and_plot_validation_loss(tmp_path):

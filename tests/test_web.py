@@ -381,6 +381,56 @@ def test_parity_panel_passes_on_the_shipped_model(browser):
         srv.stop()
 
 
+def test_balanced_slider_changes_the_displayed_probabilities(browser, model_dir, photos, tmp_path):
+    """A model whose metadata has a prior: the slider starts at its strength (0 here); moving it to 2
+    re-analyses the photo with z = log p / T - 2 log prior, and the bars and heading show the new numbers."""
+    from fer_browser.training.calibration import adjusted_probabilities
+    from fer_browser.training.manifest import write_manifest
+    folder = tmp_path / "export"
+    shutil.copytree(model_dir, folder)
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    srv = Server(model_dir)
+    try:  # the prior makes the astronaut's top class the common one, so balancing pulls it down
+        o = Opened(browser, srv.url + "/")
+        upload(o.page, photos / "astronaut.jpg")
+        top = int(np.argmax(results(o.page)[0]["probs"]))
+        assert o.page.evaluate("document.getElementById('balance').disabled")  # this model has no prior
+        o.clean()
+    finally:
+        srv.stop()
+    n = len(meta["classes"])
+    prior = [0.7 if k == top else 0.3 / (n - 1) for k in range(n)]
+    meta["prior"] = {"version": 1, "probabilities": prior, "strength": 0, "source": "test"}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    write_manifest(folder)
+    srv = Server(folder)
+    try:
+        o = Opened(browser, srv.url + "/")
+        assert not o.page.evaluate("document.getElementById('balance').disabled")
+        assert "rare ones such as fear and disgust are shown more often" in o.page.text_content("#balance-note")
+        upload(o.page, photos / "astronaut.jpg")
+        [before] = results(o.page)
+        heading = o.page.text_content("#faces .face h2")
+        o.page.evaluate("""ferApp.state.results = [];
+            const s = document.getElementById('balance'); s.value = '2';
+            s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));""")
+        wait_js(o.page, "ferApp.state.results.length === 1")
+        [after] = results(o.page)
+        assert after["box"] == before["box"] and o.page.text_content("#balance-value") == "2"
+        temperature = meta.get("calibration", {}).get("temperature", 1.0)
+        lp = np.log(np.array(before["probs"], np.float64)) * temperature  # the model's log p, up to a constant
+        expected = adjusted_probabilities(lp[None], temperature, prior, 2.0)[0]
+        np.testing.assert_allclose(after["probs"], expected, atol=1e-4)
+        assert after["probs"][top] < before["probs"][top] - 0.05
+        shown = o.page.text_content("#faces .face h2")
+        assert shown != heading and shown == f"Face 1: {after['label']} ({math.floor(100 * max(after['probs']) + 0.5)}%)"
+        bar = o.page.text_content(f"#faces .face .bar:nth-of-type({top + 1}) .pct")
+        assert bar == f"{100 * after['probs'][top]:.0f}%"
+        o.clean()
+    finally:
+        srv.stop()
+
+
 def test_backend_switch_to_webgl(open_page, photos):
     o = open_page()
     o.page.select_option("#backend", "webgl")

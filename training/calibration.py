@@ -32,6 +32,19 @@ def apply_temperature(log_probs: np.ndarray, temperature: float) -> np.ndarray:
     return out.astype(lp.dtype) if lp.dtype.kind == "f" else out
 
 
+def adjusted_probabilities(log_probs: np.ndarray, temperature: float = 1.0, prior=None,
+                           strength: float = 0.0) -> np.ndarray:
+    """The one order every reader follows (web/lib/emotion.js is the other copy):
+    z = log(p) / T - tau * log(prior), probs = softmax(z). tau = 0 (or no prior) is plain temperature
+    scaling; tau = 1 divides out the training set's class frequencies (Bayes' rule for a uniform prior)."""
+    lp = np.asarray(log_probs)
+    z = np.asarray(lp, dtype=np.float64) / float(temperature)
+    if prior is not None and strength:
+        z = z - float(strength) * np.log(np.asarray(prior, dtype=np.float64))
+    out = np.exp(log_softmax(z))
+    return out.astype(lp.dtype) if lp.dtype.kind == "f" else out
+
+
 def _targets(targets: np.ndarray, n_classes: int) -> np.ndarray:
     """Hard labels (N,) become one-hot rows; soft targets (N, C) are used as given."""
     t = np.asarray(targets)

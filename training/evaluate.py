@@ -10,6 +10,12 @@ all 8-class majority labels, and the contempt faces it cannot name count as miss
 FERPlus's names for the same emotion match ("happy" = "happiness"), so a FERPlus model can be scored
 on `--label-set fer2013` and the other way round.
 
+Balanced accuracy (mean per-class recall) and macro-F1 sit beside accuracy: they count a rare class
+(disgust, fear) as much as a frequent one. When the model's metadata has a prior (`python -m
+training.prior --write`), each split also gets the figures with the prior correction at strength tau
+(`--prior-strength TAU`, default the metadata's strength) and ECE (15 bins) at tau = 0 and at tau,
+both after the calibration temperature: what the page shows with "Balanced" off and on.
+
 Several checkpoints are scored as an ensemble (the mean of their probabilities, each model with its
 own preprocessing): what a distillation teacher made of several models would score.
 
@@ -31,6 +37,7 @@ from fer_browser.cli import prog
 from .checkpoint import CheckpointError, model_from_checkpoint
 from .datasets import load_dataset
 from .errors import DataError
+from .calibration import adjusted_probabilities, expected_calibration_error
 from .labelsets import SAME_EMOTION
 from .metadata import public_source
 from .metrics import classification_metrics, plot_confusion, predict_probs
@@ -47,6 +54,8 @@ def parse_args(argv=None):
     p.add_argument("--label-set", help="override the checkpoint's label set (the model's classes must all be in it)")
     p.add_argument("--splits", nargs="+", default=["Training", "PublicTest", "PrivateTest"])
     p.add_argument("--tta", action="store_true", help="average with the horizontally flipped face")
+    p.add_argument("--prior-strength", type=float, metavar="TAU",
+                   help="prior correction strength in [0, 2] for the 'prior' figures (default: the metadata's)")
     p.add_argument("--out", type=Path, help="folder for report.json and confusion PNGs (default: beside the checkpoint)")
     return p.parse_args(argv)
 
@@ -59,7 +68,8 @@ def _hashes(images, as_list: bool = False):
 def format_table(results: dict) -> str:
     splits = list(results)
     rows = [("Accuracy Score", "accuracy"), ("F1 (wgt avg)", "f1_weighted"),
-            ("Precision (wgt avg)", "precision_weighted"), ("Recall (wgt avg)", "recall_weighted")]
+            ("Precision (wgt avg)", "precision_weighted"), ("Recall (wgt avg)", "recall_weighted"),
+            ("Balanced accuracy", "balanced_accuracy"), ("F1 (macro avg)", "f1_macro")]
     lines = ["| | " + " | ".join(f"{s} (n={results[s]['n']})" for s in splits) + " |",
              "|---|" + "---|" * len(splits)]
     lines += [f"| {label} | " + " | ".join(f"{results[s][key]:.4f}" for s in splits) + " |" for label, key in rows]
@@ -69,6 +79,37 @@ def format_table(results: dict) -> str:
         lines += [f"{s}: {d['count']} images have an exact copy in Training; accuracy without them "
                   f"{d['accuracy_without']:.4f}" for s, d in dups.items()]
     return "\n".join(lines)
+
+
+def format_prior(results: dict) -> str:
+    splits = [s for s in results if "prior" in results[s]]
+    if not splits:
+        return ""
+    tau = results[splits[0]]["prior"]["strength"]
+    rows = [("ECE, tau = 0", "ece_tau0"), (f"ECE, tau = {tau:g}", "ece"), ("Accuracy", "accuracy"),
+            ("Balanced accuracy", "balanced_accuracy"), ("F1 (macro avg)", "f1_macro")]
+    lines = [f"with the prior correction, tau = {tau:g} (calibrated probabilities):",
+             "| | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
+    lines += [f"| {label} | " + " | ".join(f"{results[s]['prior'][key]:.4f}" for s in splits) + " |"
+              for label, key in rows]
+    return "\n".join(lines)
+
+
+def prior_figures(probs: np.ndarray, labels: np.ndarray, to_data: np.ndarray, data_classes, meta: dict,
+                  tau: float) -> dict:
+    """Figures with z = log p / T - tau log prior (the readers' order); ECE at tau = 0 and at tau."""
+    temperature = meta.get("calibration", {}).get("temperature", 1.0)
+    prior = meta["prior"]["probabilities"]
+    model_label = {d: m for m, d in enumerate(to_data)}
+    as_model = np.array([model_label.get(int(y), -1) for y in labels])  # a class the model lacks: never right
+    with np.errstate(divide="ignore"):
+        lp = np.log(probs.astype(np.float64))
+    plain, balanced = (adjusted_probabilities(lp, temperature, prior, t) for t in (0.0, tau))
+    m = classification_metrics(labels, to_data[balanced.argmax(1)], data_classes)
+    return {"strength": tau, "temperature": temperature, "ece_tau0": expected_calibration_error(plain, as_model),
+            "ece": expected_calibration_error(balanced, as_model), "accuracy": m["accuracy"],
+            "balanced_accuracy": m["balanced_accuracy"], "f1_macro": m["f1_macro"],
+            "recall": {c: v["recall"] for c, v in m["per_class"].items()}}
 
 
 def format_per_class(results: dict, split: str) -> str:
@@ -92,6 +133,14 @@ def load_models(paths: list[Path]) -> list[tuple]:
 def evaluate(args) -> dict:
     models = load_models(args.checkpoint)
     meta = models[0][1]
+    tau = args.prior_strength
+    if tau is not None and not 0 <= tau <= 2:
+        raise ValueError(f"--prior-strength must be in [0, 2], got {tau}")
+    if tau is not None and (len(models) > 1 or "prior" not in meta):
+        raise ValueError("--prior-strength needs one model whose metadata has a prior "
+                         "(`python -m training.prior CHECKPOINT --write`)")
+    if tau is None and len(models) == 1 and "prior" in meta:
+        tau = meta["prior"]["strength"]
     label_set = args.label_set or meta["label_set"]
     data = load_dataset(args.csv, args.votes, args.folder, label_set if label_set != "folder" else "ferplus")
     data_classes, model_classes = list(data.classes), list(meta["classes"])
@@ -112,6 +161,8 @@ def evaluate(args) -> dict:
                         axis=0)
         pred = to_data[probs.argmax(1)]
         results[split] = classification_metrics(s.labels, pred, data_classes)
+        if tau is not None:
+            results[split]["prior"] = prior_figures(probs, s.labels, to_data, data_classes, meta, tau)
         if split != "Training" and train_hashes:
             # FER2013 has exact copies of some test images in Training: report accuracy without them too.
             dup = np.array([h in train_hashes for h in _hashes(s.images, as_list=True)], dtype=bool)
@@ -139,6 +190,8 @@ def main(argv=None) -> int:
     name = " + ".join(m["name"] for m in models)
     print(format_table(res))
     print()
+    if format_prior(res):
+        print(format_prior(res) + "\n")
     print(format_per_class(res, args.splits[-1]))
     for split, m in res.items():
         plot_confusion(m["confusion_matrix"], list(m["per_class"]), out / f"confusion_{split}.png",

@@ -16,7 +16,10 @@ state_dict) and "probe" (the model's probabilities on the redistributable probe 
 may claim "val_acc": accuracy on the PublicTest split of "label_set" (flip TTA if training.tta),
 which the conversion gate reproduces with ONNX Runtime when the data is present. Optional
 "calibration" (training/calibration.py, `python -m training.calibrate --write`): the temperature T
-that readers apply as softmax(log(p) / T), with the ECE it was measured to give. Nothing here may
+that readers apply as softmax(log(p) / T), with the ECE it was measured to give. Optional "prior"
+(training/prior.py, `python -m training.prior --write`): the training set's class frequencies and a
+default strength tau; readers compute z = log(p) / T - tau * log(prior), probs = softmax(z)
+(training.calibration.adjusted_probabilities, web/lib/emotion.js), tau = 0 being the model as trained. Nothing here may
 name a path on the machine that made it: data files are recorded by name and sha256.
 """
 from __future__ import annotations
@@ -75,6 +78,8 @@ def validate_metadata(meta: dict, where: str = "metadata") -> dict:
         raise ValueError(f"{where}: class names must be a non-empty list of unique names")
     if "calibration" in meta:
         validate_calibration(meta["calibration"], where)
+    if "prior" in meta:
+        validate_prior(meta["prior"], meta["classes"], where)
     return meta
 
 
@@ -108,6 +113,33 @@ def validate_calibration(cal, where: str = "metadata") -> dict:
     if "fitted_on" in cal and not isinstance(cal["fitted_on"], str):
         raise ValueError(f"{where}: calibration fitted_on must be a split name")
     return cal
+
+
+PRIOR_VERSION = 1
+PRIOR_STRENGTH_RANGE = (0.0, 2.0)
+
+
+def validate_prior(prior, classes, where: str = "metadata") -> dict:
+    """Optional "prior": {"version": 1, "probabilities": [p_c in the order of "classes"], "strength": tau,
+    "source": text}. Refused (one line) unless every p_c is in (0, 1] and they sum to 1 within 1e-6, and
+    tau is in [0, 2]: a reader would otherwise take the log of 0 or shift every answer by a wrong amount."""
+    if not isinstance(prior, dict):
+        raise ValueError(f"{where}: prior must be an object")
+    if prior.get("version") != PRIOR_VERSION:
+        raise ValueError(f"{where}: unknown prior version {prior.get('version')!r} (expected {PRIOR_VERSION})")
+    p = prior.get("probabilities")
+    if not isinstance(p, list) or len(p) != len(classes):
+        raise ValueError(f"{where}: prior probabilities must be a list of {len(classes)} numbers, one per class")
+    if not all(_number(v) and 0 < v <= 1 for v in p):
+        raise ValueError(f"{where}: prior probabilities must each be a finite number in (0, 1], got {p!r}")
+    if abs(math.fsum(p) - 1) > 1e-6:
+        raise ValueError(f"{where}: prior probabilities must sum to 1 (within 1e-6), got {math.fsum(p)!r}")
+    tau = prior.get("strength")
+    if not _number(tau) or not PRIOR_STRENGTH_RANGE[0] <= tau <= PRIOR_STRENGTH_RANGE[1]:
+        raise ValueError(f"{where}: prior strength must be a number in [0, 2], got {tau!r}")
+    if not isinstance(prior.get("source", ""), str):
+        raise ValueError(f"{where}: prior source must be a text")
+    return prior
 
 
 def copy_metadata(meta: dict) -> dict:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
+                             precision_recall_fscore_support)
 
 from .preprocess import normalize
 
@@ -26,8 +27,10 @@ def predict_probs(model: torch.nn.Module, images: np.ndarray, preprocessing: dic
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes) -> dict:
-    """Accuracy, weighted precision/recall/F1 (the seed's table), per-class figures, confusion matrix."""
+    """Accuracy, weighted precision/recall/F1 (the seed's table), balanced accuracy (mean per-class recall) and
+    macro-F1 (which see a rare class as much as a frequent one), per-class figures, confusion matrix."""
     labels = list(range(len(classes)))
+    present = sorted(set(np.asarray(y_true).tolist()))  # a class absent from y_true has no recall to average
     p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="weighted", zero_division=0)
     pc, rc, fc, sc = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=None, zero_division=0)
     return {
@@ -36,6 +39,8 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes) -> d
         "precision_weighted": float(p),
         "recall_weighted": float(r),
         "f1_weighted": float(f),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
+        "f1_macro": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
         "per_class": {c: {"precision": float(pc[i]), "recall": float(rc[i]), "f1": float(fc[i]),
                           "support": int(sc[i])} for i, c in enumerate(classes)},
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),

@@ -10,7 +10,7 @@ import { checkParity } from './parity.js';
 import { state } from './state.js';
 import { resetStats } from './stats.js';
 import { timeline } from './timeline.js';
-import { wireUploads } from './upload.js';
+import { reanalysePhoto, wireUploads } from './upload.js';
 
 // Where server.py serves things; the wasm files sit beside the backend the import map names.
 const MODEL_URL = new URL('model/', document.baseURI);
@@ -44,12 +44,36 @@ async function load(backend) {
   el.backend.value = r.backend;
   if (r.backend !== backend) showMessage(`The ${backend} backend is not available here; using ${r.backend}.`);
   el.smoothAlpha.textContent = String(r.config.smoothing.alpha);
+  showBalance(r);
   state.live ??= createLoop(ablations);
   resetStats();
   state.ready = true;
   el.status.textContent = 'ready';
   setButtons();
 }
+
+/** The Balanced slider: the recognizer's prior strength; disabled for a model without a prior. */
+function showBalance(r) {
+  const hasPrior = r.model.prior !== null;
+  if (hasPrior && state.priorStrength !== null) r.priorStrength = state.priorStrength;
+  el.balance.disabled = !hasPrior;
+  el.balance.value = String(r.priorStrength);
+  el.balanceValue.textContent = String(r.priorStrength);
+  el.balanceNote.classList.toggle('off', !hasPrior);
+  if (!hasPrior) el.balance.title = 'This model has no prior in its metadata.json (python -m training.prior --write)';
+}
+
+let refresh = Promise.resolve(); // one re-analysis at a time, in order
+el.balance.addEventListener('input', () => { el.balanceValue.textContent = el.balance.value; });
+el.balance.addEventListener('change', () => {
+  const tau = Number(el.balance.value);
+  refresh = refresh.then(async () => {
+    if (!state.recognizer) return;
+    state.recognizer.priorStrength = tau;
+    state.priorStrength = tau;
+    await reanalysePhoto(); // camera frames pick it up by themselves
+  }).catch((err) => showMessage(`Could not apply Balanced: ${err.message}`, 'error'));
+});
 
 function fatal(err) {
   el.status.textContent = 'error';

@@ -14,4 +14,5 @@ export const state = {
   upload: null, // the last upload's verdict: {name, accepted, reason} (tests/test_input_policy.py)
   frameLog: null, // bench/ and tests set [] to record every camera frame
   parity: null, // the last parity check's numbers
+  priorStrength: null, // the Balanced slider's tau once moved (kept across a backend switch)
 };

@@ -50,8 +50,16 @@ export async function showPhoto(file) {
   ctx.imageSmoothingQuality = 'high';
   ctx.drawImage(bitmap, 0, 0, el.canvas.width, el.canvas.height);
   bitmap.close();
+  state.photo = ctx.getImageData(0, 0, el.canvas.width, el.canvas.height); // kept to re-analyse (Balanced)
   el.hint.hidden = true;
   resetStats();
+  const faces = await analyse();
+  setButtons();
+  if (!faces.length) showMessage(`No face found in "${file.name}".`);
+}
+
+/** Detect and classify the photo on the canvas, then draw and list the faces. */
+async function analyse() {
   const r = state.recognizer;
   const faces = await r.estimateFaces(el.canvas);
   recordTimings(r.lastTimings);
@@ -60,8 +68,15 @@ export async function showPhoto(file) {
   drawOverlays(faces, r.classes);
   renderFaces(faces, r.classes);
   showStats();
-  setButtons();
-  if (!faces.length) showMessage(`No face found in "${file.name}".`);
+  return faces;
+}
+
+/** The photo on screen again, with the recognizer's present settings (after the Balanced slider moved). */
+export async function reanalysePhoto() {
+  if (state.mode !== 'photo' || !state.photo) return;
+  await state.live?.idle();
+  ctx.putImageData(state.photo, 0, 0); // the photo without the previous boxes
+  await analyse();
 }
 
 /** The file picker, and photos dropped on the stage (dropping elsewhere must not leave the page). */

@@ -93,5 +93,16 @@ export function checkMetadata(meta, where = 'metadata.json') {
   need(['NCHW', 'NHWC'].includes(meta.input.layout), where, `input layout ${JSON.stringify(meta.input.layout)} is not supported`);
   const t = meta.calibration?.temperature;
   need(t === undefined || (isNumber(t) && t > 0), where, `calibration.temperature ${JSON.stringify(t)} is not a positive number`);
+  if (meta.prior !== undefined) checkPrior(meta.prior, meta.classes.length, where);
   return meta;
+}
+
+/** metadata.prior, as training/metadata.py's validate_prior checks it (one line naming what is wrong). */
+function checkPrior(prior, n, where) {
+  need(isObject(prior) && prior.version === 1, where, `prior version ${JSON.stringify(prior?.version)} is not supported (expected 1)`);
+  const p = prior.probabilities;
+  need(Array.isArray(p) && p.length === n, where, `prior.probabilities must be a list of ${n} numbers, one per class`);
+  need(p.every((v) => isNumber(v) && v > 0 && v <= 1), where, 'prior.probabilities must each be a finite number in (0, 1]');
+  need(Math.abs(p.reduce((a, b) => a + b, 0) - 1) <= 1e-6, where, 'prior.probabilities must sum to 1 (within 1e-6)');
+  need(isNumber(prior.strength) && prior.strength >= 0 && prior.strength <= 2, where, `prior.strength ${JSON.stringify(prior.strength)} is not a number in [0, 2]`);
 }

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkMetadata, fetchJson, folderUrl } from './config.js';
 import { cropRegion, cropSquare } from './geometry.js';
+import { adjustProbabilities, checkPriorStrength } from './prior.js';
 
 /** @typedef {import('./geometry.js').Box} Box */
 
@@ -24,6 +25,15 @@ export class EmotionModel {
     this.logOutput = (meta.model?.output ?? 'log_softmax') === 'log_softmax';
     /** softmax(log(p) / T) turns the model's probabilities into calibrated ones; 1 = as trained */
     this.temperature = meta.calibration?.temperature ?? 1;
+    /** the training set's class frequencies (metadata.prior), or null */
+    this.prior = meta.prior?.probabilities ?? null;
+    /** tau of the prior correction: 0 = the model as trained; the metadata's default to start with */
+    this.priorStrength = meta.prior?.strength ?? 0;
+  }
+
+  /** Set tau (0 = off); refused outside [0, 2], or above 0 for a model without a prior. @param {number} tau */
+  setPriorStrength(tau) {
+    this.priorStrength = checkPriorStrength(tau, this.prior !== null);
   }
 
   /**
@@ -60,24 +70,25 @@ export class EmotionModel {
     return this.layout === 'NCHW' ? [n, 1, this.height, this.width] : [n, this.height, this.width, 1];
   }
 
-  /** Model output -> probabilities, calibrated unless `raw` (call inside tf.tidy). */
-  probabilities(out, raw = false) {
-    const logp = this.logOutput ? out : tf.log(out);
-    if (raw || this.temperature === 1) return this.logOutput ? tf.exp(logp) : out;
-    return tf.softmax(tf.div(logp, this.temperature));
-  }
-
-  /** Run a batch tensor builder inside tf.tidy, read the probabilities back: n rows of k numbers. */
+  /**
+   * Run a batch tensor builder inside tf.tidy, read the outputs back: n rows of k probabilities, the
+   * model's own if `raw`, else with the temperature and prior correction (adjustProbabilities).
+   */
   async read(makeBatch, n, raw = false) {
-    const probs = tf.tidy(() => this.probabilities(this.graph.predict(makeBatch()), raw));
+    const out = tf.tidy(() => {
+      const y = this.graph.predict(makeBatch());
+      if (raw) return this.logOutput ? tf.exp(y) : y;
+      return this.logOutput ? y : tf.log(y); // log-probabilities: the correction is k numbers a row, done in JS
+    });
     let flat;
     try {
-      flat = await probs.data();
+      flat = await out.data();
     } finally {
-      probs.dispose();
+      out.dispose();
     }
     const k = this.classes.length;
-    return Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k)));
+    const rows = Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k)));
+    return raw ? rows : rows.map((lp) => adjustProbabilities(lp, this.temperature, this.prior, this.priorStrength));
   }
 
   /**

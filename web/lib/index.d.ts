@@ -32,6 +32,8 @@ export interface RecognizerOptions {
   wasmPaths?: string;
   /** Overrides merged into face_pipeline.json's sections, e.g. { smoothing: { alpha: 1 } }. */
   pipeline?: Partial<{ [S in keyof PipelineConfig]: Partial<PipelineConfig[S]> }>;
+  /** Prior correction strength tau in [0, 2] (0 = off); default: metadata.json's prior.strength (0 without a prior). */
+  priorStrength?: number;
 }
 
 export interface EstimateOptions {
@@ -106,6 +108,8 @@ export interface ModelMetadata {
   crop: { shape?: 'square'; scale: number; shift_y: number; fill: number };
   model?: { name?: string; output?: 'log_softmax' | 'softmax' };
   calibration?: { temperature: number };
+  /** Training-set class frequencies (metadata order) and the default prior-correction strength tau. */
+  prior?: { version: 1; probabilities: number[]; strength: number; source?: string };
   [key: string]: unknown;
 }
 
@@ -120,6 +124,8 @@ export class Recognizer {
   readonly backend: string;
   readonly model: EmotionModel;
   readonly detector: FaceDetector;
+  /** tau of the prior correction: z = log(p) / T - tau * log(prior); 0 = off (settable, [0, 2]). */
+  priorStrength: number;
   /** Timings of the last estimateFaces call. */
   readonly lastTimings: Timings | null;
   /** Every face in the input, left to right. Await one call before making the next. */
@@ -142,6 +148,9 @@ export class EmotionModel {
   readonly classes: string[];
   readonly meta: ModelMetadata;
   readonly temperature: number;
+  readonly prior: number[] | null;
+  readonly priorStrength: number;
+  setPriorStrength(tau: number): void;
   /** Normalised model inputs (n x H x W floats) -> uncalibrated probabilities, n rows. */
   predictNormalized(data: Float32Array, n: number): Promise<number[][]>;
   /** Calibrated probabilities for each box of an RGB [H, W, 3] frame. */
@@ -188,6 +197,8 @@ export class EmaSmoother {
   reset(): void;
 }
 
+/** z = log(p) / T - tau * log(prior), softmax(z): the correction the recognizer applies to each face. */
+export function adjustProbabilities(logp: ArrayLike<number>, temperature?: number, prior?: ArrayLike<number> | null, strength?: number): number[];
 export function iou(a: Box, b: Box): number;
 export function cropSquare(box: Box, crop: ModelMetadata['crop']): { x: number; y: number; side: number };
 export function cropRegion(box: Box, crop: ModelMetadata['crop'], width: number, height: number): Box | null;

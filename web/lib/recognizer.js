@@ -18,7 +18,7 @@ const byX = (a, b) => a.box.x - b.box.x;
  * @returns {Promise<Recognizer>}
  */
 export async function createRecognizer(options = {}) {
-  const { modelUrl, detectorUrl, detectorWeightsUrl, backend = 'wasm', wasmPaths, pipeline = {} } = options;
+  const { modelUrl, detectorUrl, detectorWeightsUrl, backend = 'wasm', wasmPaths, pipeline = {}, priorStrength } = options;
   if (!modelUrl) throw new Error('createRecognizer: modelUrl is required (the folder holding metadata.json and tfjs/model.json)');
   if (!detectorUrl) throw new Error('createRecognizer: detectorUrl is required (the URL of face_pipeline.json)');
   const used = await setBackend(backend, { wasmPaths });
@@ -30,7 +30,14 @@ export async function createRecognizer(options = {}) {
     for (const part of [model, detector]) if (part.status === 'fulfilled') part.value.dispose();
     throw (model.status === 'rejected' ? model : detector).reason;
   }
-  return new Recognizer({ model: model.value, detector: detector.value, config, backend: used });
+  const recognizer = new Recognizer({ model: model.value, detector: detector.value, config, backend: used });
+  try {
+    if (priorStrength !== undefined) recognizer.priorStrength = priorStrength;
+  } catch (err) {
+    recognizer.dispose();
+    throw new Error(`createRecognizer: ${err.message}`);
+  }
+  return recognizer;
 }
 
 export class Recognizer {
@@ -54,6 +61,18 @@ export class Recognizer {
   /** Class names, in the model's output order (metadata.json). */
   get classes() {
     return this.model.classes;
+  }
+
+  /**
+   * tau of the prior correction (metadata.json "prior"): 0 shows the model as trained; larger values
+   * counter its bias towards frequent emotions. Starts at the metadata's strength (0 without a prior).
+   */
+  get priorStrength() {
+    return this.model.priorStrength;
+  }
+
+  set priorStrength(tau) {
+    this.model.setPriorStrength(tau);
   }
 
   /** The model's metadata.json. */
