@@ -57,7 +57,7 @@ from .models import DEFAULT_MODEL, REGISTRY, build_model, count_parameters, get_
 from .preprocess import normalize
 from .rowstore import read_rows, take_rows
 
-NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None, "distill": None, "init": None}
+NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None, "distill": None, "init": None, "logit_adjust": 0.0}
 RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma",
                "label_smoothing", "rotate", "shift", "scale", "erase")
 
@@ -128,6 +128,10 @@ def build_parser(model: str = DEFAULT_MODEL) -> argparse.ArgumentParser:
     k.add_argument("--init", type=Path,
                    help="start from this checkpoint's weights (same model, hyper-parameters and classes) instead of "
                         "a random initialisation, e.g. to fine-tune a trained model against a teacher")
+    k.add_argument("--logit-adjust", type=tau_value, default=0.0, metavar="TAU",
+                   help="logit-adjusted loss (Menon et al. 2021): train on log p + TAU * log prior, so the plain "
+                        "output leans TAU of the way from the training prior to balanced classes (0: off; 1: "
+                        "balanced). prior = the mean training target; default: %(default)s")
     k.add_argument("--distill-alpha", type=float, default=0.5,
                    help="target = alpha * teacher + (1 - alpha) * label (default: %(default)s)")
     o = p.add_argument_group("run")
@@ -147,6 +151,13 @@ def build_parser(model: str = DEFAULT_MODEL) -> argparse.ArgumentParser:
 def shown(text: str = "") -> str:
     """Help text that ends with the option's default (the chosen model's recipe value)."""
     return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+def tau_value(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 2.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 2], got {text}")
+    return value
 
 
 def parse_class_map(text: str) -> dict:
@@ -179,7 +190,8 @@ def make_scheduler(args, optimizer, steps_per_epoch: int):
 
 
 def config_of(args) -> dict:
-    keep = RECIPE_KEYS + ("model", "hparams", "label_set", "limit", "epoch_steps", "seed", "tta", "precision")
+    keep = RECIPE_KEYS + ("model", "hparams", "label_set", "limit", "epoch_steps", "seed", "tta", "precision",
+                          "logit_adjust")
     cfg = {k: getattr(args, k) for k in keep}
     cfg["flip"] = not args.no_flip
     cfg["distill"] = getattr(args, "distill", None)  # set by _train from --teacher
@@ -307,6 +319,13 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
         taught = teacher_probs(args.teacher, train_split.images, data.classes, device, progress=show)
         targets = torch.from_numpy(mix_targets(taught, train_split.labels, train_split.soft, args.distill_alpha))
     hard = torch.from_numpy(train_split.labels)
+    # logit adjustment: the loss sees log p + tau * log prior, so the network itself learns to leave
+    # the prior out of its output by that much (a constant per class: no change to the graph)
+    adjust = None
+    if args.logit_adjust:
+        counts = targets.float().mean(0) if targets.dtype == torch.float32 else \
+            torch.bincount(targets, minlength=len(data.classes)).float() / len(targets)
+        adjust = (args.logit_adjust * torch.log(counts.clamp_min(1e-6))).to(device)
     pre = meta["preprocessing"]
     for epoch in range(start_epoch, args.epochs + 1):
         model.train()
@@ -330,10 +349,11 @@ def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> d
             with torch.autocast(device.split(":")[0], dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 logp = model(x)
             logp = logp.float()
+            fit = logp if adjust is None else F.log_softmax(logp + adjust, 1)
             if y.dtype == torch.float32:  # soft targets: cross-entropy against the vote distribution
-                loss = -(y * logp).sum(1).mean()
+                loss = -(y * fit).sum(1).mean()
             else:
-                loss = F.cross_entropy(logp, y, label_smoothing=args.label_smoothing)
+                loss = F.cross_entropy(fit, y, label_smoothing=args.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
