@@ -5,6 +5,7 @@ Each entry carries its default hyper-parameters and its default training recipe.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -89,6 +90,23 @@ def build_model(name: str, num_classes: int, hparams: dict | None = None, weight
     if weights_follow and "pretrained" in params:
         params["read_pretrained"] = False
     return spec.build(num_classes=num_classes, **params)
+
+
+def check_hparams(name: str, hparams: dict) -> None:
+    """Refuse, with one ValueError line, hyper-parameters the model cannot be built with. Every
+    integer one (a width, a count of convs, heads or layers, a size) must be at least 1: a
+    zero-width layer builds and fails only inside the first forward pass, after the data is loaded."""
+    spec = get_spec(name)
+    if not isinstance(hparams, dict):
+        raise ValueError(f"--hparams must be a JSON object such as {json.dumps(spec.hparams)}")
+    for key, value in hparams.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, int) and not isinstance(v, bool) and v < 1 for v in values):
+            raise ValueError(f"--hparams: {key} {json.dumps(value)}: widths, counts and sizes must be at least 1")
+    try:  # what else the constructor refuses (unknown names, wrong types), before any data is read
+        build_model(name, 2, hparams, weights_follow=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"--hparams for model {name!r}: {exc}") from None
 
 
 def count_parameters(model: nn.Module) -> int:
