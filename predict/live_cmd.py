@@ -145,22 +145,23 @@ class CsvOut:
 
 
 def close_outputs(outs, keep: bool) -> None:
-    """Finish every output, then publish all of them only if each one finished: never a video
-    without its CSV, nor a half-written one. Temp files are removed on every path."""
-    try:
-        if keep:
-            for out in outs:
-                out.finish()
-    except BaseException:
-        keep = False
-        raise
-    finally:
-        for out in outs:
+    """Finish every output, then publish them all only if each one finished (never a video without
+    its CSV, nor a half-written one); else remove them all. Temp files go on every path; the first
+    failure is raised."""
+    failure = None
+    for out in outs:
+        if keep and failure is None:
             try:
-                out.commit() if keep else out.discard()
-            except OSError:
-                if keep:
-                    raise
+                out.finish()
+            except BaseException as exc:
+                failure = exc
+    for out in outs:
+        try:
+            out.commit() if keep and failure is None else out.discard()
+        except OSError as exc:  # a discard's error only repeats why the run is failing already
+            failure = failure or (exc if keep else None)
+    if failure is not None:
+        raise failure
 
 
 class Window:

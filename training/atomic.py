@@ -129,7 +129,7 @@ def atomic_open(path: Path, mode: str = "wb", **kwargs):
     try:
         yield out.fh
     except BaseException as exc:
-        out.discard(exc)
+        out.discard(exc)  # re-raises exc (as DiskFull when the disk is full)
     out.commit()
 
 
