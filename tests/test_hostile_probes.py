@@ -103,6 +103,15 @@ def test_atomic_open_writes_dash_to_stdout(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out == "to stdout\n" and list(tmp_path.iterdir()) == []
 
 
+def test_compare_runs_figure_to_stdout_is_refused(tmp_path, monkeypatch, capsys):
+    from fer_browser.training import compare_runs
+
+    monkeypatch.chdir(tmp_path)
+    assert compare_runs.main([str(history_run(tmp_path / "run")), "--out", "-"]) == 2
+    assert capsys.readouterr().err.startswith("error: --out -: stdout carries the table")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
 def test_live_video_on_a_device_is_refused(device, tmp_path):
     out = tmp_path / "v.mp4"
     os.symlink(device, out)  # a name ending in .mp4 that is a device
@@ -149,6 +158,15 @@ def test_live_on_a_full_disk_publishes_nothing(small_disk):
     line = one_line_error(proc)
     assert re.search(FULL + r"\S*o\.(mp4|csv)$", line), line
     assert list(folder.iterdir()) == []  # no unreadable o.mp4, no o.csv, no temp files
+
+
+def test_image_on_a_full_disk_is_one_line(small_disk):
+    folder, limit = small_disk(64)
+    proc = run_module("predict", "image", photos()["astronaut"][0], photos()["two_faces"][0], "--out", folder,
+                      "--json", folder / "faces.json", "--model-dir", model_dir(), preexec_fn=limit)
+    line = one_line_error(proc)  # not one line per image: the next would fail the same way
+    assert re.search(FULL + r"\S*astronaut\.png$", line), line
+    assert list(folder.iterdir()) == []
 
 
 def test_training_on_a_full_disk_is_one_line(small_disk, fer_csv):
