@@ -190,10 +190,12 @@ def config_of(args) -> dict:
 def check_options(args) -> None:
     """Values no run can use, refused in one line before the data is read (else a ZeroDivisionError
     or a torch error deep in the first step)."""
-    for option in ("batch_size", "limit", "epoch_steps"):
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    for option in ("limit", "epoch_steps"):  # 0 means no limit, as before; a negative one is nonsense
         value = getattr(args, option, None)
-        if value is not None and value < 1:
-            raise ValueError(f"--{option.replace('_', '-')} must be at least 1, got {value}")
+        if value is not None and value < 0:
+            raise ValueError(f"--{option.replace('_', '-')} must be 0 (no limit) or more, got {value}")
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out}: exists and is not a folder; give a folder for the run")
     check_hparams(args.model, args.hparams)
