@@ -284,8 +284,9 @@ def run(args, pipeline) -> int:
         timeline.write(args.timeline, args.video.name if args.video is not None else what)
     if short:
         cut = f"{n} of {stated} frames" if stated > 0 else f"{n} frames, its last JPEG cut off"
+        files = [p for p in (args.out, args.csv) if p]  # a device or FIFO has had its rows already
         raise PredictError(f"{what}: video ended after {cut} (damaged or truncated mid-stream)"
-                           + ("; no output written" if args.out or args.csv else ""))
+                           + ("; no output written" if files and not any(map(in_place, files)) else ""))
     elapsed = time.perf_counter() - started
     print(f"{what}: {n} frames, {faces_seen} face detections, {n / max(elapsed, 1e-9):.1f} fps overall"
           + (f"; video {args.out}" if args.out else "")
