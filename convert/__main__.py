@@ -26,7 +26,7 @@ Exit status: 0 gates passed, 1 a gate failed (DIR left as it was), 2 bad input, 
 
 
 def convert_parser() -> argparse.ArgumentParser:
-    from .reference import DEFAULT_FACES, DEFAULT_SEED
+    from .reference import DEFAULT_FACES, DEFAULT_SEED, MAX_FACES
 
     p = argparse.ArgumentParser(
         prog=prog("python -m convert"), epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -45,7 +45,7 @@ def convert_parser() -> argparse.ArgumentParser:
                    "(default: found in $FER_DATA_DIR, ./data or ../shared/data)")
     p.add_argument("--faces", type=int, default=DEFAULT_FACES,
                    help=f"number of probe faces published in the reference, and of PrivateTest faces added to the "
-                        f"gate when FER data is present (default {DEFAULT_FACES})")
+                        f"gate when FER data is present (default {DEFAULT_FACES}, at most {MAX_FACES})")
     p.add_argument("--synthetic", action="store_true",
                    help="use no dataset even if one is found: gate on the scikit-image probe faces and the "
                         "checkpoint's recorded fingerprint only")

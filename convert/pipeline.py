@@ -24,7 +24,7 @@ from .cleanup import critical_section, private_tmp, remove_stale, removed_on_sig
 from .console import Steps
 from .errors import ConvertError, GateFailed
 from .parity import run_parity, run_pytorch, summary
-from .reference import DEFAULT_FACES, DEFAULT_SEED, build_reference, read_reference, write_reference
+from .reference import DEFAULT_FACES, DEFAULT_SEED, MAX_FACES, build_reference, read_reference, write_reference
 
 PARITY_FILE = "parity.json"
 TOTAL_STEPS = 8
@@ -126,6 +126,9 @@ def convert(checkpoint: Path, out: Path, quantize: str | None = None, csv: Path 
         raise ConvertError(f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
     if faces < 1:
         raise ConvertError("--faces must be at least 1")
+    if faces > MAX_FACES:
+        raise ConvertError(f"--faces must be at most {MAX_FACES} (each face costs about 1 MB of memory "
+                           f"in the gate; the default, {DEFAULT_FACES}, is enough)")
     if csv is not None and not Path(csv).is_file():
         raise ConvertError(f"{csv}: no such FER2013 CSV")
     checkpoint, out = Path(checkpoint), Path(out)

@@ -84,8 +84,16 @@ def _to_rgb(image) -> np.ndarray:
             return read_rgb(Path(image))
         except PredictError as exc:
             raise PredictError(str(exc)) from None
-    if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
-        image = np.asarray(image.convert("RGB"))
+    from fer_browser.predict.input_policy import InputRejected, check_dimensions
+
+    try:  # web/input_policy.json's pixel limit holds for images in memory too, checked before any copy
+        if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
+            check_dimensions(*image.size, "the PIL image")
+            return _pil_to_rgb(image)
+        if isinstance(image, np.ndarray) and image.ndim in (2, 3):
+            check_dimensions(image.shape[1], image.shape[0], "the array")
+    except InputRejected as exc:
+        raise InputRejected(exc.reason, str(exc)) from None
     if not isinstance(image, np.ndarray):
         raise PredictError(f"expected a path, a PIL image or a NumPy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
@@ -95,3 +103,17 @@ def _to_rgb(image) -> np.ndarray:
     if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
         raise PredictError(f"expected an RGB image of shape (height, width, 3), got {image.shape}")
     return np.ascontiguousarray(image[..., :3])
+
+
+def _pil_to_rgb(image) -> np.ndarray:
+    """As a file of the same pixels is read (16-bit greyscale included); a lazily opened image
+    decodes here, so a truncated file fails here, as a PredictError."""
+    from fer_browser.predict.images import pil_to_rgb
+    from fer_browser.predict.input_policy import InputRejected
+
+    try:
+        image.load()
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ... for damaged data
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise InputRejected("corrupt", f"the PIL image is truncated or damaged ({reason})") from None
+    return pil_to_rgb(image)

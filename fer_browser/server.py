@@ -82,10 +82,13 @@ def _rel(p) -> str:
 
 
 def _read_json(model_dir: Path, name: str):
+    from fer_browser.training.manifest import json_problem
+
     try:
         return json.loads((model_dir / name).read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelDirError(f"{_rel(model_dir / name)} is unreadable ({exc}); {convert_hint(model_dir)}") from None
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
+        raise ModelDirError(f"{_rel(model_dir / name)} is unreadable ({json_problem(exc)}); "
+                            f"{convert_hint(model_dir)}") from None
 
 
 def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
@@ -143,7 +146,7 @@ def _inside(folder: Path, name: str) -> str | None:
     """The real path of folder/name if it is a file that stays inside folder once every symlink is
     resolved; None for traversal, missing files and links that lead out."""
     path = safe_join(str(folder), name)
-    if path is None:
+    if path is None or "\0" in path:  # a NUL (/%00) makes os.path raise ValueError: a 500 and a traceback
         return None
     real, top = os.path.realpath(path), os.path.realpath(folder)
     if not real.startswith(top + os.sep) or not os.path.isfile(real):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_browser.training.calibration import adjusted_probabilities
-from fer_browser.training.manifest import ManifestError, check_manifest
+from fer_browser.training.manifest import ManifestError, check_manifest, json_problem
 from fer_browser.training.metadata import validate_metadata
 
 from .errors import PredictError
@@ -30,8 +30,8 @@ def load_metadata(model_dir: Path) -> dict:
     try:
         meta = json.loads(path.read_text())
         return validate_metadata(meta, str(path))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PredictError(f"{path}: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise PredictError(f"{path}: {json_problem(exc)}") from None
 
 
 def prior_strength(meta: dict, strength: float | None = None) -> float:

@@ -3,3 +3,7 @@
 
 class PredictError(Exception):
     pass
+
+
+class ModelFault(PredictError):
+    """The model itself is unusable (not one input): the CLI stops at the first one."""

@@ -9,8 +9,10 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
+from fer_browser.training.atomic import DiskFull
+
 from .draw import draw_faces
-from .errors import PredictError
+from .errors import ModelFault, PredictError
 from .images import find_images, output_names, read_rgb, write_image, write_text
 from .input_policy import InputRejected
 from .outputs import FileSet, check_output_file, check_output_folder
@@ -60,6 +62,8 @@ def run(args, pipeline) -> int:
             if not to_stdout:
                 tops = ", ".join(f"{pipeline.classes[f.top]} {f.confidence:.2f}" for f in faces) or "-"
                 tqdm.write(f"{path}: {len(faces)} face(s): {tops}", file=sys.stdout)
+        except (ModelFault, DiskFull):
+            raise  # every image would fail the same way: one line, not one per image
         except (PredictError, OSError) as exc:  # OSError: the annotated copy could not be written
             failed += 1
             entry["error"] = str(exc)

@@ -41,18 +41,23 @@ def read_rgb(path: Path) -> np.ndarray:
 
     with open_checked(Path(path)) as img:
         ImageOps.exif_transpose(img, in_place=True)  # in place: no second full-size copy
-        if img.mode.startswith("I"):  # 16-bit greyscale PNG: keep the high byte, as browsers do
-            grey = (np.asarray(img).astype(np.uint32) >> 8).astype(np.uint8)
-            return np.repeat(grey[..., None], 3, axis=2)
-        rgb = img if img.mode == "RGB" else img.convert("RGB")
-        # Copied out in bands of about 4 MB: np.asarray on the whole image would hold two more
-        # full-size copies at once (Pillow's tobytes chunks and their join).
-        w, h = rgb.size
-        out = np.empty((h, w, 3), np.uint8)
-        band = max(1, 2**22 // (3 * w))
-        for y in range(0, h, band):
-            out[y:y + band] = np.asarray(rgb.crop((0, y, w, min(h, y + band))))
-        return out
+        return pil_to_rgb(img)
+
+
+def pil_to_rgb(img) -> np.ndarray:
+    """A loaded Pillow image as RGB uint8 (H, W, 3), the same for a file and the Python API's images."""
+    if img.mode.startswith("I"):  # 16-bit greyscale PNG: keep the high byte, as browsers do
+        grey = (np.asarray(img).astype(np.uint32) >> 8).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
+    # Copied out in bands of about 4 MB: np.asarray on the whole image would hold two more
+    # full-size copies at once (Pillow's tobytes chunks and their join).
+    w, h = rgb.size
+    out = np.empty((h, w, 3), np.uint8)
+    band = max(1, 2**22 // (3 * w))
+    for y in range(0, h, band):
+        out[y:y + band] = np.asarray(rgb.crop((0, y, w, min(h, y + band))))
+    return out
 
 
 def write_image(path: Path, bgr: np.ndarray) -> None:

@@ -102,13 +102,20 @@ def check_file(path: Path, policy: Policy | None = None) -> Format:
     return fmt
 
 
+def check_dimensions(width: int, height: int, what: str, policy: Policy | None = None) -> None:
+    """The policy's pixel limit, for files (from the header) and in-memory images alike."""
+    policy = policy or load_policy()
+    if width * height > policy.max_megapixels * 1e6:
+        raise InputRejected("dimensions", f"{what}: image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
+                                          f"the limit is {policy.max_megapixels:.0f} megapixels: downscale it first")
+
+
 def open_checked(path: Path, policy: Policy | None = None):
     """A Pillow image, fully decoded, that passed every check; raises InputRejected otherwise."""
     from PIL import Image
 
     policy = policy or load_policy()
     fmt = check_file(path, policy)
-    limit = policy.max_megapixels * 1e6
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is lower
         try:
@@ -119,11 +126,11 @@ def open_checked(path: Path, policy: Policy | None = None):
                                               f"megapixels; the limit is {policy.max_megapixels:.0f} megapixels") from None
         except Exception as exc:  # Pillow raises many types on a damaged header
             raise InputRejected("corrupt", f"{path}: damaged {fmt.name} header ({_short(exc)})") from None
-    width, height = img.size
-    if width * height > limit:
+    try:
+        check_dimensions(*img.size, str(path), policy)
+    except InputRejected:
         img.close()
-        raise InputRejected("dimensions", f"{path}: image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
-                                          f"the limit is {policy.max_megapixels:.0f} megapixels: downscale it first")
+        raise
     try:
         img.load()  # the whole file: Pillow raises on truncation (ImageFile.LOAD_TRUNCATED_IMAGES is False)
     except Exception as exc:

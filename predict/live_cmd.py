@@ -19,7 +19,7 @@ from tqdm import tqdm
 from .draw import draw_faces, draw_fps
 from .errors import PredictError
 from .outputs import FileSet, check_output_file
-from fer_browser.training.atomic import publish
+from fer_browser.training.atomic import AtomicFile, disk_full, in_place, publish
 from .timeline import Timeline, timeline_path
 from .tracking import Smoother
 
@@ -67,12 +67,15 @@ def open_source(args) -> tuple[cv2.VideoCapture, str]:
 
 
 class VideoOut:
-    """mp4 written to a temp file beside the target and renamed when closed cleanly."""
+    """mp4 written to a temp file beside the target, published only when complete and readable back.
+
+    OpenCV's writer reports no write errors: on a full disk it ends the file without its index (the
+    moov atom), a file no player opens. So the temp file is read back before it is published."""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".mp4")
         os.close(fd)
-        self.path, self.tmp = path, Path(tmp)
+        self.path, self.tmp, self.frames = path, Path(tmp), 0
         self.writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not self.writer.isOpened():
             self.tmp.unlink(missing_ok=True)
@@ -80,40 +83,85 @@ class VideoOut:
 
     def write(self, frame) -> None:
         self.writer.write(frame)
+        self.frames += 1
 
-    def close(self, keep: bool) -> None:
+    def finish(self) -> None:
+        """End the file and check it; raises DiskFull or PredictError (the temp file is removed then)."""
         self.writer.release()
-        if keep:
-            publish(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+        cap = cv2.VideoCapture(str(self.tmp))
+        complete = cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == self.frames
+        cap.release()
+        if complete:
+            return
+        try:  # why it failed: a full disk (or the file-size limit) refuses these bytes too, with its errno
+            with open(self.tmp, "ab") as fh:
+                fh.write(bytes(1 << 16))
+        except OSError as exc:
+            self.discard()
+            raise disk_full(exc, self.path) or exc from None
+        self.discard()
+        raise PredictError(f"{self.path}: OpenCV wrote an unreadable video; nothing published")
+
+    def commit(self) -> None:
+        publish(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.writer.release()
+        self.tmp.unlink(missing_ok=True)
 
 
 class CsvOut:
-    """One row per face per frame, streamed to a temp file beside the target, renamed when closed cleanly."""
+    """One row per face per frame, streamed to a temp file beside the target (or written in place
+    to a device or FIFO: training/atomic.py), published when closed cleanly."""
 
     def __init__(self, path: Path, classes: list[str]):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        self.path, self.tmp, self.classes = path, Path(tmp), classes
-        self.fh = os.fdopen(fd, "w", newline="")
-        self.writer = csv.writer(self.fh)
+        self.out, self.classes = AtomicFile(path, "w", newline=""), classes
+        self.writer = csv.writer(self.out.fh)
         self.writer.writerow(["frame", "time_s", "face", "track", "x", "y", "width", "height", "score", "label",
                               "confidence", "raw_label", *classes])
 
     def write(self, frame: int, stamp: float, smoothed, raw) -> None:
-        for i, ((track, face), face_raw) in enumerate(zip(smoothed, raw)):
-            b = face.box
-            self.writer.writerow([frame, f"{stamp:.3f}", i, track, f"{b.x:.1f}", f"{b.y:.1f}", f"{b.width:.1f}",
-                                  f"{b.height:.1f}", f"{b.score:.4f}", self.classes[face.top],
-                                  f"{face.confidence:.4f}", self.classes[face_raw.top],
-                                  *(f"{p:.5f}" for p in face.probs)])
+        try:
+            for i, ((track, face), face_raw) in enumerate(zip(smoothed, raw)):
+                b = face.box
+                self.writer.writerow([frame, f"{stamp:.3f}", i, track, f"{b.x:.1f}", f"{b.y:.1f}", f"{b.width:.1f}",
+                                      f"{b.height:.1f}", f"{b.score:.4f}", self.classes[face.top],
+                                      f"{face.confidence:.4f}", self.classes[face_raw.top],
+                                      *(f"{p:.5f}" for p in face.probs)])
+        except OSError as exc:  # a full disk: DiskFull names the file
+            self.out.discard(exc)
 
-    def close(self, keep: bool) -> None:
-        self.fh.close()
-        if keep:
-            publish(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+    def finish(self) -> None:
+        try:
+            self.out.fh.flush()  # a full disk shows here at the latest
+        except BaseException as exc:
+            self.out.discard(exc)
+
+    def commit(self) -> None:
+        self.out.commit()
+
+    def discard(self) -> None:
+        self.out.discard()
+
+
+def close_outputs(outs, keep: bool) -> None:
+    """Finish every output, then publish them all only if each one finished (never a video without
+    its CSV, nor a half-written one); else remove them all. Temp files go on every path; the first
+    failure is raised."""
+    failure = None
+    for out in outs:
+        if keep and failure is None:
+            try:
+                out.finish()
+            except BaseException as exc:
+                failure = exc
+    for out in outs:
+        try:
+            out.commit() if keep and failure is None else out.discard()
+        except OSError as exc:  # a discard's error only repeats why the run is failing already
+            failure = failure or (exc if keep else None)
+    if failure is not None:
+        raise failure
 
 
 class Window:
@@ -149,11 +197,30 @@ def prepare(args) -> None:
     if args.out:
         if args.out.suffix.lower() != ".mp4":
             raise PredictError(f"--out {args.out}: must end in .mp4")
+        if in_place(args.out):  # the MPEG-4 muxer seeks back to finish the file: a device or FIFO cannot
+            raise PredictError(f"--out {args.out}: not a regular file; MPEG-4 video needs one")
         check_output_file(args.out, "--out", inputs)
+    # A device or FIFO given as --csv is written in place and has no folder to put a chart "beside"
+    args.timeline = timeline_path(args.csv) if args.csv and not in_place(args.csv) else None
     if args.csv:
         check_output_file(args.csv, "--csv", inputs, FileSet([args.out] if args.out else []))
-        check_output_file(timeline_path(args.csv), "--csv (its timeline chart)", inputs,
+    if args.timeline:
+        check_output_file(args.timeline, "--csv (its timeline chart)", inputs,
                           FileSet([p for p in (args.out, args.csv) if p]))
+
+
+MJPEG_START, JPEG_END = b"\xff\xd8\xff", b"\xff\xd9"
+
+
+def cut_off_mjpeg(path: Path) -> bool:
+    """A raw MJPEG stream (JPEG after JPEG, no container: no frame count to compare with) whose last
+    JPEG lacks its end-of-image marker: truncated. FFmpeg still decodes that frame, greyed where data
+    is missing, and ends quietly."""
+    with open(path, "rb") as fh:
+        if fh.read(len(MJPEG_START)) != MJPEG_START:
+            return False
+        fh.seek(max(0, os.fstat(fh.fileno()).st_size - 64))
+        return not fh.read().rstrip(b"\0").endswith(JPEG_END)  # some writers pad with zeros
 
 
 def run(args, pipeline) -> int:
@@ -165,13 +232,14 @@ def run(args, pipeline) -> int:
         raise PredictError(f"{what} opened but gave no frames")
     src_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
     src_fps = src_fps if 1 <= src_fps <= 240 else 15.0
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if args.video is not None else 0
+    stated = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if args.video is not None else 0  # < 1: unknown
+    total = max(stated, 0)
     if args.max_frames:
         total = min(total, args.max_frames) if total > 0 else args.max_frames
     smoother = Smoother(alpha=args.smooth)
     bar = tqdm(total=total or None, desc=what, unit="frame", file=sys.stderr, disable=window is not None)
     writer = table = None
-    timeline = Timeline(pipeline.classes) if args.csv else None
+    timeline = Timeline(pipeline.classes) if args.timeline else None
     n, faces_seen, fps, started, finished, short = 0, 0, 0.0, time.perf_counter(), False, False
     try:
         writer = VideoOut(args.out, src_fps, (frame.shape[1], frame.shape[0])) if args.out else None
@@ -183,7 +251,8 @@ def run(args, pipeline) -> int:
             if table:
                 stamp = n / src_fps if args.video is not None else time.perf_counter() - started
                 table.write(n, stamp, smoothed, faces)
-                timeline.add(n, stamp, smoothed)
+                if timeline:
+                    timeline.add(n, stamp, smoothed)
             faces_seen += len(faces)
             dt = time.perf_counter() - t0
             fps = 1 / max(dt, 1e-6) if n == 0 else 0.9 * fps + 0.1 / max(dt, 1e-6)  # steady on-screen figure
@@ -197,25 +266,29 @@ def run(args, pipeline) -> int:
             ok, frame = cap.read()
         finished = True
         # FFmpeg's reader ends quietly at damaged data: a file that stops before the frame count its
-        # container states is reported, and its partial results are not published as if complete.
-        short = args.video is not None and not ok and n < total
+        # container states, or a raw MJPEG stream cut off mid-frame, is reported, and its partial
+        # results are not published as if complete.
+        if args.video is not None and not ok:
+            short = n < stated if stated > 0 else cut_off_mjpeg(args.video)
     except KeyboardInterrupt:
         finished = True  # Ctrl+C ends a live session normally: keep what was recorded
     finally:
         bar.close()
         cap.release()
-        for out in (writer, table):
-            if out:
-                out.close(keep=finished and not short)
-        if window:
-            window.close()
+        try:
+            close_outputs([out for out in (writer, table) if out], keep=finished and not short)
+        finally:
+            if window:
+                window.close()
     if timeline and finished and not short:
-        timeline.write(timeline_path(args.csv), args.video.name if args.video is not None else what)
+        timeline.write(args.timeline, args.video.name if args.video is not None else what)
     if short:
-        raise PredictError(f"{what}: video ended after {n} of {total} frames (damaged or truncated mid-stream)"
-                           + ("; no output written" if args.out or args.csv else ""))
+        cut = f"{n} of {stated} frames" if stated > 0 else f"{n} frames, its last JPEG cut off"
+        files = [p for p in (args.out, args.csv) if p]  # a device or FIFO has had its rows already
+        raise PredictError(f"{what}: video ended after {cut} (damaged or truncated mid-stream)"
+                           + ("; no output written" if files and not any(map(in_place, files)) else ""))
     elapsed = time.perf_counter() - started
     print(f"{what}: {n} frames, {faces_seen} face detections, {n / max(elapsed, 1e-9):.1f} fps overall"
           + (f"; video {args.out}" if args.out else "")
-          + (f"; results {args.csv}, timeline {timeline_path(args.csv)}" if args.csv else ""))
+          + (f"; results {args.csv}" if args.csv else "") + (f", timeline {args.timeline}" if args.timeline else ""))
     return 0

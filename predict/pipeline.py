@@ -8,6 +8,7 @@ import numpy as np
 
 from .backends import load_metadata, make_backend, prior_strength as prior_strength_of
 from .detector import Box, FaceDetector
+from .errors import ModelFault
 from .preprocess import faces_to_batch
 
 from fer_browser.paths import DEFAULT_MODEL_DIR  # noqa: F401  (the shipped model: the one the page serves)
@@ -49,6 +50,9 @@ class Pipeline:
 
     def classify(self, rgb: np.ndarray, boxes: list[Box]) -> list[Face]:
         probs = self.backend(faces_to_batch(rgb, boxes, self.meta))
+        if not np.isfinite(probs).all():  # damaged weights (NaN, inf) must not reach users as "neutral nan"
+            raise ModelFault(f"the model ({self.backend.name} backend) gave non-finite probabilities (NaN or "
+                             "infinity): its weights are damaged; re-export or retrain it")
         return [Face(b, p) for b, p in zip(boxes, probs)]
 
     def __call__(self, rgb: np.ndarray) -> list[Face]:

@@ -306,6 +306,7 @@ def test_reference_sample_from_a_fer_csv_is_seeded_and_normalised(tmp_path, monk
 @pytest.mark.parametrize("args, message", [
     (["--csv", "no-such.csv"], "no such FER2013 CSV"),
     (["--faces", "0"], "--faces must be at least 1"),
+    (["--faces", "5000"], "--faces must be at most 1024"),  # 5000 took 4.5 GB (issue 21)
     (["--quantize", "int4"], "invalid choice"),
 ])
 def test_bad_options_give_one_line_error(args, message, small_checkpoint, tmp_path):

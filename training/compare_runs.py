@@ -110,6 +110,8 @@ def main(argv=None) -> int:
             if name in runs:
                 raise DataError(f"two runs are named {name!r}; name them: NAME=PATH")
             runs[name] = load_history(path)
+        if args.out and str(args.out) == "-":  # the PNG's bytes would land in the middle of the table
+            raise DataError("--out -: stdout carries the table; give the figure a file name")
         print(table(runs))
         if args.out:
             plot(runs, args.out)

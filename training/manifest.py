@@ -20,6 +20,11 @@ class ManifestError(ValueError):
     """A model folder does not match its manifest (the message names the first offending file)."""
 
 
+def json_problem(exc: Exception) -> str:
+    """What is wrong with a JSON file, in a few words."""
+    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+
+
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -64,8 +69,8 @@ def read_manifest(folder: Path) -> dict:
         raise ManifestError(f"{folder}: no {MANIFEST_FILE}; re-export the model with `python -m convert`")
     try:
         doc = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ManifestError(f"{path}: unreadable ({exc})") from None
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
+        raise ManifestError(f"{path}: unreadable ({json_problem(exc)})") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("files"), dict):
         raise ManifestError(f"{path}: not a {SCHEMA} manifest")
     return doc

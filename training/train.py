@@ -41,7 +41,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from fer_browser.cli import prog  # noqa: E402
+from fer_browser.cli import os_error, prog  # noqa: E402
 
 from . import distributed
 from .atomic import atomic_open
@@ -53,7 +53,7 @@ from .errors import DataError
 from .labelsets import LABEL_SETS
 from .metadata import build_metadata
 from .metrics import plot_history, predict_probs
-from .models import DEFAULT_MODEL, REGISTRY, build_model, count_parameters, get_spec
+from .models import DEFAULT_MODEL, REGISTRY, build_model, check_hparams, count_parameters, get_spec
 from .preprocess import normalize
 from .rowstore import read_rows, take_rows
 
@@ -199,6 +199,20 @@ def config_of(args) -> dict:
     return cfg
 
 
+def check_options(args) -> None:
+    """Values no run can use, refused in one line before the data is read (else a ZeroDivisionError
+    or a torch error deep in the first step)."""
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    for option in ("limit", "epoch_steps"):  # 0 means no limit, as before; a negative one is nonsense
+        value = getattr(args, option, None)
+        if value is not None and value < 0:
+            raise ValueError(f"--{option.replace('_', '-')} must be 0 (no limit) or more, got {value}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out}: exists and is not a folder; give a folder for the run")
+    check_hparams(args.model, args.hparams)
+
+
 def refuse_existing_out(args) -> None:
     """A new run must not silently replace another run's checkpoints (issue 10)."""
     if args.resume or args.overwrite:
@@ -226,13 +240,15 @@ def autocast_dtype(precision: str, device: str):
     return torch.float16 if precision == "fp16" else torch.bfloat16
 
 
-# errors in what the user gave (data, checkpoint, options): main() prints them in one line
-USER_ERRORS = (DataError, CheckpointError, ValueError)
+# errors in what the user gave (data, checkpoint, options) or the machine refused (a full disk, a
+# file that cannot be written: OSError): main() prints them in one line
+USER_ERRORS = (DataError, CheckpointError, ValueError, OSError)
 
 
 def train(args, data: Dataset | None = None, on_epoch_end=None) -> dict:
     """Run (or resume) training, as one process or as one rank under torchrun; returns the final
     history entry. on_epoch_end(epoch) is a hook (tests use it to interrupt a run)."""
+    check_options(args)
     refuse_existing_out(args)
     world, device = distributed.setup(pick_device(args.device))
     finished = False
@@ -449,7 +465,7 @@ def main(argv=None) -> int:
         return 130
     except USER_ERRORS as exc:
         if main_rank or not isinstance(exc, CheckpointError):
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {os_error(exc) if isinstance(exc, OSError) else exc}", file=sys.stderr)
         return 2
     if not main_rank:
         return 0
