@@ -225,3 +225,17 @@ def test_cli_errors_are_one_line(tmp_path, data):
         proc = subprocess.run([PYTHON, "-m", *cmd], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_choose_an_operating_point_with_an_accuracy_floor():
+    from fer_browser.training.prior import choose
+
+    rows = {"0": {"accuracy": 0.88, "balanced_accuracy": 0.77, "f1_macro": 0.78},
+            "0.25": {"accuracy": 0.876, "balanced_accuracy": 0.80, "f1_macro": 0.79},
+            "0.5": {"accuracy": 0.86, "balanced_accuracy": 0.83, "f1_macro": 0.77}}
+    table = {"PublicTest": rows}
+    assert choose(table) == 0.25                        # macro-F1
+    assert choose(table, min_accuracy=0.875) == 0.25    # most balanced that keeps accuracy >= 0.875
+    assert choose(table, min_accuracy=0.85) == 0.5
+    with pytest.raises(ValueError, match="no measured tau keeps PublicTest accuracy >= 0.9"):
+        choose(table, min_accuracy=0.9)
