@@ -166,3 +166,36 @@ def test_hidden_page_stops_analysing_frames(site):
         assert watch.errors == []
     finally:
         context.close()
+
+
+def test_first_label_fetches_only_what_it_needs(site, six_jpg):
+    """Up to the first camera label: one wasm binary (the variant TF.js picked), TF.js core + converter
+    only (no full bundle, no webgl), nothing of the upload or parity code, the big files gzipped.
+    The rest comes when used."""
+    context, page, watch = open_page(site)
+    try:
+        page.evaluate("ferApp.state.frameLog = []")
+        page.click("#start")
+        wait_js(page, "ferApp.state.frameLog.length >= 1 && ferApp.labels().rects.length >= 1")
+        entries = page.evaluate("""() => { const t = ferApp.state.frameLog[0].t;
+            return performance.getEntriesByType('resource').filter((e) => e.responseEnd <= t)
+                .map((e) => ({url: new URL(e.name).pathname, wire: e.transferSize, body: e.decodedBodySize})); }""")
+        names = [e["url"] for e in entries]
+        wasm = [n.rsplit("/", 1)[1] for n in names if n.endswith(".wasm")]
+        isolated = page.evaluate("self.crossOriginIsolated")  # threads need it; SIMD is in every Chromium here
+        assert wasm == ["tfjs-backend-wasm-threaded-simd.wasm" if isolated else "tfjs-backend-wasm-simd.wasm"]
+        assert "/vendor/tfjs-core/tf-core.fesm.min.js" in names and "/vendor/tfjs-converter/tf-converter.fesm.min.js" in names
+        for lazy in ("/vendor/tfjs/tf.fesm.min.js", "/vendor/tfjs-backend-webgl/tf-backend-webgl.fesm.min.js",
+                     "/js/parity.js", "/js/input_policy.js", "/input_policy.json", "/model/reference.json",
+                     "/model/reference_inputs.bin", "/model/parity.json"):
+            assert lazy not in names, lazy
+        big = [e for e in entries if e["body"] > 50_000]
+        assert len(big) >= 5 and all(e["wire"] < 0.9 * e["body"] for e in big), big
+        page.click("#stop")
+        page.set_input_files("#file", str(six_jpg))
+        wait_js(page, "ferApp.state.mode === 'photo'")
+        assert any(u.endswith("/js/input_policy.js") for u in watch.requests)
+        assert len(page.evaluate("ferApp.results()")) == 6
+        assert watch.errors == []
+    finally:
+        context.close()
