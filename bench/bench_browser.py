@@ -158,7 +158,8 @@ def main(argv=None) -> int:
                                          ISOLATION if args.human_isolated else None)
             for throttle in args.cpu_throttle:
                 for faces in args.faces:
-                    y4m = kit.write_y4m(Path(tmp) / f"faces{faces}.y4m", kit.moving_faces(faces, CAMERA_FPS), CAMERA_FPS)
+                    y4m = kit.write_y4m(Path(tmp) / f"faces{faces}.y4m", kit.moving_faces(faces, CAMERA_FPS),
+                                        CAMERA_FPS)
                     for pipeline in args.pipelines:
                         url = human.url if pipeline == "human" else ours.url
                         with tqdm(total=args.frames, desc=f"{pipeline}, {faces} face(s), CPU /{throttle:g}",

@@ -45,8 +45,9 @@ def measure(playwright, url: str, y4m: Path, identity: bool = False) -> dict:
         ready = page.evaluate("performance.now()")
         page.evaluate("ferApp.state.frameLog = []")
         page.click("#start")
-        kit.wait_js(page, "ferApp.state.frameLog.length >= 1 && ferApp.labels().rects.length >= 1", timeout_s=120)
-        first_label = page.evaluate("ferApp.state.frameLog[0].t")
+        # the frame log gets its entry once the frame's labels are drawn
+        kit.wait_js(page, "ferApp.state.frameLog.some((f) => f.faces >= 1)", timeout_s=120)
+        first_label = page.evaluate("ferApp.state.frameLog.find((f) => f.faces >= 1).t")
         entries = page.evaluate(ENTRIES)
         context.close()
     finally:

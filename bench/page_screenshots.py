@@ -20,7 +20,8 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 from bench import browser_kit as kit  # noqa: E402
 
 SIZES = {
-    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True},
+    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True,
+              "has_touch": True},
     "desktop": {"viewport": {"width": 1280, "height": 900}},
 }
 

@@ -16,12 +16,12 @@ from fer_browser.paths import DEFAULT_MODEL_DIR, VENDOR, WEB_DIR
 from fer_browser.server import create_app
 from web_helpers import Server
 
+VENDOR_FILES = [("tfjs", "tf.fesm.min.js"), ("tfjs-core", "tf-core.fesm.min.js"),
+                ("tfjs-converter", "tf-converter.fesm.min.js"), ("tfjs-backend-wasm", "tfjs-backend-wasm-simd.wasm"),
+                ("tfjs-backend-wasm", "tf-backend-wasm.fesm.min.js"), ("blazeface", "blazeface.bin"),
+                ("blazeface", "blazeface.json")]
 BIG = {  # URL -> the file whose bytes it serves
-    "/vendor/tfjs/tf.fesm.min.js": VENDOR["tfjs"][0] / "tf.fesm.min.js",
-    "/vendor/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm": VENDOR["tfjs-backend-wasm"][0] / "tfjs-backend-wasm-simd.wasm",
-    "/vendor/tfjs-backend-wasm/tf-backend-wasm.fesm.min.js": VENDOR["tfjs-backend-wasm"][0] / "tf-backend-wasm.fesm.min.js",
-    "/vendor/blazeface/blazeface.bin": VENDOR["blazeface"][0] / "blazeface.bin",
-    "/vendor/blazeface/blazeface.json": VENDOR["blazeface"][0] / "blazeface.json",
+    **{f"/vendor/{package}/{name}": VENDOR[package][0] / name for package, name in VENDOR_FILES},
     "/model/tfjs/group1-shard1of1.bin": DEFAULT_MODEL_DIR / "tfjs/group1-shard1of1.bin",
     "/model/tfjs/model.json": DEFAULT_MODEL_DIR / "tfjs/model.json",
     "/model/metadata.json": DEFAULT_MODEL_DIR / "metadata.json",
