@@ -5,6 +5,7 @@
 const overlap = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 const area = (a, b) => Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x))
   * Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
+const cover = (r, placed) => placed.reduce((s, p) => s + area(r, p), 0);
 const fits = (y, h, height) => (y >= 0 && y + h <= height ? 0 : 1);
 const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), Math.max(lo, hi));
 
@@ -13,8 +14,8 @@ const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), Math.max(lo, hi));
  * @param {{x: number, y: number, width: number, height: number}[]} boxes  faces, canvas pixels
  * @param {{width: number, height: number}[]} sizes  each label's measured size
  * @param {{width: number, height: number}} canvas
- * @returns {{x: number, y: number, width: number, height: number}[]}  one rectangle per box; inside
- *   the canvas whenever the label fits in it; free of the rectangles before it when any spot is
+ * @returns {{x: number, y: number, width: number, height: number}[]}  one rectangle per box: inside
+ *   the canvas whenever the label fits in it, clear of the labels before it whenever a spot tried is
  */
 export function placeLabels(boxes, sizes, canvas) {
   const placed = [];
@@ -30,8 +31,8 @@ export function placeLabels(boxes, sizes, canvas) {
     const preferred = ys.flatMap((y) => xs.map((x) => at(x, y)));
     let best = preferred.find((r) => !placed.some((p) => overlap(r, p)));
     if (!best) {
-      // crowded: the free spot nearest the box, next to the labels in the way (just above, below,
-      // left or right of one), so a free spot is found whenever one of these exists
+      // crowded: try the spots touching a placed label (just above, below, left or right of one, or
+      // diagonally past two) and take the free one nearest the box
       const around = placed.flatMap((p) => [
         ...xs.flatMap((x) => [at(x, p.y - h), at(x, p.y + p.height)]),
         ...ys.flatMap((y) => [at(p.x - w, y), at(p.x + p.width, y)]),
@@ -46,8 +47,6 @@ export function placeLabels(boxes, sizes, canvas) {
   });
   return placed;
 }
-
-const cover = (r, placed) => placed.reduce((s, p) => s + area(r, p), 0);
 
 /** Whether two rectangles overlap (tests and callers checking a layout). */
 export { overlap };
