@@ -19,6 +19,9 @@ HERE = Path(__file__).resolve().parent
 LICENCES = {
     "@tensorflow/tfjs": HERE / "LICENSES" / "Apache-2.0.txt",
     "@tensorflow/tfjs-backend-wasm": HERE / "LICENSES" / "Apache-2.0.txt",
+    "@tensorflow/tfjs-core": HERE / "LICENSES" / "Apache-2.0.txt",
+    "@tensorflow/tfjs-converter": HERE / "LICENSES" / "Apache-2.0.txt",
+    "@tensorflow/tfjs-backend-webgl": HERE / "LICENSES" / "Apache-2.0.txt",
     "@vladmandic/human": HERE / "node_modules" / "@vladmandic" / "human" / "LICENSE",  # MIT; BlazeFace: Apache-2.0
 }
 

@@ -1,7 +1,7 @@
 """Live-loop speed in headless Chromium (TF.js wasm), ours and @vladmandic/human's, in one run.
 
     .venv/bin/python bench/bench_browser.py [--faces 1 3] [--frames 300] [--pipelines ours human]
-        [--variants tracking every-frame] [--json out.json]
+        [--cpu-throttle 1 4] [--json out.json]
 
 Chromium's fake camera plays a 60 frames/s clip (so the camera never caps a loop) of the astronaut's
 head drifting on grey, once with 1 face and once with 3. Each pipeline runs in a fresh browser on the
@@ -16,6 +16,9 @@ the frames that ran it) and wasm threads. Pipelines:
   ours-none      all three of the above
   human          @vladmandic/human's own loop (bench/human/): face detection + its emotion model, other
                  modules off, its own frame skipping on
+--cpu-throttle N [N ...] slows each browser's CPU N times (Chromium DevTools' Emulation.setCPUThrottlingRate,
+set on the page before it loads), as on a slower phone-class device; every pipeline and scene runs at
+each rate, so the rows of one rate compare like for like.
 Speed depends on the machine and its load: compare rows of one run.
 """
 from __future__ import annotations
@@ -60,10 +63,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="rows per scene (default: ours human)")
     p.add_argument("--human-isolated", action="store_true",
                    help="serve Human's page cross-origin isolated (COOP/COEP), so its wasm may use threads")
+    p.add_argument("--cpu-throttle", type=float, nargs="+", default=[1.0], metavar="N",
+                   help="CPU slowdown factors (DevTools CPU throttling; 1 = none, 4 = a mid-range phone); "
+                        "every row runs at each (default: 1)")
     p.add_argument("--json", type=Path, help="also write every row as JSON here")
     args = p.parse_args(argv)
     if args.frames < 10 or args.warmup < 0:
         p.error("--frames must be at least 10 and --warmup at least 0")
+    if any(not 1 <= n <= 100 for n in args.cpu_throttle):
+        p.error("--cpu-throttle takes factors from 1 to 100")
     return args
 
 
@@ -96,10 +104,12 @@ def record(page, ns: str, args, progress) -> list[dict]:
     return page.evaluate(f"{ns}.state.frameLog.slice(0, {args.frames})")
 
 
-def run_row(playwright, pipeline: str, url: str, y4m: Path, args, progress) -> dict:
+def run_row(playwright, pipeline: str, url: str, y4m: Path, args, progress, throttle: float = 1.0) -> dict:
     browser = kit.launch_chromium(playwright, y4m)
     try:
         page = browser.new_context(permissions=["camera"]).new_page()
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})  # holds for this page's navigations
         watch = kit.PageWatch(page)
         if pipeline == "human":
             page.goto(f"{url}/bench/index.html")
@@ -122,7 +132,7 @@ def run_row(playwright, pipeline: str, url: str, y4m: Path, args, progress) -> d
             raise RuntimeError(f"console errors in the page: {watch.errors[:3]}")
     finally:
         browser.close()
-    return {"pipeline": pipeline, **info, **summarise(log)}
+    return {"pipeline": pipeline, "cpu_throttle": throttle, **info, **summarise(log)}
 
 
 def main(argv=None) -> int:
@@ -146,24 +156,26 @@ def main(argv=None) -> int:
                 human = kit.StaticServer({"/bench/": ROOT / "bench" / "human", "/human/dist/": HUMAN / "dist",
                                           "/human/models/": HUMAN / "models", "/wasm/": WASM},
                                          ISOLATION if args.human_isolated else None)
-            for faces in args.faces:
-                y4m = kit.write_y4m(Path(tmp) / f"faces{faces}.y4m", kit.moving_faces(faces, CAMERA_FPS), CAMERA_FPS)
-                for pipeline in args.pipelines:
-                    url = human.url if pipeline == "human" else ours.url
-                    with tqdm(total=args.frames, desc=f"{pipeline}, {faces} face(s)", unit="frame",
-                              file=sys.stderr) as bar:
-                        rows.append({"faces": faces, **run_row(pw, pipeline, url, y4m, args, bar)})
+            for throttle in args.cpu_throttle:
+                for faces in args.faces:
+                    y4m = kit.write_y4m(Path(tmp) / f"faces{faces}.y4m", kit.moving_faces(faces, CAMERA_FPS),
+                                        CAMERA_FPS)
+                    for pipeline in args.pipelines:
+                        url = human.url if pipeline == "human" else ours.url
+                        with tqdm(total=args.frames, desc=f"{pipeline}, {faces} face(s), CPU /{throttle:g}",
+                                  unit="frame", file=sys.stderr) as bar:
+                            rows.append({"faces": faces, **run_row(pw, pipeline, url, y4m, args, bar, throttle)})
         finally:
             for srv in (ours, human):
                 if srv is not None:
                     srv.stop()
     print(f"Live loop in headless Chromium, {CAMERA_FPS} frames/s fake camera (640x480, heads drifting on grey), "
           f"{args.frames} frames per row; model {args.model_dir}\n")
-    print("| pipeline | faces | found | frames/s | latency p50 ms | latency p95 ms | detector calls /100 frames "
-          "| model ms/face | backend, threads |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| CPU throttle | pipeline | faces | found | frames/s | latency p50 ms | latency p95 ms "
+          "| detector calls /100 frames | model ms/face | backend, threads |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['name']} | {r['faces']} | {r['found']:g} | {r['fps']:.1f} | {r['latency_p50']:.1f} | "
+        print(f"| {r['cpu_throttle']:g}x | {r['name']} | {r['faces']} | {r['found']:g} | {r['fps']:.1f} | {r['latency_p50']:.1f} | "
               f"{r['latency_p95']:.1f} | {r['det_per_100']:.0f} | {r['model_ms']:.1f} | {r['backend']}, {r['threads']} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

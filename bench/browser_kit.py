@@ -65,6 +65,13 @@ def three_faces_frame() -> np.ndarray:
     return frame
 
 
+def six_faces_photo(width: int = 200) -> np.ndarray:
+    """RGB photo of six copies of the astronaut's head and shoulders in a 3 x 2 grid, edge to edge (the
+    right column's faces sit near the photo's right edge: where labels used to be cut off)."""
+    row = np.concatenate([head_tile(width)] * 3, axis=1)
+    return np.concatenate([row, row], axis=0)
+
+
 def paste(frame: np.ndarray, tile: np.ndarray, x: float, y: float) -> None:
     """Paste `tile` with its top-left at (x, y), clipped by the frame's edges."""
     h, w = tile.shape[:2]

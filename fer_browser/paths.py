@@ -23,7 +23,11 @@ DEFAULT_MODEL_DIR = ROOT / "models" / "fer-default" / "export"
 # URL prefix under /vendor/ -> (folder, files allowed from it): only what the page and predict's
 # detector load, never the whole folder. A wheel carries exactly these files (setup.py).
 VENDOR = {
-    "tfjs": (NODE_MODULES / "@tensorflow/tfjs/dist", {"tf.fesm.min.js"}),
+    "tfjs": (NODE_MODULES / "@tensorflow/tfjs/dist", {"tf.fesm.min.js"}),  # examples, convert's harness
+    # the app page: core + converter, webgl only when chosen (web/js/tf.js)
+    "tfjs-core": (NODE_MODULES / "@tensorflow/tfjs-core/dist", {"tf-core.fesm.min.js"}),
+    "tfjs-converter": (NODE_MODULES / "@tensorflow/tfjs-converter/dist", {"tf-converter.fesm.min.js"}),
+    "tfjs-backend-webgl": (NODE_MODULES / "@tensorflow/tfjs-backend-webgl/dist", {"tf-backend-webgl.fesm.min.js"}),
     "tfjs-backend-wasm": (NODE_MODULES / "@tensorflow/tfjs-backend-wasm/dist", {
         "tf-backend-wasm.fesm.min.js", "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm",
         "tfjs-backend-wasm-threaded-simd.wasm"}),

@@ -12,6 +12,10 @@ photos never leave the browser.
 The model folder must match its manifest.json (every file with its sha256) at start-up, or the
 server refuses to start. The files the page needs are then held in memory and served from there,
 so nothing changed on disk later, and nothing else in the folder, is ever served.
+
+Big text and binary files (TF.js, its wasm, the models) go out gzipped to browsers that accept it,
+compressed once (at start-up, or on first request for web/ files) from the same bytes
+(compression.py).
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from pathlib import Path
 from flask import Flask, abort, send_file
 from werkzeug.security import safe_join
 
+from .compression import MIN_BYTES, GzipCache, accepts_gzip, compressible, gzip_bytes, send_gzip
 from .paths import DEFAULT_MODEL_DIR, VENDOR, WEB_DIR, missing_vendor_files, vendor_hint  # noqa: F401
 
 # Files of the model directory the page reads, besides the TF.js shards and the reference inputs
@@ -154,12 +159,21 @@ def _inside(folder: Path, name: str) -> str | None:
     return real
 
 
+GZIP = GzipCache()  # web/ and vendor files, compressed once per version on disk
+
+
 def _send(folder: Path, name: str):
     real = _inside(folder, name)
     if real is None:
         abort(404)
     # The type follows the requested name, not a link target's.
-    return send_file(real, mimetype=mimetypes.guess_type(name)[0] or "application/octet-stream")
+    mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if not compressible(name):
+        return send_file(real, mimetype=mimetype)
+    gz = GZIP.get(real) if accepts_gzip() else None
+    resp = send_gzip(*gz, mimetype) if gz else send_file(real, mimetype=mimetype)
+    resp.headers["Vary"] = "Accept-Encoding"
+    return resp
 
 
 def send_vendor(package: str, name: str):
@@ -221,6 +235,10 @@ def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
     csp = CSP.replace("'wasm-unsafe-eval'", " ".join(["'wasm-unsafe-eval'", *importmap_hashes(web_dir)]))
     meta, model_files = load_model_dir(model_dir)
     etags = {name: hashlib.sha256(data).hexdigest() for name, data in model_files.items()}
+    # gzip of the checked bytes, made now; kept only where it pays
+    model_gz = {name: gz for name, data in model_files.items()
+                if compressible(name) and len(data) >= MIN_BYTES and len(gz := gzip_bytes(data)) < len(data)}
+    GZIP.warm(folder / name for folder, names in VENDOR.values() for name in names)
     app = Flask(__name__, static_folder=None)
     app.config["MODEL_DIR"] = model_dir.resolve()
     app.config["MODEL_METADATA"] = meta
@@ -233,9 +251,14 @@ def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
     def model_file(name):
         if name not in model_files:
             abort(404)
+        mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if name in model_gz and accepts_gzip():
+            return send_gzip(model_gz[name], f"{etags[name]}-gz", mimetype)
         # A file object, not bytes: waitress then streams it instead of copying large bodies to a temp file.
-        return send_file(io.BytesIO(model_files[name]), etag=etags[name], last_modified=None,
-                         mimetype=mimetypes.guess_type(name)[0] or "application/octet-stream")
+        resp = send_file(io.BytesIO(model_files[name]), etag=etags[name], last_modified=None, mimetype=mimetype)
+        if name in model_gz:
+            resp.headers["Vary"] = "Accept-Encoding"
+        return resp
 
     app.add_url_rule("/vendor/<package>/<name>", "vendor", send_vendor)
 

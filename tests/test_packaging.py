@@ -32,7 +32,11 @@ pytestmark = pytest.mark.slow
 COMMANDS = ["fer-serve", "fer-predict", "fer-train", "fer-evaluate", "fer-convert"]
 NPM_FILES = ["node_modules/@tensorflow/tfjs/dist/tf.fesm.min.js",
              "node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm",
-             "node_modules/@vladmandic/human/models/blazeface.bin"]
+             "node_modules/@vladmandic/human/models/blazeface.bin",
+             # the app page's TF.js: core + converter, webgl when chosen (web/js/tf.js)
+             "node_modules/@tensorflow/tfjs-core/dist/tf-core.fesm.min.js",
+             "node_modules/@tensorflow/tfjs-converter/dist/tf-converter.fesm.min.js",
+             "node_modules/@tensorflow/tfjs-backend-webgl/dist/tf-backend-webgl.fesm.min.js"]
 
 
 def sh(*cmd, cwd=None, env=None, timeout=300, check=True) -> subprocess.CompletedProcess:
@@ -94,7 +98,8 @@ def test_wheel_holds_one_package_with_page_model_and_npm_files(wheel):
     assert not any(n.endswith("checkpoint.pt") for n in names)
     for npm in NPM_FILES:
         assert f"fer_browser/{npm}" in names
-    for package in ("@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@vladmandic/human"):
+    for package in ("@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@tensorflow/tfjs-core",
+                    "@tensorflow/tfjs-converter", "@tensorflow/tfjs-backend-webgl", "@vladmandic/human"):
         text = zipfile.ZipFile(wheel).read(f"fer_browser/node_modules/{package}/LICENSE").decode()
         assert ("Apache License" in text) or ("MIT License" in text)
     assert not any("package.json" in n and "node_modules" in n for n in names)  # the whitelist only

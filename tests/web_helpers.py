@@ -18,7 +18,8 @@ import numpy as np
 # not import test code); re-exported here for the tests.
 from bench.browser_kit import (ASTRONAUT_FACE, CHROMIUM, CHROMIUM_FLAGS, FRAME_H, FRAME_W, PYTHON, ROOT,  # noqa: F401
                                PageWatch, Server, astronaut_frame, comings_and_goings, free_port, head_tile,
-                               launch_chromium, moving_faces, three_faces_frame, wait_js, write_y4m)
+                               launch_chromium, moving_faces, six_faces_photo, three_faces_frame, wait_js,
+                               write_y4m)
 
 # ---------- images ----------
 

@@ -3,10 +3,10 @@
 // drawing: draw.js; numbers: stats.js; timeline: timeline.js; parity panel: parity.js; test hooks:
 // hooks.js.
 import { createRecognizer } from 'fer-browser';
+import { registerBackend } from './backends.js';
 import { createLoop, setButtons, startCamera, stopCamera, togglePause } from './camera.js';
 import { el, showMessage } from './dom.js';
 import { installHooks } from './hooks.js';
-import { checkParity } from './parity.js';
 import { state } from './state.js';
 import { resetStats } from './stats.js';
 import { timeline } from './timeline.js';
@@ -35,6 +35,7 @@ async function load(backend) {
   await state.live?.idle(); // never dispose a recognizer while a frame is using it
   state.recognizer?.dispose();
   state.recognizer = null;
+  await registerBackend(backend);
   const r = await createRecognizer({ modelUrl: MODEL_URL, detectorUrl: PIPELINE_URL, detectorWeightsUrl: DETECTOR_WEIGHTS_URL,
     backend, wasmPaths: WASM_URL, pipeline });
   state.recognizer = r;
@@ -84,7 +85,7 @@ el.start.addEventListener('click', startCamera);
 el.pause.addEventListener('click', togglePause);
 el.stop.addEventListener('click', stopCamera);
 el.smooth.addEventListener('change', () => { if (state.live) state.live.smooth = el.smooth.checked; });
-el.parity.addEventListener('click', () => checkParity(MODEL_URL));
+el.parity.addEventListener('click', () => import('./parity.js').then((m) => m.checkParity(MODEL_URL))); // fetched on first use
 el.downloadCsv.addEventListener('click', () => timeline.download());
 el.backend.addEventListener('change', async () => {
   const resume = state.mode === 'camera' && state.running;

@@ -6,9 +6,11 @@ import { CameraLoop } from './loop.js';
 import { state } from './state.js';
 import { resetStats, showStats } from './stats.js';
 import { timeline } from './timeline.js';
+import { pauseWhenHidden } from './visibility.js';
 
 /** The page's camera loop (created once; bench/ ablations pass estimateFaces options). */
 export function createLoop(options) {
+  pauseWhenHidden();
   return new CameraLoop(options, (err) => {
     showMessage(`The camera view stopped: ${err.message}`, 'error');
     stopCamera();

@@ -1,6 +1,8 @@
 // Drawing the results: a box and label per face on the stage, a card per face beside it.
 // Colours follow the top class, as in the timeline's legend.
 import { ctx, el } from './dom.js';
+import { placeLabels } from './label_layout.js';
+import { state } from './state.js';
 
 export const COLORS = ['#e5484d', '#8e4ec6', '#f76b15', '#30a46c', '#0090ff', '#ffc53d', '#8d8d8d', '#d6409f'];
 export const classColor = (k) => COLORS[k % COLORS.length];
@@ -8,27 +10,36 @@ export const classColor = (k) => COLORS[k % COLORS.length];
 const topIndex = (face, classes) => classes.indexOf(face.label);
 const pct = (face) => Math.round(100 * face.score);
 
-/** Boxes and labels over the frame or photo already on the canvas. */
+/** Boxes and labels over the frame or photo already on the canvas; the labels' rectangles (canvas
+ * pixels) are kept in state.labels. */
 export function drawOverlays(faces, classes) {
   // same size on screen whatever the photo's resolution (canvas pixels per CSS pixel)
   const scale = el.canvas.width / (el.canvas.clientWidth || el.canvas.width);
-  const lw = 2.5 * scale, fontPx = Math.round(15 * scale);
+  const lw = 2.5 * scale, fontPx = Math.round(15 * scale), pad = Math.round(4 * scale);
   ctx.font = `600 ${fontPx}px system-ui, sans-serif`;
-  ctx.textBaseline = 'bottom';
-  faces.forEach((f, i) => {
-    const { x, y, width, height } = f.box;
-    const color = classColor(topIndex(f, classes));
-    ctx.lineWidth = lw;
-    ctx.strokeStyle = color;
-    ctx.strokeRect(x, y, width, height);
-    const text = `${i + 1}: ${f.label} ${pct(f)}%`;
-    const tw = ctx.measureText(text).width + 8;
-    const ty = y - fontPx - 6 < 0 ? y + height + fontPx + 6 : y; // below the box when no room above
-    ctx.fillStyle = color;
-    ctx.fillRect(x - lw / 2, ty - fontPx - 6, tw, fontPx + 6);
-    ctx.fillStyle = '#fff';
-    ctx.fillText(text, x + 4 - lw / 2, ty - 3);
+  ctx.textBaseline = 'middle';
+  const canvas = { width: el.canvas.width, height: el.canvas.height };
+  const texts = faces.map((f, i) => {
+    const full = `${i + 1}: ${f.label} ${pct(f)}%`;
+    // a label wider than the picture (a narrow photo on a phone) drops its percentage; the card has it
+    return ctx.measureText(full).width + 2 * pad <= canvas.width ? full : `${i + 1}: ${f.label}`;
   });
+  const sizes = texts.map((t) => ({ width: Math.ceil(ctx.measureText(t).width + 2 * pad), height: fontPx + 2 * pad }));
+  const rects = placeLabels(faces.map((f) => f.box), sizes, canvas);
+  faces.forEach((f) => {
+    const { x, y, width, height } = f.box;
+    ctx.lineWidth = lw;
+    ctx.strokeStyle = classColor(topIndex(f, classes));
+    ctx.strokeRect(x, y, width, height);
+  });
+  faces.forEach((f, i) => { // labels after every box, so no box is drawn across a label
+    const r = rects[i];
+    ctx.fillStyle = classColor(topIndex(f, classes));
+    ctx.fillRect(r.x, r.y, r.width, r.height);
+    ctx.fillStyle = '#fff';
+    ctx.fillText(texts[i], r.x + pad, r.y + r.height / 2);
+  });
+  state.labels = rects.map((r, i) => ({ ...r, text: texts[i] }));
 }
 
 function faceCard(classes) {
@@ -64,6 +75,7 @@ export function renderFaces(faces, classes) {
 /** Empty stage and no cards. */
 export function clearStage() {
   ctx.clearRect(0, 0, el.canvas.width, el.canvas.height);
+  state.labels = [];
   el.faces.replaceChildren();
   el.hint.hidden = false;
 }

@@ -14,6 +14,9 @@ export function installHooks(ready) {
     /** The faces on screen, probabilities as a list in the model's class order. */
     results: () => state.results.map((f) => ({ box: f.box, label: f.label, id: f.id,
       probs: state.recognizer.classes.map((c) => f.probabilities[c]) })),
+    /** The labels drawn over the faces, in canvas pixels, and the canvas size. */
+    labels: () => ({ rects: state.labels, width: document.getElementById('canvas').width,
+      height: document.getElementById('canvas').height }),
     memory: () => ({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes }),
     backend: () => tf.getBackend(),
     live: () => state.live && { frames: state.live.frames, detectorCalls: state.live.detectorCalls,

@@ -11,6 +11,7 @@ export const state = {
   live: null, // the camera loop (camera.js)
   frames: 0, // camera frames shown
   results: [], // the faces on screen (fer-browser Face objects)
+  labels: [], // where their labels were drawn: {x, y, width, height, text}, canvas pixels (draw.js)
   upload: null, // the last upload's verdict: {name, accepted, reason} (tests/test_input_policy.py)
   frameLog: null, // bench/ and tests set [] to record every camera frame
   parity: null, // the last parity check's numbers

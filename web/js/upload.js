@@ -3,13 +3,15 @@
 import { stopCamera, setButtons } from './camera.js';
 import { clearMessage, ctx, el, showMessage } from './dom.js';
 import { clearStage, drawOverlays, renderFaces } from './draw.js';
-import { checkUpload, InputRejected } from './input_policy.js';
 import { state } from './state.js';
 import { recordTimings, resetStats, showStats } from './stats.js';
 
 const MAX_PHOTO_SIDE = 1600; // larger photos are scaled down before detection
 
-async function decodePhoto(file) {
+// fetched on the first upload, not with the page
+const inputPolicy = () => import('./input_policy.js');
+
+async function decodePhoto(file, { checkUpload, InputRejected }) {
   await checkUpload(file); // size, format by its first bytes, header dimensions
   try {
     return await createImageBitmap(file, { imageOrientation: 'from-image' }); // honours EXIF orientation
@@ -31,11 +33,12 @@ export async function showPhoto(file) {
   if (!state.ready) return;
   clearMessage();
   state.upload = { name: file.name, accepted: null, reason: null }; // read by tests/test_input_policy.py
+  const policy = await inputPolicy();
   let bitmap;
   try {
-    bitmap = await decodePhoto(file);
+    bitmap = await decodePhoto(file, policy);
   } catch (err) {
-    const refused = err instanceof InputRejected; // otherwise the policy itself could not be loaded
+    const refused = err instanceof policy.InputRejected; // otherwise the policy itself could not be loaded
     state.upload = { name: file.name, accepted: false, reason: refused ? err.reason : 'error' };
     clearPhoto();
     showMessage(refused ? err.message : `Could not check "${file.name}": ${err.message}`, 'error');

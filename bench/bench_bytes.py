@@ -1,0 +1,95 @@
+"""What the page transfers before its first camera label, file by file, in headless Chromium.
+
+    .venv/bin/python bench/bench_bytes.py [--model-dir DIR] [--identity] [--json out.json]
+
+A fresh browser profile (nothing cached) opens the page served by server.py, waits until it is ready,
+clicks Start camera (the fake camera shows the astronaut) and stops counting when the first label is
+drawn. The page's own Resource Timing gives each file's bytes on the wire (transferSize: the encoded
+body plus the response headers) and its decoded size; files requested before the page was ready are
+in phase "load", the others in "camera". --identity sends `Accept-Encoding: identity`, as a browser
+that takes no compression would. Files that finished after the first label are listed apart.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+from bench import browser_kit as kit  # noqa: E402
+
+
+# Resource Timing of the page itself (same origin, so the sizes are exposed): the document and every
+# file it fetched, in the page's clock
+ENTRIES = """() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+    .map((e) => ({url: e.name, status: e.responseStatus, start: e.startTime, end: e.responseEnd, wire: e.transferSize,
+                  encoded: e.encodedBodySize, body: e.decodedBodySize}))"""
+
+
+def measure(playwright, url: str, y4m: Path, identity: bool = False) -> dict:
+    """Open the page, start the camera, wait for the first label; every file fetched until then."""
+    browser = kit.launch_chromium(playwright, y4m)
+    try:
+        context = browser.new_context(permissions=["camera"],
+                                      extra_http_headers={"Accept-Encoding": "identity"} if identity else None)
+        page = context.new_page()
+        encodings = {}
+        page.on("response", lambda r: encodings.__setitem__(r.url, r.headers.get("content-encoding", "")))
+        page.goto(url + "/")
+        if page.evaluate("ferApp.ready") is not True:
+            raise RuntimeError(f"the page did not load: {page.text_content('#message')}")
+        ready = page.evaluate("performance.now()")
+        page.evaluate("ferApp.state.frameLog = []")
+        page.click("#start")
+        # the frame log gets its entry once the frame's labels are drawn
+        kit.wait_js(page, "ferApp.state.frameLog.some((f) => f.faces >= 1)", timeout_s=120)
+        first_label = page.evaluate("ferApp.state.frameLog.find((f) => f.faces >= 1).t")
+        entries = page.evaluate(ENTRIES)
+        context.close()
+    finally:
+        browser.close()
+    rows = [{**e, "url": e["url"].removeprefix(url), "encoding": encodings.get(e["url"], ""),
+             "phase": "load" if e["start"] < ready else "camera"} for e in entries]
+    late = [r["url"] for r in rows if r["end"] > first_label]
+    return {"rows": [r for r in rows if r["end"] <= first_label], "after_first_label": late,
+            "ready_ms": ready, "first_label_ms": first_label}
+
+
+def main(argv=None) -> int:
+    from fer_browser.paths import DEFAULT_MODEL_DIR
+    head, _, rest = __doc__.partition("\n\n")
+    p = argparse.ArgumentParser(description=head, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    p.add_argument("--identity", action="store_true", help="ask for uncompressed answers")
+    p.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = p.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        y4m = kit.write_y4m(Path(tmp) / "astronaut.y4m", kit.astronaut_frame())
+        server = kit.Server(args.model_dir)
+        try:
+            result = measure(pw, server.url, y4m, args.identity)
+        finally:
+            server.stop()
+    rows = result["rows"]
+    print("| phase | file | status | encoding | bytes on the wire | decoded body |")
+    print("| --- | --- | --- | --- | ---: | ---: |")
+    for r in sorted(rows, key=lambda r: -r["wire"]):
+        print(f"| {r['phase']} | {r['url']} | {r['status']} | {r['encoding'] or '-'} | {r['wire']:,} | {r['body']:,} |")
+    total = sum(r["wire"] for r in rows)
+    print(f"\n{len(rows)} responses before the first label: {total:,} bytes on the wire "
+          f"({sum(r['body'] for r in rows):,} decoded); page ready after {result['ready_ms'] / 1000:.1f} s, "
+          f"first label after {result['first_label_ms'] / 1000:.1f} s")
+    if result["after_first_label"]:
+        print(f"finished after the first label: {', '.join(result['after_first_label'])}")
+    if args.json:
+        args.json.write_text(json.dumps({**result, "total_wire": total}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

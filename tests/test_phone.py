@@ -1,0 +1,202 @@
+"""Phone-class devices (issue 24) in a real headless Chromium: at 390 x 844 with touch a six-face photo
+gets six readable labels (inside the picture, none on another), the four actions sit in reach of a
+thumb, nothing is wider than the screen; the same at desktop size; a hidden page stops analysing
+camera frames and picks up again when shown.
+
+The page runs the shipped model (labels of realistic length); the label placement itself is unit
+tested under Node (tests/js/label_layout.test.mjs, run by test_label_layout_node_suite).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from web_helpers import (ROOT, PageWatch, Server, astronaut_frame, jpeg_bytes, launch_chromium, six_faces_photo,
+                         wait_js, write_y4m)
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+
+
+def test_label_layout_node_suite():
+    node = shutil.which("node")
+    assert node, "node (20+) is needed for the label layout tests"
+    proc = subprocess.run([node, "--test", "--test-reporter=tap", str(ROOT / "tests/js/label_layout.test.mjs")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "# fail 0" in proc.stdout and "# pass 0" not in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """server.py on the shipped model, and a Chromium whose fake camera shows the astronaut."""
+    srv = Server(None)
+    try:
+        with sync_playwright() as pw:
+            y4m = write_y4m(tmp_path_factory.mktemp("phone-camera") / "astronaut.y4m", astronaut_frame())
+            browser = launch_chromium(pw, y4m)
+            yield srv, browser
+            browser.close()
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def six_jpg(tmp_path_factory):
+    path = tmp_path_factory.mktemp("phone") / "six.jpg"
+    path.write_bytes(jpeg_bytes(six_faces_photo()))
+    return path
+
+
+def open_page(site, **ctx):
+    srv, browser = site
+    context = browser.new_context(permissions=["camera"], **ctx)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(srv.url + "/")
+    assert page.evaluate("ferApp.ready") is True, page.text_content("#message")
+    return context, page, watch
+
+
+def overlaps(a, b):
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
+        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
+def assert_labels_readable(page, faces):
+    """One label per face, each wholly inside the picture, no two overlapping."""
+    got = page.evaluate("ferApp.labels()")
+    rects = got["rects"]
+    assert len(rects) == faces == len(page.evaluate("ferApp.results()"))
+    for i, r in enumerate(rects):
+        assert r["x"] >= 0 and r["y"] >= 0, r
+        assert r["x"] + r["width"] <= got["width"] and r["y"] + r["height"] <= got["height"], (r, got)
+        assert r["text"].startswith(f"{i + 1}: ")
+        for j in range(i):
+            assert not overlaps(r, rects[j]), (rects[j], r)
+    return rects
+
+
+def upload_six(page, path):
+    page.set_input_files("#file", str(path))
+    wait_js(page, "ferApp.state.mode === 'photo'")
+
+
+def test_phone_six_faces_labels_controls_and_width(site, six_jpg):
+    context, page, watch = open_page(site, **PHONE)
+    try:
+        upload_six(page, six_jpg)
+        rects = assert_labels_readable(page, 6)
+        assert page.evaluate("ferApp.labels().width") == 600  # the photo, not scaled down
+        # the labels stay legible: about 15 CSS px of text however far the photo is scaled down
+        css_px = page.evaluate("document.getElementById('canvas').clientWidth") / 600
+        assert all(r["height"] * css_px >= 15 for r in rects)
+        width = PHONE["viewport"]["width"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        # the four actions: in the bottom fifth of the screen (a thumb's reach) without scrolling,
+        # each at least 44 CSS px tall, side by side within the screen
+        for sel in ("#start", "#pause", "#stop", "label[for=file]"):
+            box = page.locator(sel).bounding_box()
+            assert box["y"] >= 0.8 * PHONE["viewport"]["height"] and box["y"] + box["height"] <= 844, (sel, box)
+            assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= width, (sel, box)
+        page.mouse.wheel(0, 3000)  # still there after scrolling to the cards
+        assert page.locator("#start").bounding_box()["y"] >= 0.8 * 844
+        for sel in ("#canvas", "#faces .face", ".bar .pct", "#timeline", "#parity"):
+            for box in (page.locator(sel).nth(k).bounding_box() for k in range(page.locator(sel).count())):
+                assert box["x"] >= 0 and box["x"] + box["width"] <= width, (sel, box)
+        # the bottom bar never hides the page's last control
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        parity, bar = page.locator("#parity").bounding_box(), page.locator(".primary").bounding_box()
+        assert parity["y"] + parity["height"] <= bar["y"]
+        page.tap("#start")
+        wait_js(page, "ferApp.state.frames >= 3")
+        assert_labels_readable(page, 1)
+        assert watch.errors == []
+    finally:
+        context.close()
+
+
+def test_desktop_six_faces_labels(site, six_jpg):
+    context, page, watch = open_page(site, **DESKTOP)
+    try:
+        upload_six(page, six_jpg)
+        rects = assert_labels_readable(page, 6)
+        faces = page.evaluate("ferApp.results()")
+        # room above every face at this size: each label is its box's caption, right on top of it
+        for f, r in zip(faces, rects):
+            assert abs(r["y"] + r["height"] - f["box"]["y"]) < 1 and abs(r["x"] - f["box"]["x"]) < 1, (f, r)
+        start = page.locator("#start").bounding_box()
+        assert start["y"] < 200  # the controls stay in the page's header on a large screen
+        assert watch.errors == []
+    finally:
+        context.close()
+
+
+def test_hidden_page_stops_analysing_frames(site):
+    """Chromium headless never hides a page by itself, so the test overrides document.visibilityState
+    and fires visibilitychange as a browser does; the recognizer's calls are counted."""
+    context, page, watch = open_page(site)
+    set_visibility = """(v) => { Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => v});
+        document.dispatchEvent(new Event('visibilitychange')); }"""
+    count = "ferApp.state.recognizer.calls"
+    try:
+        page.evaluate("""() => { const r = ferApp.state.recognizer, f = r.estimateFaces.bind(r); r.calls = 0;
+            r.estimateFaces = (...a) => { r.calls += 1; return f(...a); }; }""")
+        page.click("#start")
+        wait_js(page, f"{count} >= 5")
+        page.evaluate(set_visibility, "hidden")
+        page.wait_for_timeout(300)  # a frame already in the recognizer may finish
+        hidden_at = page.evaluate(count)
+        page.wait_for_timeout(1500)
+        assert page.evaluate(count) == hidden_at
+        page.evaluate(set_visibility, "visible")
+        wait_js(page, f"{count} >= {hidden_at + 5}", timeout_s=30)
+        # paused by hand, hidden, shown: stays paused
+        page.click("#pause")
+        page.wait_for_timeout(300)
+        paused_at = page.evaluate(count)
+        page.evaluate(set_visibility, "hidden")
+        page.evaluate(set_visibility, "visible")
+        page.wait_for_timeout(1000)
+        assert page.evaluate(count) == paused_at
+        assert page.text_content("#pause") == "Resume"
+        assert watch.errors == []
+    finally:
+        context.close()
+
+
+def test_first_label_fetches_only_what_it_needs(site, six_jpg):
+    """Up to the first camera label: one wasm binary (the variant TF.js picked), TF.js core + converter
+    only (no full bundle, no webgl), nothing of the upload or parity code, the big files gzipped.
+    The rest comes when used."""
+    context, page, watch = open_page(site)
+    try:
+        page.evaluate("ferApp.state.frameLog = []")
+        page.click("#start")
+        wait_js(page, "ferApp.state.frameLog.length >= 1 && ferApp.labels().rects.length >= 1")
+        entries = page.evaluate("""() => { const t = ferApp.state.frameLog[0].t;
+            return performance.getEntriesByType('resource').filter((e) => e.responseEnd <= t)
+                .map((e) => ({url: new URL(e.name).pathname, wire: e.transferSize, body: e.decodedBodySize})); }""")
+        names = [e["url"] for e in entries]
+        wasm = [n.rsplit("/", 1)[1] for n in names if n.endswith(".wasm")]
+        isolated = page.evaluate("self.crossOriginIsolated")  # threads need it; SIMD is in every Chromium here
+        assert wasm == ["tfjs-backend-wasm-threaded-simd.wasm" if isolated else "tfjs-backend-wasm-simd.wasm"]
+        for needed in ("/vendor/tfjs-core/tf-core.fesm.min.js", "/vendor/tfjs-converter/tf-converter.fesm.min.js"):
+            assert needed in names
+        for lazy in ("/vendor/tfjs/tf.fesm.min.js", "/vendor/tfjs-backend-webgl/tf-backend-webgl.fesm.min.js",
+                     "/js/parity.js", "/js/input_policy.js", "/input_policy.json", "/model/reference.json",
+                     "/model/reference_inputs.bin", "/model/parity.json"):
+            assert lazy not in names, lazy
+        big = [e for e in entries if e["body"] > 50_000]
+        assert len(big) >= 5 and all(e["wire"] < 0.9 * e["body"] for e in big), big
+        page.click("#stop")
+        page.set_input_files("#file", str(six_jpg))
+        wait_js(page, "ferApp.state.mode === 'photo'")
+        assert any(u.endswith("/js/input_policy.js") for u in watch.requests)
+        assert len(page.evaluate("ferApp.results()")) == 6
+        assert watch.errors == []
+    finally:
+        context.close()
