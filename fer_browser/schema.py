@@ -114,10 +114,11 @@ def _check(x, s: dict, path: str) -> None:
         for i, item in enumerate(x if "items" in s else ()):
             _check(item, s["items"], f"{path}[{i}]")
     if isinstance(x, dict):
+        props = s.get("properties", {})
         for key in s.get("required", ()):
             if key not in x:
-                raise SchemaError(f"{path + '.' if path else ''}{key} is missing")
-        props = s.get("properties", {})
+                want = f" (must be {show(props[key]['const'])})" if "const" in props.get(key, {}) else ""
+                raise SchemaError(f"{path + '.' if path else ''}{key} is missing{want}")
         for key, sub in props.items():
             if key in x:
                 _check(x[key], sub, f"{path + '.' if path else ''}{key}")

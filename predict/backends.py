@@ -58,6 +58,10 @@ class OnnxBackend:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise PredictError(f"{path}: not a loadable ONNX model ({exc})") from None
+        outputs = self.session.get_outputs()[0].shape[-1]
+        if isinstance(outputs, int) and outputs != len(meta["classes"]):  # else labels are misassigned or IndexError
+            raise PredictError(f"{path}: the model gives {outputs} outputs per face but metadata.json names "
+                               f"{len(meta['classes'])} classes")
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.fixed_batch = isinstance(inp.shape[0], int)  # exported without a dynamic batch axis

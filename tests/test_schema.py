@@ -102,3 +102,77 @@ def test_validator_does_not_edit_the_document():
     before = copy.deepcopy(doc)
     validate(doc, "model-metadata", "m")
     assert doc == before
+
+
+# ---------- every reader of a contract uses the validator ----------
+
+def _export_with(tmp_path, edit) -> Path:
+    """A copy of the shipped export with metadata.json edited and manifest.json rewritten to match
+    (what a careless or hostile re-export would publish)."""
+    from fer_browser.paths import DEFAULT_MODEL_DIR
+    from fer_browser.training.manifest import write_manifest
+
+    folder = tmp_path / "export"
+    shutil.copytree(DEFAULT_MODEL_DIR, folder)
+    meta = json.loads((folder / "metadata.json").read_text())
+    edit(meta)
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    write_manifest(folder)
+    return folder
+
+
+SERVER_REFUSES = {  # each of these used to start the server (issue 21, probe 3)
+    "temperature -1": (lambda m: m["calibration"].update(temperature=-1), "calibration.temperature must be >= 0.05"),
+    "temperature 1e300": (lambda m: m["calibration"].update(temperature=1e300), "calibration.temperature must be <= 20"),
+    "schema 2": (lambda m: m.update(schema="fer-model-metadata/2"), 'schema must be "fer-model-metadata/1"'),
+    "duplicate classes": (lambda m: m["classes"].__setitem__(1, m["classes"][0]), "classes[1] repeats an earlier item"),
+    "2 classes, 7 outputs": (lambda m: m.update(classes=["a", "b"]), "gives 7 outputs per face but metadata.json names 2"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SERVER_REFUSES))
+def test_server_refuses_metadata_that_breaks_the_contract(case, tmp_path):
+    from fer_browser.server import ModelDirError, load_model_dir
+
+    edit, message = SERVER_REFUSES[case]
+    with pytest.raises(ModelDirError) as err:
+        load_model_dir(_export_with(tmp_path, edit))
+    assert message in str(err.value) and "metadata.json" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_predict_refuses_a_class_count_that_is_not_the_models_output_size(tmp_path):
+    from fer_browser.predict.backends import OnnxBackend, load_metadata
+    from fer_browser.predict.errors import PredictError
+
+    folder = _export_with(tmp_path, lambda m: m.update(classes=["a", "b"]))
+    meta = load_metadata(folder)  # a valid document: only the model knows it has 7 outputs
+    with pytest.raises(PredictError, match=r"model.onnx: the model gives 7 outputs per face but metadata.json names 2"):
+        OnnxBackend(folder, meta)
+    with pytest.raises(PredictError, match=r"metadata.json: classes must have at least 2 items, got 1"):
+        load_metadata(_export_with(tmp_path / "one", lambda m: m.update(classes=["a"])))
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("inputSize", 100000, "detector.inputSize must be <= 1024, got 100000"),
+    ("scoreThreshold", -1, "detector.scoreThreshold must be >= 0, got -1")])
+def test_predict_refuses_face_pipeline_settings_out_of_bounds(tmp_path, key, value, message):
+    from fer_browser.predict.errors import PredictError
+    from fer_browser.predict.face_pipeline import face_pipeline_path, load_face_pipeline
+
+    cfg = json.loads(face_pipeline_path().read_text())
+    cfg["detector"][key] = value
+    path = tmp_path / "face_pipeline.json"
+    path.write_text(json.dumps(cfg))
+    with pytest.raises(PredictError) as err:
+        load_face_pipeline(path)
+    assert str(err.value) == f"{path}: {message}"
+
+
+def test_training_metadata_uses_the_same_validator():
+    from fer_browser.training.metadata import build_metadata, validate_metadata
+
+    meta = build_metadata("vgg", {}, 1, ["a", "b"], "ferplus")
+    assert validate_metadata(meta) is meta
+    meta["crop"]["scale"] = 0
+    with pytest.raises(ValueError, match=r"^m.json: crop.scale must be > 0.1, got 0$"):
+        validate_metadata(meta, "m.json")

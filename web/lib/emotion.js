@@ -3,7 +3,7 @@
 // metadata.json, written by `python -m convert` (training/metadata.py is its definition).
 // Inference runs inside tf.tidy; results are read with await data(), never dataSync.
 import * as tf from '@tensorflow/tfjs';
-import { checkMetadata, fetchJson, folderUrl } from './config.js';
+import { checkMetadata, checkOutputSize, fetchJson, folderUrl } from './config.js';
 import { cropRegion, cropSquare } from './geometry.js';
 
 /** @typedef {import('./geometry.js').Box} Box */
@@ -42,14 +42,16 @@ export class EmotionModel {
       throw new Error(`emotion model could not be loaded from ${graphUrl} (${err.message})`);
     }
     const model = new EmotionModel(graph, meta);
-    await model.warmUp();
+    await model.warmUp(graphUrl);
     return model;
   }
 
   /** The first inference compiles kernels and allocates: do it once up front, not on the first face. */
-  async warmUp() {
+  /** Also checks the output has one number per class. @param {string} [where] */
+  async warmUp(where = 'emotion model') {
     const out = tf.tidy(() => this.graph.predict(tf.zeros(this.inputShape(1))));
     try {
+      checkOutputSize(out.shape, this.classes, where);
       await out.data();
     } finally {
       out.dispose();

@@ -71,8 +71,12 @@ function check(x, s, path) {
     if ('items' in s) x.forEach((item, i) => check(item, s.items, `${path}[${i}]`));
   }
   if (typeOf(x) === 'object') {
-    for (const key of s.required ?? []) if (!Object.hasOwn(x, key)) throw new SchemaError(`${join(path, key)} is missing`);
     const props = s.properties ?? {};
+    for (const key of s.required ?? []) {
+      if (Object.hasOwn(x, key)) continue;
+      const want = Object.hasOwn(props[key] ?? {}, 'const') ? ` (must be ${show(props[key].const)})` : '';
+      throw new SchemaError(`${join(path, key)} is missing${want}`);
+    }
     for (const [key, sub] of Object.entries(props)) if (Object.hasOwn(x, key)) check(x[key], sub, join(path, key));
     if (s.additionalProperties === false) {
       for (const key of Object.keys(x)) if (!Object.hasOwn(props, key)) throw new SchemaError(`${join(path, key)} is not allowed here`);
