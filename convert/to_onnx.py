@@ -4,7 +4,7 @@ The dynamo exporter needs onnxscript, which cannot share a venv with TensorFlow 
 the newest onnx-tf 1.10 converts (opset 13's Unsqueeze is not implemented). The graph must be
 static: Shape/Gather/... come from `x.view(x.size(0), -1)` and turn into dynamic ops in TF.js.
 model.onnx carries its own description in metadata_props (classes, input, preprocessing and crop as
-JSON, the metadata schema, the licence, the calibration when the checkpoint has one), so a copy
+JSON, the metadata schema, the licence, the calibration and prior when the checkpoint has them), so a copy
 that travels alone can still be used correctly.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ def model_props(meta: dict) -> dict[str, str]:
             "preprocessing": json.dumps(meta["preprocessing"], sort_keys=True),
             "crop": json.dumps(meta["crop"], sort_keys=True), "output": meta["model"].get("output", "log_softmax"),
             "metadata_schema": meta["schema"], "model": meta["model"]["name"], "license": LICENSE,
-            **({"calibration": json.dumps(meta["calibration"], sort_keys=True)} if "calibration" in meta else {})}
+            **{key: json.dumps(meta[key], sort_keys=True) for key in ("calibration", "prior") if key in meta}}
 
 
 def op_types(proto: onnx.ModelProto) -> list[str]:

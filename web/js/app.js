@@ -44,6 +44,8 @@ async function load(backend) {
   el.backend.value = r.backend;
   if (r.backend !== backend) showMessage(`The ${backend} backend is not available here; using ${r.backend}.`);
   el.smoothAlpha.textContent = String(r.config.smoothing.alpha);
+  // `python -m convert --synthetic` publishes without measuring accuracy: say so (absent = older export)
+  el.modelNote.hidden = r.metadata.accuracy_checked !== false;
   state.live ??= createLoop(ablations);
   resetStats();
   state.ready = true;

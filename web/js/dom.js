@@ -8,7 +8,7 @@ export const el = {
   backendName: $('backend-name'), fps: $('fps'), modelMs: $('model-ms'), detMs: $('det-ms'),
   faces: $('faces'), parity: $('parity'), parityResult: $('parity-result'),
   timeline: $('timeline'), timelineLegend: $('timeline-legend'), timelineNote: $('timeline-note'),
-  downloadCsv: $('download-csv'),
+  downloadCsv: $('download-csv'), modelNote: $('model-note'),
 };
 
 // the frame or photo is drawn here and read back by the recognizer
