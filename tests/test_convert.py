@@ -186,6 +186,7 @@ def test_verify_fails_when_a_copy_of_the_metadata_disagrees(converted, small_che
     assert "error: metadata.json and the checkpoint's metadata disagree on 'classes'" in proc.stderr
 
     # any contract field, not only the classes
+    shutil.copy(out / "model.onnx", copy / "model.onnx")
     meta = json.loads((out / "metadata.json").read_text())
     meta["crop"]["scale"] = 1.3
     (copy / "metadata.json").write_text(json.dumps(meta))
