@@ -4,8 +4,9 @@
 
 One schema per contract, read by this module and by web/lib/schema.js, its twin; both are held to
 the same verdicts by tests/conformance/schema_cases.json. Only the draft 2020-12 keywords the
-schemas use are implemented (type, required, properties, additionalProperties: false, const, enum,
-minimum/maximum and their exclusive forms, minItems/maxItems, uniqueItems, items, minLength/maxLength);
+schemas use are implemented (type, required, properties, additionalProperties (false or a schema),
+const, enum, minimum/maximum and their exclusive forms, minItems/maxItems, uniqueItems, items,
+minLength/maxLength, pattern);
 an unknown keyword is an error, so a schema cannot silently ask for more than is checked. Numbers must
 be finite (JSON has no NaN or Infinity, but Python's json module reads them). Rules across fields that
 a schema cannot say are in `cross_check`. Standard library only; imports nothing from training,
@@ -21,10 +22,10 @@ from functools import lru_cache
 from .paths import WEB_DIR
 
 SCHEMA_DIR = WEB_DIR / "schemas"
-CONTRACTS = ("model-metadata", "face-pipeline")
+CONTRACTS = ("model-metadata", "face-pipeline", "manifest", "parity-report")
 _KNOWN = {"$schema", "$id", "title", "description", "type", "required", "properties", "additionalProperties",
           "const", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems",
-          "uniqueItems", "items", "minLength", "maxLength"}
+          "uniqueItems", "items", "minLength", "maxLength", "pattern"}
 _ARTICLE = {"object": "an object", "array": "an array", "string": "a string", "number": "a number",
             "integer": "an integer", "boolean": "a boolean", "null": "null"}
 
@@ -99,6 +100,8 @@ def _check(x, s: dict, path: str) -> None:
             fail(f"must have at least {s['minLength']} characters, got {show(x)}")
         if "maxLength" in s and len(x) > s["maxLength"]:
             fail(f"must have at most {s['maxLength']} characters, got {len(x)}")
+        if "pattern" in s and not re.search(s["pattern"], x):  # patterns are kept to what both engines read alike
+            fail(f"must match {s['pattern']}, got {show(x)}")
     if isinstance(x, list):
         if len(x) < s.get("minItems", 0):
             fail(f"must have at least {s['minItems']} items, got {len(x)}")
@@ -118,14 +121,22 @@ def _check(x, s: dict, path: str) -> None:
         for key in s.get("required", ()):
             if key not in x:
                 want = f" (must be {show(props[key]['const'])})" if "const" in props.get(key, {}) else ""
-                raise SchemaError(f"{path + '.' if path else ''}{key} is missing{want}")
+                raise SchemaError(f"{_join(path, key)} is missing{want}")
         for key, sub in props.items():
             if key in x:
-                _check(x[key], sub, f"{path + '.' if path else ''}{key}")
-        if s.get("additionalProperties") is False:
-            for key in x:
-                if key not in props:
-                    raise SchemaError(f"{path + '.' if path else ''}{key} is not allowed here")
+                _check(x[key], sub, _join(path, key))
+        extra = s.get("additionalProperties", True)
+        for key in (k for k in x if k not in props and extra is not True):
+            if extra is False:
+                raise SchemaError(f"{_join(path, key)} is not allowed here")
+            _check(x[key], extra, _join(path, key))
+
+
+def _join(path: str, key: str) -> str:
+    """a.b, or a["b.json"] for a key that is not a plain name (the same as web/lib/schema.js)."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"
 
 
 def _equal(a, b) -> bool:  # JSON equality: 1 == 1.0, but True != 1

@@ -137,6 +137,12 @@ def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
             raise ModelDirError(f"{_rel(model_dir)}: {name} does not match its sha256; the model folder "
                                 f"is being altered")
         files[name] = data
+    if "parity.json" in files:  # the page applies its TF.js thresholds
+        try:
+            validate(json.loads(files["parity.json"]), "parity-report", f"{_rel(model_dir)}/parity.json")
+        except ValueError as exc:  # SchemaError, or not JSON at all
+            raise ModelDirError(str(exc) if isinstance(exc, SchemaError) else
+                                f"{_rel(model_dir)}/parity.json is unreadable ({exc})") from None
     return meta, files
 
 

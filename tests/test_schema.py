@@ -88,13 +88,16 @@ def test_golden_cases_cover_every_measured_defect():
 
 def test_schemas_are_the_served_files_and_every_keyword_is_implemented():
     # an unknown keyword raises; the shipped files pass; the schema's ids are the contracts' version strings
-    for name, version in (("model-metadata", "fer-model-metadata/1"), ("face-pipeline", "fer-face-pipeline/1")):
+    from fer_browser.schema import CONTRACTS, _check
+
+    assert sorted(p.name for p in SCHEMA_DIR.iterdir()) == sorted(f"{c}.schema.json" for c in CONTRACTS)
+    for name, version in (("model-metadata", "fer-model-metadata/1"), ("face-pipeline", "fer-face-pipeline/1"),
+                          ("manifest", "fer-export-manifest/1")):
         schema = load_schema(name)
-        assert (SCHEMA_DIR / f"{name}.schema.json").is_file() and schema["$id"] == version
-        assert schema["properties"]["schema"]["const"] == version
+        assert schema["$id"] == version and schema["properties"]["schema"]["const"] == version
+    assert {c["contract"] for c in GOLDEN["cases"]} == set(CONTRACTS)
     with pytest.raises(ValueError, match="not implemented"):
-        from fer_browser.schema import _check
-        _check(1, {"pattern": "x"}, "p")
+        _check(1, {"patternProperties": {"x": {}}}, "p")
 
 
 def test_validator_does_not_edit_the_document():
@@ -176,3 +179,21 @@ def test_training_metadata_uses_the_same_validator():
     meta["crop"]["scale"] = 0
     with pytest.raises(ValueError, match=r"^m.json: crop.scale must be > 0.1, got 0$"):
         validate_metadata(meta, "m.json")
+
+
+def test_manifest_and_parity_report_readers_use_the_validator(tmp_path):
+    from fer_browser.server import ModelDirError, load_model_dir
+    from fer_browser.training.manifest import ManifestError, read_manifest, write_manifest
+
+    folder = _export_with(tmp_path, lambda m: None)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["model.onnx"]["sha256"] = "A" * 64
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match=r'manifest.json: files\["model.onnx"\].sha256 must match \^\[0-9a-f\]\{64\}\$'):
+        read_manifest(folder)
+    parity = json.loads((folder / "parity.json").read_text())
+    parity["backends"]["tfjs"]["thresholds"]["max_abs_dprob"] = -1  # the page would then fail every model
+    (folder / "parity.json").write_text(json.dumps(parity))
+    write_manifest(folder)
+    with pytest.raises(ModelDirError, match=r"parity.json: backends.tfjs.thresholds.max_abs_dprob must be > 0, got -1"):
+        load_model_dir(folder)

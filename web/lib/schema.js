@@ -6,11 +6,14 @@
 // no extra fetch, works in the browser without a bundler and in Node.
 import metadataSchema from '../schemas/model-metadata.schema.json' with { type: 'json' };
 import pipelineSchema from '../schemas/face-pipeline.schema.json' with { type: 'json' };
+import manifestSchema from '../schemas/manifest.schema.json' with { type: 'json' };
+import paritySchema from '../schemas/parity-report.schema.json' with { type: 'json' };
 
-export const SCHEMAS = { 'model-metadata': metadataSchema, 'face-pipeline': pipelineSchema };
+export const SCHEMAS = { 'model-metadata': metadataSchema, 'face-pipeline': pipelineSchema,
+  manifest: manifestSchema, 'parity-report': paritySchema };
 const KNOWN = new Set(['$schema', '$id', 'title', 'description', 'type', 'required', 'properties', 'additionalProperties',
   'const', 'enum', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minItems', 'maxItems',
-  'uniqueItems', 'items', 'minLength', 'maxLength']);
+  'uniqueItems', 'items', 'minLength', 'maxLength', 'pattern']);
 const ARTICLE = { object: 'an object', array: 'an array', string: 'a string', number: 'a number',
   integer: 'an integer', boolean: 'a boolean', null: 'null' };
 
@@ -35,7 +38,8 @@ export function show(x) {
 const hasType = (x, t) => (t === 'integer' ? Number.isInteger(x) : typeOf(x) === t);
 // JSON equality (deep, for const/enum and uniqueItems); object keys sorted like Python's sort_keys
 const canon = (x) => JSON.stringify(x, (k, v) => (typeOf(v) === 'object' ? Object.fromEntries(Object.entries(v).sort()) : v));
-const join = (path, key) => (path ? `${path}.${key}` : key);
+// a.b, or a["b.json"] for a key that is not a plain name (the same as fer_browser/schema.py)
+const join = (path, key) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? (path ? `${path}.${key}` : key) : `${path}[${JSON.stringify(key)}]`);
 
 function check(x, s, path) {
   const fail = (what) => { throw new SchemaError(`${path || 'the document'} ${what}`); };
@@ -56,6 +60,7 @@ function check(x, s, path) {
     const n = [...x].length;
     if (n < (s.minLength ?? 0)) fail(`must have at least ${s.minLength} characters, got ${show(x)}`);
     if ('maxLength' in s && n > s.maxLength) fail(`must have at most ${s.maxLength} characters, got ${n}`);
+    if ('pattern' in s && !new RegExp(s.pattern, 'u').test(x)) fail(`must match ${s.pattern}, got ${show(x)}`);
   }
   if (Array.isArray(x)) {
     if (x.length < (s.minItems ?? 0)) fail(`must have at least ${s.minItems} items, got ${x.length}`);
@@ -78,8 +83,10 @@ function check(x, s, path) {
       throw new SchemaError(`${join(path, key)} is missing${want}`);
     }
     for (const [key, sub] of Object.entries(props)) if (Object.hasOwn(x, key)) check(x[key], sub, join(path, key));
-    if (s.additionalProperties === false) {
-      for (const key of Object.keys(x)) if (!Object.hasOwn(props, key)) throw new SchemaError(`${join(path, key)} is not allowed here`);
+    const extra = s.additionalProperties ?? true;
+    for (const key of Object.keys(x).filter((k) => !Object.hasOwn(props, k) && extra !== true)) {
+      if (extra === false) throw new SchemaError(`${join(path, key)} is not allowed here`);
+      check(x[key], extra, join(path, key));
     }
   }
 }
@@ -104,7 +111,7 @@ export function crossCheck(doc, contract) {
 /**
  * `doc` if it keeps the contract, else a SchemaError 'WHERE: PATH must ...' (one line).
  * @param {any} doc
- * @param {'model-metadata' | 'face-pipeline'} contract
+ * @param {'model-metadata' | 'face-pipeline' | 'manifest' | 'parity-report'} contract
  * @param {string} where
  */
 export function validate(doc, contract, where) {
