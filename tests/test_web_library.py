@@ -234,7 +234,7 @@ def test_calibration_temperature_is_applied(browser, site, astronaut_png):
     page.route("**/cal/astronaut.png", lambda route: route.fulfill(status=200, body=astronaut_png.read_bytes(),
                                                                     content_type="image/png"))
     page.route("**/calibrated/metadata.json", lambda route: route.fulfill(
-        status=200, content_type="application/json", body=json.dumps({**meta, "calibration": {"temperature": 2.5}})))
+        status=200, content_type="application/json", body=json.dumps({**meta, "calibration": {**meta["calibration"], "temperature": 2.5}})))
     page.route("**/calibrated/tfjs/**", lambda route: route.continue_(url=route.request.url.replace("/calibrated/", "/model/")))
     # the shipped model carries its own temperature: "raw" is the same model with the field removed
     uncalibrated = {k: v for k, v in meta.items() if k != "calibration"}
