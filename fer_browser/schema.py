@@ -110,7 +110,7 @@ def _check(x, s: dict, path: str) -> None:
         if s.get("uniqueItems"):
             seen = set()
             for i, item in enumerate(x):
-                key = json.dumps(item, sort_keys=True)
+                key = json.dumps(_canon(item), sort_keys=True)
                 if key in seen:
                     raise SchemaError(f"{path}[{i}] repeats an earlier item: {show(item)}")
                 seen.add(key)
@@ -137,6 +137,15 @@ def _join(path: str, key: str) -> str:
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
         return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key)}]"
+
+
+def _canon(x):
+    """x with 1.0 written as 1, as JSON (and JS) sees numbers: for uniqueItems."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e21:
+        return int(x)
+    if isinstance(x, list):
+        return [_canon(v) for v in x]
+    return {k: _canon(v) for k, v in x.items()} if isinstance(x, dict) else x
 
 
 def _equal(a, b) -> bool:  # JSON equality: 1 == 1.0, but True != 1
