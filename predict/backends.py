@@ -28,9 +28,12 @@ def load_metadata(model_dir: Path) -> dict:
         raise PredictError(str(exc)) from None
     try:
         meta = json.loads(path.read_text())
-        return validate_metadata(meta, str(path))
     except (ValueError, UnicodeDecodeError) as exc:
         raise PredictError(f"{path}: {exc}") from None
+    try:
+        return validate_metadata(meta, str(path))  # its message names the file and the field
+    except ValueError as exc:
+        raise PredictError(str(exc)) from None
 
 
 def to_probabilities(outputs: np.ndarray, meta: dict) -> np.ndarray:
