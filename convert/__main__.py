@@ -114,7 +114,7 @@ def _run(verifying: bool, args) -> int:
         print(format_table(report))
         print(f"published {args.out}")
         if "accuracy" not in report.get("model_gate", {}):
-            print("note: the accuracy was not checked (no labelled data); metadata.json says "
+            print("note: the accuracy was not checked (no labelled data, or no claim to test); metadata.json says "
                   "\"accuracy_checked\": false", file=sys.stderr)
         return 0
     except GateFailed as exc:

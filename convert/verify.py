@@ -58,7 +58,7 @@ def verify(model_dir: Path, checkpoint: Path | None = None) -> dict:
     return report
 
 
-# What a reader acts on; every copy of the metadata must agree on these (timm: one config, no second copy).
+# What readers act on: every copy of the metadata (metadata.json, model.onnx, the checkpoint) must agree on these.
 CONTRACT_FIELDS = ("classes", "input", "preprocessing", "crop", "calibration", "prior")
 
 

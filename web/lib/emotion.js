@@ -64,8 +64,9 @@ export class EmotionModel {
 
   /** Model output -> probabilities, calibrated unless `raw` (call inside tf.tidy). */
   probabilities(out, raw = false) {
-    const logp = this.logOutput ? out : tf.log(out);
-    if (raw || this.temperature === 1) return this.logOutput ? tf.exp(logp) : out;
+    // model.output is 'log_softmax' or 'logits' (the schema allows no other; predict reads it alike)
+    const logp = this.logOutput ? out : tf.logSoftmax(out);
+    if (raw || this.temperature === 1) return tf.exp(logp);
     return tf.softmax(tf.div(logp, this.temperature));
   }
 
