@@ -48,7 +48,9 @@ def convert_parser() -> argparse.ArgumentParser:
                         f"gate when FER data is present (default {DEFAULT_FACES}, at most {MAX_FACES})")
     p.add_argument("--synthetic", action="store_true",
                    help="use no dataset even if one is found: gate on the scikit-image probe faces and the "
-                        "checkpoint's recorded fingerprint only")
+                        "checkpoint's recorded fingerprint only. The accuracy is then NOT checked: a checkpoint "
+                        "re-saved with wrong weights records their fingerprint and passes; the export's "
+                        "metadata.json says \"accuracy_checked\": false and the page shows a note")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the face sample (default 0)")
     p.add_argument("--no-graph-rewrite", action="store_true",
                    help="keep the TF.js graph exactly as tensorflowjs wrote it (with onnx-tf's NCHW<->NHWC "
@@ -111,6 +113,9 @@ def _run(verifying: bool, args) -> int:
                          not args.no_graph_rewrite)
         print(format_table(report))
         print(f"published {args.out}")
+        if "accuracy" not in report.get("model_gate", {}):
+            print("note: the accuracy was not checked (no labelled data, or no claim to test); metadata.json says "
+                  "\"accuracy_checked\": false", file=sys.stderr)
         return 0
     except GateFailed as exc:
         if exc.report is not None:

@@ -51,6 +51,10 @@ def read_metadata(folder: Path) -> dict:
     if not path.is_file():
         raise ConvertError(f"{folder}: not a converted model directory (no {METADATA_FILE})")
     try:
-        return validate_metadata(json.loads(path.read_text()), str(path))
+        meta = json.loads(path.read_text())
     except (ValueError, OSError) as exc:
         raise ConvertError(f"{path}: unreadable metadata ({exc})") from None
+    try:
+        return validate_metadata(meta, str(path))  # its message names the file and the field
+    except ValueError as exc:
+        raise ConvertError(str(exc)) from None

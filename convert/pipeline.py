@@ -86,6 +86,13 @@ def publish(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def accuracy_checked(gate: dict) -> bool:
+    """metadata.json's "accuracy_checked": whether the model gate measured the claimed accuracy on labelled
+    data (and it held). Without data (--synthetic, none found) only the checkpoint's own probe fingerprint
+    was checked, which a re-saved checkpoint with wrong weights also reproduces."""
+    return bool((gate.get("accuracy") or {}).get("passed"))
+
+
 def gate_and_publish(staging: Path, out: Path, steps: Steps | None = None, model_gate: dict | None = None) -> dict:
     """Run the parity gate on a complete staging folder; strip the dataset faces from the reference;
     write parity.json, the final metadata.json and (last) manifest.json; publish into DIR only if
@@ -106,6 +113,8 @@ def gate_and_publish(staging: Path, out: Path, steps: Steps | None = None, model
         (staging / PARITY_FILE).write_text(json.dumps(report, indent=2))
         base = {k: v for k, v in meta.items() if k not in ("quantization", "versions", "source_checkpoint",
                                                            "conversion", "parity", "artifacts")}
+        if model_gate is not None:
+            base["accuracy_checked"] = accuracy_checked(model_gate)
         write_metadata(staging, base, meta.get("quantization"), meta.get("source_checkpoint"), report,
                        summary(report))
         write_manifest(staging)  # last: it lists every file above, metadata.json included
@@ -173,5 +182,6 @@ def _build_and_publish(model, meta, source, staging, out, steps, quantize, csv, 
     with _step(steps, f"SavedModel -> TF.js graph model (tensorflowjs{options})"):
         graph = export_tfjs(staging / "saved_model", staging / "tfjs", quantize, rewrite_graph)
         # preliminary metadata: the page's model code reads it in the gate
-        write_metadata(staging, {**meta, "tfjs_graph": graph}, quantize, source)
+        write_metadata(staging, {**meta, "tfjs_graph": graph, "accuracy_checked": accuracy_checked(gate)},
+                       quantize, source)
     return gate_and_publish(staging, out, steps, gate)

@@ -7,7 +7,8 @@
 
 A thin layer over predict.pipeline.Pipeline (the page's detector, crop and normalisation, the
 model on ONNX Runtime), so Python and the page give the same answers. The folder is checked
-against its manifest.json before use. Needs `pip install "fer-browser[predict]"`; it imports
+against its manifest.json before use, its metadata.json against web/schemas/model-metadata.schema.json
+(fer_browser/schema.py) and its class count against model.onnx's output size. Needs `pip install "fer-browser[predict]"`; it imports
 neither Flask nor TensorFlow nor torch. Every error is a PredictError with a one-line message.
 """
 from __future__ import annotations

@@ -37,6 +37,7 @@ from werkzeug.security import safe_join
 
 from .compression import MIN_BYTES, GzipCache, accepts_gzip, compressible, gzip_bytes, send_gzip
 from .paths import DEFAULT_MODEL_DIR, VENDOR, WEB_DIR, missing_vendor_files, vendor_hint  # noqa: F401
+from .schema import SchemaError, validate
 
 # Files of the model directory the page reads, besides the TF.js shards and the reference inputs
 # (never the checkpoint, ONNX or SavedModel). parity.json is optional: without it the page uses
@@ -120,9 +121,14 @@ def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
     if missing:
         raise ModelDirError(f"model directory {_rel(model_dir)} is incomplete (missing {', '.join(map(str, missing))}); "
                             f"{convert_hint(model_dir)}")
-    for key in ("classes", "input", "preprocessing", "crop"):
-        if not isinstance(meta, dict) or key not in meta:
-            raise ModelDirError(f"{_rel(model_dir)}/metadata.json has no {key!r}; {convert_hint(model_dir)}")
+    try:  # the one metadata validator (web/schemas/model-metadata.schema.json), as predict and the page use
+        validate(meta, "model-metadata", f"{_rel(model_dir)}/metadata.json")
+    except SchemaError as exc:
+        raise ModelDirError(str(exc)) from None
+    outputs = tfjs_output_size(graph)
+    if outputs is not None and outputs != len(meta["classes"]):
+        raise ModelDirError(f"{_rel(model_dir)}: tfjs/model.json gives {outputs} outputs per face but metadata.json "
+                            f"names {len(meta['classes'])} classes; {convert_hint(model_dir)}")
     try:
         listed = check_manifest(model_dir)["files"]
     except ManifestError as exc:
@@ -139,7 +145,23 @@ def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
             raise ModelDirError(f"{_rel(model_dir)}: {name} does not match its sha256; the model folder "
                                 f"is being altered")
         files[name] = data
+    if "parity.json" in files:  # the page applies its TF.js thresholds
+        try:
+            validate(json.loads(files["parity.json"]), "parity-report", f"{_rel(model_dir)}/parity.json")
+        except ValueError as exc:  # SchemaError, or not JSON at all
+            raise ModelDirError(str(exc) if isinstance(exc, SchemaError) else
+                                f"{_rel(model_dir)}/parity.json is unreadable ({exc})") from None
     return meta, files
+
+
+def tfjs_output_size(graph: dict) -> int | None:
+    """Classes the TF.js graph outputs per face, from its signature (None if it does not say)."""
+    try:
+        (output,) = graph["signature"]["outputs"].values()
+        size = int(output["tensorShape"]["dim"][-1]["size"])
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return None
+    return size if size > 0 else None
 
 
 def check_model_dir(model_dir: Path) -> dict:

@@ -12,7 +12,7 @@ import numpy as np
 
 from fer_browser.training.calibration import adjusted_probabilities
 from fer_browser.training.manifest import ManifestError, check_manifest, json_problem
-from fer_browser.training.metadata import validate_metadata
+from fer_browser.training.metadata import PRIOR_STRENGTH_RANGE, validate_metadata
 
 from .errors import PredictError
 
@@ -29,9 +29,12 @@ def load_metadata(model_dir: Path) -> dict:
         raise PredictError(str(exc)) from None
     try:
         meta = json.loads(path.read_text())
-        return validate_metadata(meta, str(path))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
         raise PredictError(f"{path}: {json_problem(exc)}") from None
+    try:
+        return validate_metadata(meta, str(path))  # its message names the file and the field
+    except ValueError as exc:
+        raise PredictError(str(exc)) from None
 
 
 def prior_strength(meta: dict, strength: float | None = None) -> float:
@@ -41,8 +44,9 @@ def prior_strength(meta: dict, strength: float | None = None) -> float:
     if strength is None:
         return float(prior["strength"]) if prior else 0.0
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not (
-            math.isfinite(strength) and 0 <= strength <= 2):
-        raise PredictError(f"the prior strength (--balanced) must be a number in [0, 2], got {strength!r}")
+            math.isfinite(strength) and PRIOR_STRENGTH_RANGE[0] <= strength <= PRIOR_STRENGTH_RANGE[1]):
+        raise PredictError(f"the prior strength (--balanced) must be a number in "
+                           f"[{PRIOR_STRENGTH_RANGE[0]:g}, {PRIOR_STRENGTH_RANGE[1]:g}], got {strength!r}")
     if strength and not prior:
         raise PredictError("this model has no prior in its metadata, so it cannot be balanced; add one with "
                            "`python -m training.prior CHECKPOINT --write` and re-run `python -m convert`")
@@ -78,6 +82,10 @@ class OnnxBackend:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise PredictError(f"{path}: not a loadable ONNX model ({exc})") from None
+        outputs = self.session.get_outputs()[0].shape[-1]
+        if isinstance(outputs, int) and outputs != len(meta["classes"]):  # else labels are misassigned or IndexError
+            raise PredictError(f"{path}: the model gives {outputs} outputs per face but metadata.json names "
+                               f"{len(meta['classes'])} classes")
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.fixed_batch = isinstance(inp.shape[0], int)  # exported without a dynamic batch axis

@@ -95,8 +95,8 @@ def test_metadata_accepts_a_calibration_record_and_no_calibration():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"version": None}, "calibration version"), ({"version": 2}, "calibration version"),
-    ({"method": "platt"}, "calibration method"), ({"temperature": 0}, "temperature"),
+    ({"version": None}, "calibration.version"), ({"version": 2}, "calibration.version"),
+    ({"method": "platt"}, "calibration.method"), ({"temperature": 0}, "temperature"),
     ({"temperature": -1.0}, "temperature"), ({"temperature": float("nan")}, "temperature"),
     ({"temperature": True}, "temperature"), ({"temperature": "0.6"}, "temperature"),
     ({"temperature": 100.0}, "temperature"), ({"ece_after": 1.5}, "ece_after"), ({"bins": 0}, "bins"),

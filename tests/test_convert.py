@@ -15,13 +15,15 @@ import torch
 
 from fer_browser.convert.artifacts import write_metadata
 from fer_browser.convert.errors import GateFailed
-from fer_browser.convert.pipeline import gate_and_publish, make_staging
-from fer_browser.convert.to_onnx import DYNAMIC_SHAPE_OPS
+from fer_browser.convert.pipeline import accuracy_checked, gate_and_publish, make_staging
+from fer_browser.convert.to_onnx import DYNAMIC_SHAPE_OPS, model_props
+from fer_browser.convert.verify import contract_difference, verify
 from fer_browser.convert.to_tfjs import export_tfjs
 from convert_helpers import (PYTHON, ROOT, TEST_FACES, converted, make_checkpoint, run_cli, small_checkpoint,  # noqa: F401
                              tamper_tfjs_weights, tree_bytes)
 from fer_browser.training.checkpoint import model_from_checkpoint, weights_digest
-from fer_browser.training.manifest import check_manifest, file_sha256
+from fer_browser.training.manifest import check_manifest, file_sha256, write_manifest
+from fer_browser.training.metadata import build_metadata, copy_metadata
 from fer_browser.training.preprocess import normalize
 
 pytestmark = [pytest.mark.slow]
@@ -44,6 +46,8 @@ def test_conversion_passes_gate_and_writes_the_layout(converted, small_checkpoin
     _, ckpt_meta = model_from_checkpoint(small_checkpoint)
     for key in ("classes", "input", "preprocessing", "crop", "model", "metrics"):
         assert meta[key] == ckpt_meta[key], key
+    # --synthetic: no labelled data, so nothing measured the accuracy; the export and the console say so
+    assert meta["accuracy_checked"] is False and '"accuracy_checked": false' in proc.stderr
     assert meta["quantization"] is None
     assert {"torch", "onnx", "onnx_tf", "tensorflow", "tensorflowjs", "onnxruntime"} <= set(meta["versions"])
     source = meta["source_checkpoint"]  # a file name and digests, never a path of this machine
@@ -149,6 +153,66 @@ def test_verify_fails_on_tampered_tfjs_weights(converted, tmp_path):
     assert report["backends"]["onnxruntime"]["passed"] and report["backends"]["tensorflow"]["passed"]
     tfjs = report["backends"]["tfjs"]  # the numbers themselves are caught, not only the checksum
     assert not tfjs["passed"] and tfjs["max_abs_dprob"] > 1e-3
+
+
+def _swap_first_two_classes(doc: dict) -> dict:
+    doc["classes"][0], doc["classes"][1] = doc["classes"][1], doc["classes"][0]
+    return doc
+
+
+@pytest.mark.browser  # its fixture runs the whole conversion, Chromium included
+def test_verify_fails_when_a_copy_of_the_metadata_disagrees(converted, small_checkpoint, tmp_path):
+    """Issue 21, probe 2: two class names swapped in metadata.json and the manifest regenerated used to pass
+    verify, and predict then named the wrong emotion. Every copy must agree: model.onnx's, the checkpoint's."""
+    out, _ = converted
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    meta = json.loads((copy / "metadata.json").read_text())
+    (copy / "metadata.json").write_text(json.dumps(_swap_first_two_classes(meta), indent=2))
+    write_manifest(copy)
+    for args in ([], ["--checkpoint", small_checkpoint]):
+        proc = run_cli("verify", copy, *args)
+        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert len(errors) == 1 and "model.onnx's metadata_props disagree on 'classes'" in errors[0], errors
+
+    # model.onnx swapped too (and the manifest again): the checkpoint still tells the truth
+    proto = onnx.load(str(copy / "model.onnx"))
+    onnx.helper.set_model_props(proto, {**{p.key: p.value for p in proto.metadata_props},
+                                        "classes": json.dumps(meta["classes"])})
+    onnx.save(proto, str(copy / "model.onnx"))
+    write_manifest(copy)
+    proc = run_cli("verify", copy, "--checkpoint", small_checkpoint)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "error: metadata.json and the checkpoint's metadata disagree on 'classes'" in proc.stderr
+
+    # any contract field, not only the classes
+    shutil.copy(out / "model.onnx", copy / "model.onnx")
+    meta = json.loads((out / "metadata.json").read_text())
+    meta["crop"]["scale"] = 1.3
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    write_manifest(copy)
+    with pytest.raises(GateFailed, match=r"disagree on 'crop'"):
+        verify(copy)
+
+
+def test_every_contract_field_is_compared_and_travels_in_model_onnx():
+    meta = build_metadata("vgg", {}, 1, ["a", "b"], "ferplus")
+    prior = {"version": 1, "probabilities": [0.25, 0.75], "strength": 1.0, "source": "Training"}
+    assert contract_difference(meta, copy_metadata(meta), "x") is None
+    for key, value in (("classes", ["b", "a"]), ("input", {**meta["input"], "height": 64}),
+                       ("preprocessing", {**meta["preprocessing"], "std": 0.25}), ("crop", {**meta["crop"], "fill": 0}),
+                       ("calibration", {"version": 1, "temperature": 0.5}), ("prior", prior)):
+        assert f"disagree on {key!r}" in contract_difference(meta, {**meta, key: value}, "x"), key
+    props = model_props({**meta, "prior": prior})
+    assert json.loads(props["prior"]) == prior and "calibration" not in props
+
+
+def test_accuracy_checked_only_when_the_gate_measured_the_accuracy():
+    fingerprint = {"passed": True, "max_abs_dprob": 0.0}
+    assert accuracy_checked({"passed": True, "fingerprint": fingerprint}) is False  # --synthetic, or no data
+    assert accuracy_checked({"passed": True, "fingerprint": fingerprint, "accuracy": {"passed": True}}) is True
+    assert accuracy_checked({"passed": False, "fingerprint": fingerprint, "accuracy": {"passed": False}}) is False
 
 
 @pytest.mark.browser
@@ -269,6 +333,7 @@ def test_help_describes_both_commands():
     proc = run_cli("--help")
     assert proc.returncode == 0 and "--quantize" in proc.stdout and "python -m convert verify DIR" in proc.stdout
     assert "100% top-1" in " ".join(proc.stdout.split()) and "%%" not in proc.stdout  # no doubled percent sign
+    assert '"accuracy_checked": false' in " ".join(proc.stdout.split())  # --synthetic says what it skips
     proc = run_cli("verify", "--help")
     assert proc.returncode == 0 and "--checkpoint" in proc.stdout
 

@@ -81,13 +81,13 @@ def test_detector_thresholds_and_limits_come_from_the_file(tmp_path, shipped, tw
 
 def test_merge_threshold_comes_from_the_file(tmp_path, shipped, two_faces):
     """iouThreshold near 1 merges (almost) nothing: far more faces than the 3 the shipped 0.3 gives."""
-    loose = FaceDetector(edited(tmp_path, shipped, lambda c: c["detector"].update(iouThreshold=0.999, maxFaces=1000))
+    loose = FaceDetector(edited(tmp_path, shipped, lambda c: c["detector"].update(iouThreshold=0.999, maxFaces=100))
                          ["detector"])
     regs, logits, _ = loose.raw(two_faces)
     candidates = int((logits > np.log(shipped["detector"]["scoreThreshold"] / (1 - shipped["detector"]["scoreThreshold"]))).sum())
     assert candidates > 3 and len(loose.decode(regs, logits)) == candidates
     # a threshold of 1 (or more) merges nothing: each candidate is its own face, never a division by zero
-    none = FaceDetector(edited(tmp_path, shipped, lambda c: c["detector"].update(iouThreshold=1.0, maxFaces=1000))
+    none = FaceDetector(edited(tmp_path, shipped, lambda c: c["detector"].update(iouThreshold=1.0, maxFaces=100))
                         ["detector"]).decode(regs, logits)
     assert len(none) == candidates and all(np.isfinite([f.x, f.y, f.width, f.height]).all() for f in none)
 

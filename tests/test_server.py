@@ -58,6 +58,8 @@ def test_prints_its_url(server):
     ("/vendor/tfjs-backend-wasm/tf-backend-wasm.fesm.min.js", "text/javascript"),
     ("/lib/index.js", "text/javascript"),
     ("/face_pipeline.json", "application/json"),
+    ("/schemas/model-metadata.schema.json", "application/json"),  # imported by web/lib/schema.js (JSON modules)
+    ("/schemas/face-pipeline.schema.json", "application/json"),
     ("/vendor/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm", "application/wasm"),
     ("/vendor/tfjs-backend-wasm/tfjs-backend-wasm.wasm", "application/wasm"),
     ("/vendor/blazeface/blazeface.json", "application/json"),

@@ -431,6 +431,27 @@ def test_balanced_slider_changes_the_displayed_probabilities(browser, model_dir,
         srv.stop()
 
 
+def test_a_model_whose_accuracy_was_not_checked_shows_a_note(browser, tmp_path):
+    """metadata.json "accuracy_checked": false (convert --synthetic) puts a visible note on the page; true hides it."""
+    from fer_browser.paths import DEFAULT_MODEL_DIR
+    from fer_browser.training.manifest import write_manifest
+    folder = tmp_path / "export"
+    shutil.copytree(DEFAULT_MODEL_DIR, folder)
+    meta = json.loads((folder / "metadata.json").read_text())
+    for checked in (False, True):
+        (folder / "metadata.json").write_text(json.dumps({**meta, "accuracy_checked": checked}))
+        write_manifest(folder)
+        srv = Server(folder)
+        try:
+            o = Opened(browser, srv.url + "/")
+            note = o.page.locator("#model-note")
+            assert note.is_visible() is (not checked)
+            assert "accuracy was not checked" in note.text_content()
+            o.clean()
+        finally:
+            srv.stop()
+
+
 def test_backend_switch_to_webgl(open_page, photos):
     o = open_page()
     o.page.select_option("#backend", "webgl")

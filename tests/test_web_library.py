@@ -43,6 +43,7 @@ def test_tarball_holds_the_library_the_model_and_nothing_else(packed):
     graph = json.loads((MODEL / "tfjs/model.json").read_text())
     shards = [f"models/fer-default/export/tfjs/{p}" for g in graph["weightsManifest"] for p in g["paths"]]
     expected = ({f"web/lib/{p.name}" for p in LIB.iterdir() if p.is_file()}
+                | {f"web/schemas/{p.name}" for p in (ROOT / "web/schemas").glob("*.schema.json")}  # schema.js imports them
                 | {"web/face_pipeline.json", "models/fer-default/export/metadata.json",
                    "models/fer-default/export/tfjs/model.json", *shards, "package.json", "README.md", "LICENSE"})
     assert set(files) == expected
@@ -233,7 +234,7 @@ def test_calibration_temperature_is_applied(browser, site, astronaut_png):
     page.route("**/cal/astronaut.png", lambda route: route.fulfill(status=200, body=astronaut_png.read_bytes(),
                                                                     content_type="image/png"))
     page.route("**/calibrated/metadata.json", lambda route: route.fulfill(
-        status=200, content_type="application/json", body=json.dumps({**meta, "calibration": {"temperature": 2.5}})))
+        status=200, content_type="application/json", body=json.dumps({**meta, "calibration": {**meta["calibration"], "temperature": 2.5}})))
     page.route("**/calibrated/tfjs/**", lambda route: route.continue_(url=route.request.url.replace("/calibrated/", "/model/")))
     # the shipped model carries its own temperature: "raw" is the same model with the field removed
     uncalibrated = {k: v for k, v in meta.items() if k != "calibration"}
@@ -260,4 +261,35 @@ def test_calibration_temperature_is_applied(browser, site, astronaut_png):
     assert np.abs(cal - expected).max() < 1e-5, (cal, expected)
     assert np.abs(cal - raw).max() > 1e-3  # the temperature changed something
     assert out["cal"]["score"] == pytest.approx(cal.max(), abs=1e-7)
+    page.close()
+
+
+def test_metadata_that_breaks_its_contract_is_refused_in_one_line(browser, site):
+    """checkMetadata applies web/schemas/model-metadata.schema.json in the browser too (the schema arrives as a
+    JSON module), and a class count other than the TF.js model's output size is refused where the model loads."""
+    meta = json.loads((MODEL / "metadata.json").read_text())
+    served = {"two-classes": {**meta, "classes": ["a", "b"]}, "big-crop": {**meta, "crop": {**meta["crop"], "scale": 1e9}}}
+    page = browser.new_page()
+
+    def serve(name, doc):  # Playwright calls a handler with (route, request): bind name and doc here
+        page.route(f"**/{name}/metadata.json", lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(doc)))
+        page.route(f"**/{name}/tfjs/**", lambda route: route.continue_(
+            url=route.request.url.replace(f"/{name}/", "/model/")))
+    for name, doc in served.items():
+        serve(name, doc)
+    page.goto(site.url + "/examples/basic.html")
+    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    errors = page.evaluate("""async (names) => {
+        const { EmotionModel } = await import('fer-browser');
+        const out = [];
+        for (const name of names) {
+            try { await EmotionModel.load(`../${name}/`); out.push('loaded'); } catch (e) { out.push(e.message); }
+        }
+        return out;
+    }""", list(served))
+    two, big = errors
+    assert re.fullmatch(r"http://\S+/two-classes/tfjs/model\.json: the model gives 7 outputs per face but "
+                        r"metadata\.json names 2 classes", two), two
+    assert re.fullmatch(r"http://\S+/big-crop/metadata\.json: crop\.scale must be <= 4, got 1000000000", big), big
     page.close()

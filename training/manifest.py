@@ -1,7 +1,7 @@
 """The export manifest: one file, `manifest.json`, that lists every file of a published model folder
 with its size and sha256 — `metadata.json` included — so nothing served can change unnoticed.
 
-Versioned (`schema`). Pure standard library: the server, `convert verify` and the Python
+Versioned (`schema`; web/schemas/manifest.schema.json, checked by fer_browser/schema.py). Pure standard library: the server, `convert verify` and the Python
 Recognizer all check a folder with `check_manifest` before using anything in it. A changed,
 missing or extra file, or any symbolic link, fails the check.
 """
@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 from pathlib import Path
+
+from fer_browser.schema import SchemaError, validate
 
 MANIFEST_FILE = "manifest.json"
 SCHEMA = "fer-export-manifest/1"
@@ -71,9 +73,10 @@ def read_manifest(folder: Path) -> dict:
         doc = json.loads(path.read_text())
     except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
         raise ManifestError(f"{path}: unreadable ({json_problem(exc)})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("files"), dict):
-        raise ManifestError(f"{path}: not a {SCHEMA} manifest")
-    return doc
+    try:  # web/schemas/manifest.schema.json: the version, and a size and a sha256 for every file
+        return validate(doc, "manifest", str(path))
+    except SchemaError as exc:
+        raise ManifestError(str(exc)) from None
 
 
 def manifest_report(folder: Path) -> dict:

@@ -25,8 +25,9 @@ name a path on the machine that made it: data files are recorded by name and sha
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import PurePath
+
+from fer_browser.schema import SchemaError, cross_check, load_schema, validate
 
 SCHEMA = "fer-model-metadata/1"
 
@@ -66,79 +67,38 @@ def build_metadata(model_name: str, hparams: dict, num_parameters: int, classes,
 
 
 def validate_metadata(meta: dict, where: str = "metadata") -> dict:
-    """Check the fields downstream code relies on; raise ValueError naming what is missing."""
-    if not isinstance(meta, dict):
-        raise ValueError(f"{where}: metadata is not a JSON object")
-    if meta.get("schema") != SCHEMA:
-        raise ValueError(f"{where}: unknown metadata schema {meta.get('schema')!r} (expected {SCHEMA})")
-    for key in ("model", "classes", "input", "preprocessing", "crop"):
-        if key not in meta:
-            raise ValueError(f"{where}: metadata has no {key!r}")
-    if not meta["classes"] or len(set(meta["classes"])) != len(meta["classes"]):
-        raise ValueError(f"{where}: class names must be a non-empty list of unique names")
-    if "calibration" in meta:
-        validate_calibration(meta["calibration"], where)
-    if "prior" in meta:
-        validate_prior(meta["prior"], meta["classes"], where)
-    return meta
+    """Check meta against web/schemas/model-metadata.schema.json (fer_browser/schema.py, the validator the
+    server and predict use too; web/lib/schema.js is its twin); raise ValueError naming the field."""
+    return validate(meta, "model-metadata", where)
 
 
-CALIBRATION_VERSION = 1
-TEMPERATURE_RANGE = (0.05, 20.0)  # training/calibration.py searches inside it
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+_CALIBRATION = load_schema("model-metadata")["properties"]["calibration"]["properties"]
+CALIBRATION_VERSION = _CALIBRATION["version"]["const"]
+# training/calibration.py searches inside the schema's bounds, so every fitted T is a valid one
+TEMPERATURE_RANGE = (float(_CALIBRATION["temperature"]["minimum"]), float(_CALIBRATION["temperature"]["maximum"]))
 
 
 def validate_calibration(cal, where: str = "metadata") -> dict:
     """Optional "calibration": {"version": 1, "method": "temperature", "temperature": T, "fitted_on": split,
     "ece_before", "ece_after", "bins", ...}; readers apply softmax(log(p) / T). A field a reader would
-    misapply (unknown version or method, T not a positive finite number) is refused, never ignored."""
-    if not isinstance(cal, dict):
-        raise ValueError(f"{where}: calibration must be an object")
-    if cal.get("version") != CALIBRATION_VERSION:
-        raise ValueError(f"{where}: unknown calibration version {cal.get('version')!r} (expected {CALIBRATION_VERSION})")
-    if cal.get("method", "temperature") != "temperature":
-        raise ValueError(f"{where}: unknown calibration method {cal.get('method')!r} (expected 'temperature')")
-    t = cal.get("temperature")
-    if not _number(t) or not TEMPERATURE_RANGE[0] <= t <= TEMPERATURE_RANGE[1]:
-        raise ValueError(f"{where}: calibration temperature must be a number in "
-                         f"[{TEMPERATURE_RANGE[0]}, {TEMPERATURE_RANGE[1]}], got {t!r}")
-    for key in ("ece_before", "ece_after"):
-        if key in cal and not (_number(cal[key]) and 0 <= cal[key] <= 1):
-            raise ValueError(f"{where}: calibration {key} must be a number in [0, 1], got {cal[key]!r}")
-    if "bins" in cal and not (isinstance(cal["bins"], int) and not isinstance(cal["bins"], bool) and cal["bins"] > 0):
-        raise ValueError(f"{where}: calibration bins must be a positive integer, got {cal['bins']!r}")
-    if "fitted_on" in cal and not isinstance(cal["fitted_on"], str):
-        raise ValueError(f"{where}: calibration fitted_on must be a split name")
-    return cal
+    misapply (unknown version or method, T outside TEMPERATURE_RANGE) is refused, never ignored."""
+    return validate(cal, "model-metadata", where, subtree="calibration")
 
 
 PRIOR_VERSION = 1
-PRIOR_STRENGTH_RANGE = (0.0, 2.0)
+_STRENGTH = load_schema("model-metadata")["properties"]["prior"]["properties"]["strength"]
+PRIOR_STRENGTH_RANGE = (float(_STRENGTH["minimum"]), float(_STRENGTH["maximum"]))  # options are held to it too
 
 
 def validate_prior(prior, classes, where: str = "metadata") -> dict:
     """Optional "prior": {"version": 1, "probabilities": [p_c in the order of "classes"], "strength": tau,
-    "source": text}. Refused (one line) unless every p_c is in (0, 1] and they sum to 1 within 1e-6, and
-    tau is in [0, 2]: a reader would otherwise take the log of 0 or shift every answer by a wrong amount."""
-    if not isinstance(prior, dict):
-        raise ValueError(f"{where}: prior must be an object")
-    if prior.get("version") != PRIOR_VERSION:
-        raise ValueError(f"{where}: unknown prior version {prior.get('version')!r} (expected {PRIOR_VERSION})")
-    p = prior.get("probabilities")
-    if not isinstance(p, list) or len(p) != len(classes):
-        raise ValueError(f"{where}: prior probabilities must be a list of {len(classes)} numbers, one per class")
-    if not all(_number(v) and 0 < v <= 1 for v in p):
-        raise ValueError(f"{where}: prior probabilities must each be a finite number in (0, 1], got {p!r}")
-    if abs(math.fsum(p) - 1) > 1e-6:
-        raise ValueError(f"{where}: prior probabilities must sum to 1 (within 1e-6), got {math.fsum(p)!r}")
-    tau = prior.get("strength")
-    if not _number(tau) or not PRIOR_STRENGTH_RANGE[0] <= tau <= PRIOR_STRENGTH_RANGE[1]:
-        raise ValueError(f"{where}: prior strength must be a number in [0, 2], got {tau!r}")
-    if not isinstance(prior.get("source", ""), str):
-        raise ValueError(f"{where}: prior source must be a text")
+    "source": text}, held to the metadata schema's "prior" and its cross-field rule (one entry per class,
+    summing to 1 within 1e-6): a reader would otherwise take the log of 0 or shift every answer wrongly."""
+    validate(prior, "model-metadata", where, subtree="prior")
+    try:
+        cross_check({"classes": list(classes), "prior": prior}, "model-metadata")
+    except SchemaError as exc:
+        raise SchemaError(f"{where}: {exc}") from None
     return prior
 
 

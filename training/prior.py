@@ -34,7 +34,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .datasets import load_dataset
 from .errors import DataError
 from .manifest import ManifestError
-from .metadata import PRIOR_VERSION, public_path, validate_metadata, validate_prior
+from .metadata import PRIOR_STRENGTH_RANGE, PRIOR_VERSION, public_path, validate_metadata, validate_prior
 
 DEFAULT_TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -59,8 +59,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=256)
     args = p.parse_args(argv)
     for tau in args.taus + ([args.strength] if args.strength is not None else []):
-        if not 0 <= tau <= 2:
-            p.error(f"a strength must be in [0, 2], got {tau}")
+        if not PRIOR_STRENGTH_RANGE[0] <= tau <= PRIOR_STRENGTH_RANGE[1]:
+            p.error(f"a strength must be in [{PRIOR_STRENGTH_RANGE[0]:g}, {PRIOR_STRENGTH_RANGE[1]:g}], got {tau}")
     return args
 
 

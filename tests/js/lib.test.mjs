@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { EmaSmoother } from '../../web/lib/smoothing.js';
-import { checkMetadata, checkPipelineConfig } from '../../web/lib/config.js';
+import { checkMetadata, checkOutputSize, checkPipelineConfig } from '../../web/lib/config.js';
 import { cropRegion, cropSquare, iou } from '../../web/lib/geometry.js';
 import { decode, makeAnchors } from '../../web/lib/blazeface.js';
 
@@ -43,24 +43,29 @@ test('face_pipeline.json passes its check; broken copies fail with one line nami
   assert.equal(CFG.smoothing.alpha, 0.4); // overrides never touch the file's object
   const broken = [
     [{ ...CFG, schema: 'fer-face-pipeline/2' }, /schema/],
-    [{ ...CFG, smoothing: { method: 'window', frames: 5 } }, /smoothing.method/],
+    [{ ...CFG, smoothing: { method: 'window', alpha: 0.5 } }, /smoothing.method/],
     [{ ...CFG, smoothing: { method: 'ema', alpha: 0 } }, /alpha/],
     [{ ...CFG, detector: { ...CFG.detector, inputSize: '256' } }, /detector.inputSize/],
-    [{ ...CFG, tracking: undefined }, /"tracking"/],
+    [{ ...CFG, tracking: undefined }, /tracking must be an object, got undefined/],
+    [CFG, /detector.maxFaces must be <= 100, got 1000/, { detector: { maxFaces: 1000 } }], // overrides keep the bounds
   ];
-  for (const [cfg, why] of broken) {
-    assert.throws(() => checkPipelineConfig(cfg, 'face_pipeline.json'), (err) => why.test(err.message) && !err.message.includes('\n'));
+  for (const [cfg, why, overrides] of broken) {
+    assert.throws(() => checkPipelineConfig(cfg, 'face_pipeline.json', overrides), (err) => why.test(err.message) && !err.message.includes('\n'));
   }
 });
 
-test('metadata.json passes its check; calibration must be a positive temperature', () => {
+test('metadata.json passes its check; calibration must be a temperature in the schema\'s range; output size = classes', () => {
   assert.deepEqual(checkMetadata(META).classes, META.classes);
-  assert.equal(checkMetadata({ ...META, calibration: { temperature: 1.5 } }).calibration.temperature, 1.5);
-  assert.throws(() => checkMetadata({ ...META, calibration: { temperature: 0 } }), /temperature/);
+  const cal = (t) => ({ ...META, calibration: { ...META.calibration, temperature: t } });
+  assert.equal(checkMetadata(cal(1.5)).calibration.temperature, 1.5);
+  assert.throws(() => checkMetadata(cal(0)), /metadata.json: calibration.temperature must be >= 0.05, got 0/);
   const { classes, ...noClasses } = META;
   assert.ok(classes.length > 1);
-  assert.throws(() => checkMetadata(noClasses), /no "classes"/);
+  assert.throws(() => checkMetadata(noClasses), /classes is missing/);
   assert.throws(() => checkMetadata({ ...META, input: { ...META.input, channels: 3 } }), /3-channel/);
+  assert.doesNotThrow(() => checkOutputSize([1, META.classes.length], META.classes, 'm'));
+  assert.throws(() => checkOutputSize([1, 7], ['a', 'b'], 'tfjs/model.json'),
+    /^Error: tfjs\/model.json: the model gives 7 outputs per face but metadata.json names 2 classes$/);
 });
 
 test('crop square and region follow metadata.crop', () => {

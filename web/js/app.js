@@ -22,7 +22,8 @@ const WASM_URL = new URL('.', import.meta.resolve('@tensorflow/tfjs-backend-wasm
 // ?model-input=full read the whole frame
 const params = new URLSearchParams(location.search);
 const every = Number(params.get('detect-every'));
-const pipeline = every >= 1 ? { cadence: { minEvery: every, maxEvery: every, maxIntervalMs: Infinity } } : {};
+// (the schema's longest maxIntervalMs, a minute: overrides are held to the file's bounds, and JSON has no Infinity)
+const pipeline = every >= 1 ? { cadence: { minEvery: every, maxEvery: every, maxIntervalMs: 60000 } } : {};
 const ablations = {
   ...(params.get('detector-input') === 'full' && { detectorInput: 'full' }),
   ...(params.get('model-input') === 'full' && { modelInput: 'full' }),
@@ -46,6 +47,8 @@ async function load(backend) {
   if (r.backend !== backend) showMessage(`The ${backend} backend is not available here; using ${r.backend}.`);
   el.smoothAlpha.textContent = String(r.config.smoothing.alpha);
   showBalance(r);
+  // `python -m convert --synthetic` publishes without measuring accuracy: say so (absent = older export)
+  el.modelNote.hidden = r.metadata.accuracy_checked !== false;
   state.live ??= createLoop(ablations);
   resetStats();
   state.ready = true;

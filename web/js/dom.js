@@ -9,7 +9,7 @@ export const el = {
   faces: $('faces'), parity: $('parity'), parityResult: $('parity-result'),
   timeline: $('timeline'), timelineLegend: $('timeline-legend'), timelineNote: $('timeline-note'),
   downloadCsv: $('download-csv'), balance: $('balance'), balanceValue: $('balance-value'),
-  balanceNote: $('balance-note'),
+  balanceNote: $('balance-note'), modelNote: $('model-note'),
 };
 
 // the frame or photo is drawn here and read back by the recognizer

@@ -2,6 +2,7 @@
 // little-endian float32 inputs, already normalised) through TF.js in this page and compare the
 // probabilities with PyTorch's, against the TF.js thresholds of the export's parity.json (the gate
 // convert applied). Without a parity.json there is no gate to apply: the panel says so.
+import { validate } from '../lib/schema.js';
 import { el } from './dom.js';
 import { state } from './state.js';
 
@@ -18,8 +19,9 @@ async function tfjsGate(modelUrl) {
   const res = await fetch(new URL('parity.json', modelUrl));
   if (res.status === 404) return null;
   if (!res.ok) throw new Error(`parity report: HTTP ${res.status}`);
-  const gate = (await res.json()).backends?.tfjs?.thresholds;
-  if (!gate) throw new Error('the parity report has no TF.js thresholds');
+  const report = validate(await res.json(), 'parity-report', res.url); // its schema: web/schemas/parity-report.schema.json
+  const gate = report.backends.tfjs?.thresholds;
+  if (!gate) throw new Error(`${res.url}: the parity report has no TF.js thresholds`);
   return gate;
 }
 

@@ -1,7 +1,9 @@
 // Reading the two JSON files a recognizer is built from: the detector/tracking/smoothing/cadence
 // settings (face_pipeline.json, schema fer-face-pipeline/1) and the model's metadata.json (classes,
 // input, preprocessing, crop, optional calibration). Each is checked once here, with a one-line
-// error naming the file, so the rest of the library can trust the fields it reads.
+// error naming the file and the field, so the rest of the library can trust the fields it reads.
+// Both delegate to web/lib/schema.js (one JSON Schema per contract, in web/schemas/).
+import { validate } from './schema.js';
 
 export const PIPELINE_SCHEMA = 'fer-face-pipeline/1';
 export const METADATA_SCHEMA = 'fer-model-metadata/1';
@@ -42,67 +44,44 @@ export async function fetchJson(url, what) {
 }
 
 const isObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
-const isNumber = (x) => typeof x === 'number' && Number.isFinite(x);
-
-function need(ok, where, what) {
-  if (!ok) throw new Error(`${where}: ${what}`);
-}
 
 /**
- * Check a face_pipeline.json object; returns it (with `overrides` merged section by section).
+ * Check a face_pipeline.json object against web/schemas/face-pipeline.schema.json (after merging
+ * `overrides` section by section, so an override is held to the same bounds); returns the merged copy.
  * @param {any} cfg
  * @param {string} [where]
  * @param {Record<string, object>} [overrides]
  * @returns {import('./index.js').PipelineConfig}
  */
 export function checkPipelineConfig(cfg, where = 'face_pipeline.json', overrides = {}) {
-  need(isObject(cfg), where, 'not a JSON object');
-  need(cfg.schema === PIPELINE_SCHEMA, where, `schema ${JSON.stringify(cfg.schema)} is not supported (expected ${PIPELINE_SCHEMA})`);
+  if (!isObject(cfg)) return validate(cfg, 'face-pipeline', where); // throws its one line
   const out = { ...cfg };
   for (const [section, values] of Object.entries(overrides)) out[section] = { ...cfg[section], ...values };
-  for (const section of ['detector', 'tracking', 'smoothing', 'cadence']) need(isObject(out[section]), where, `no "${section}" section`);
-  const d = out.detector;
-  for (const k of ['inputSize', 'scoreThreshold', 'iouThreshold', 'maxFaces', 'minSize']) need(isNumber(d[k]), where, `detector.${k} is not a number`);
-  need(Array.isArray(d.featureMaps) && d.featureMaps.length > 0, where, 'detector.featureMaps is empty');
-  need(Array.isArray(d.inputRange) && d.inputRange.length === 2 && d.inputRange.every(isNumber), where, 'detector.inputRange is not [low, high]');
-  need(d.merge === 'weighted', where, `detector.merge ${JSON.stringify(d.merge)} is not supported (only "weighted")`);
-  for (const k of ['matchIou', 'matchDistance', 'maxMissed', 'maxMissedMs', 'velocitySmoothing', 'redetectDrift']) {
-    need(isNumber(out.tracking[k]), where, `tracking.${k} is not a number`);
-  }
-  for (const k of ['targetFps', 'minEvery', 'maxEvery', 'timingSmoothing']) need(isNumber(out.cadence[k]), where, `cadence.${k} is not a number`);
-  need(typeof out.cadence.maxIntervalMs === 'number', where, 'cadence.maxIntervalMs is not a number');
-  need(out.smoothing.method === 'ema', where, `smoothing.method ${JSON.stringify(out.smoothing.method)} is not supported (only "ema")`);
-  need(isNumber(out.smoothing.alpha) && out.smoothing.alpha > 0 && out.smoothing.alpha <= 1, where, 'smoothing.alpha must be in (0, 1]');
-  return out;
+  return validate(out, 'face-pipeline', where);
 }
 
 /**
- * Check a model's metadata.json object (the fields the browser relies on); returns it.
+ * Check a model's metadata.json object against web/schemas/model-metadata.schema.json; returns it.
  * @param {any} meta
  * @param {string} [where]
  * @returns {import('./index.js').ModelMetadata}
  */
 export function checkMetadata(meta, where = 'metadata.json') {
-  need(isObject(meta), where, 'not a JSON object');
-  if (meta.schema !== undefined) {
-    need(meta.schema === METADATA_SCHEMA, where, `schema ${JSON.stringify(meta.schema)} is not supported (expected ${METADATA_SCHEMA})`);
-  }
-  for (const key of ['classes', 'input', 'preprocessing', 'crop']) need(key in meta, where, `no "${key}"`);
-  need(Array.isArray(meta.classes) && meta.classes.length > 1 && meta.classes.every((c) => typeof c === 'string'), where, 'classes is not a list of names');
-  need(meta.input.channels === 1, where, `${meta.input.channels}-channel input is not supported`);
-  need(['NCHW', 'NHWC'].includes(meta.input.layout), where, `input layout ${JSON.stringify(meta.input.layout)} is not supported`);
-  const t = meta.calibration?.temperature;
-  need(t === undefined || (isNumber(t) && t > 0), where, `calibration.temperature ${JSON.stringify(t)} is not a positive number`);
-  if (meta.prior !== undefined) checkPrior(meta.prior, meta.classes.length, where);
+  validate(meta, 'model-metadata', where);
+  // the schema allows 3 channels; this library's crop makes grayscale only
+  if (meta.input.channels !== 1) throw new Error(`${where}: ${meta.input.channels}-channel input is not supported`);
   return meta;
 }
 
-/** metadata.prior, as training/metadata.py's validate_prior checks it (one line naming what is wrong). */
-function checkPrior(prior, n, where) {
-  need(isObject(prior) && prior.version === 1, where, `prior version ${JSON.stringify(prior?.version)} is not supported (expected 1)`);
-  const p = prior.probabilities;
-  need(Array.isArray(p) && p.length === n, where, `prior.probabilities must be a list of ${n} numbers, one per class`);
-  need(p.every((v) => isNumber(v) && v > 0 && v <= 1), where, 'prior.probabilities must each be a finite number in (0, 1]');
-  need(Math.abs(p.reduce((a, b) => a + b, 0) - 1) <= 1e-6, where, 'prior.probabilities must sum to 1 (within 1e-6)');
-  need(isNumber(prior.strength) && prior.strength >= 0 && prior.strength <= 2, where, `prior.strength ${JSON.stringify(prior.strength)} is not a number in [0, 2]`);
+/**
+ * The model's output must have one number per class, else labels would be misassigned.
+ * @param {number[]} shape the output tensor's shape
+ * @param {string[]} classes
+ * @param {string} where
+ */
+export function checkOutputSize(shape, classes, where) {
+  const size = shape[shape.length - 1];
+  if (size !== classes.length) {
+    throw new Error(`${where}: the model gives ${size} outputs per face but metadata.json names ${classes.length} classes`);
+  }
 }

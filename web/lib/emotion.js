@@ -3,7 +3,7 @@
 // metadata.json, written by `python -m convert` (training/metadata.py is its definition).
 // Inference runs inside tf.tidy; results are read with await data(), never dataSync.
 import * as tf from '@tensorflow/tfjs';
-import { checkMetadata, fetchJson, folderUrl } from './config.js';
+import { checkMetadata, checkOutputSize, fetchJson, folderUrl } from './config.js';
 import { cropRegion, cropSquare } from './geometry.js';
 import { adjustProbabilities, checkPriorStrength } from './prior.js';
 
@@ -52,14 +52,16 @@ export class EmotionModel {
       throw new Error(`emotion model could not be loaded from ${graphUrl} (${err.message})`);
     }
     const model = new EmotionModel(graph, meta);
-    await model.warmUp();
+    await model.warmUp(graphUrl);
     return model;
   }
 
   /** The first inference compiles kernels and allocates: do it once up front, not on the first face. */
-  async warmUp() {
+  /** Also checks the output has one number per class. @param {string} [where] */
+  async warmUp(where = 'emotion model') {
     const out = tf.tidy(() => this.graph.predict(tf.zeros(this.inputShape(1))));
     try {
+      checkOutputSize(out.shape, this.classes, where);
       await out.data();
     } finally {
       out.dispose();
@@ -77,8 +79,9 @@ export class EmotionModel {
   async read(makeBatch, n, raw = false) {
     const out = tf.tidy(() => {
       const y = this.graph.predict(makeBatch());
-      if (raw) return this.logOutput ? tf.exp(y) : y;
-      return this.logOutput ? y : tf.log(y); // log-probabilities: the correction is k numbers a row, done in JS
+      // model.output is 'log_softmax' or 'logits' (the schema allows no other; predict reads it alike)
+      const logp = this.logOutput ? y : tf.logSoftmax(y);
+      return raw ? tf.exp(logp) : logp; // the correction is k numbers a row, done in JS
     });
     let flat;
     try {

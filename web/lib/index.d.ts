@@ -100,16 +100,19 @@ export interface PipelineConfig {
 }
 
 /** The fields of a model's metadata.json the browser reads (schema fer-model-metadata/1). */
+/** metadata.json; its full definition and bounds: web/schemas/model-metadata.schema.json (checkMetadata applies it). */
 export interface ModelMetadata {
-  schema?: 'fer-model-metadata/1';
+  schema: 'fer-model-metadata/1';
   classes: string[];
-  input: { height: number; width: number; channels: 1; layout: 'NCHW' | 'NHWC' };
-  preprocessing: { grayscale_weights: [number, number, number]; pixel_scale: number; mean: number; std: number; resize?: string };
-  crop: { shape?: 'square'; scale: number; shift_y: number; fill: number };
-  model?: { name?: string; output?: 'log_softmax' | 'softmax' };
-  calibration?: { temperature: number };
+  input: { height: number; width: number; channels: 1; layout: 'NCHW' | 'NHWC'; dtype?: 'float32' };
+  preprocessing: { color: 'grayscale'; grayscale_weights: [number, number, number]; pixel_scale: number; mean: number; std: number; resize: 'area' };
+  crop: { shape: 'square'; scale: number; shift_y: number; fill: number };
+  model: { name: string; output?: 'log_softmax' | 'logits' };
+  calibration?: { version: 1; method?: 'temperature'; temperature: number };
   /** Training-set class frequencies (metadata order) and the default prior-correction strength tau. */
-  prior?: { version: 1; probabilities: number[]; strength: number; source?: string };
+  prior?: { version: 1; probabilities: number[]; strength: number; source: string };
+  /** false: `python -m convert` had no labelled data to check the accuracy with (--synthetic) */
+  accuracy_checked?: boolean;
   [key: string]: unknown;
 }
 
