@@ -23,13 +23,13 @@ const prior = (p) => ({ ...META, prior: { version: 1, probabilities: [0.4, 0.3, 
 test('a valid prior passes; each broken field is refused with one line naming it', () => {
   assert.equal(checkMetadata(prior({})).prior.strength, 0.5);
   const bad = [
-    [{ version: 2 }, /prior version 2/],
-    [{ probabilities: [0.5, 0.5] }, /list of 7 numbers/],
-    [{ probabilities: [0.4, 0.3, 0.1, 0.1, 0.05, 0.05, 0] }, /\(0, 1\]/],
-    [{ probabilities: [0.4, 0.3, 0.1, 0.1, 0.05, 0.03, NaN] }, /\(0, 1\]/],
+    [{ version: 2 }, /prior.version must be 1, got 2/],
+    [{ probabilities: [0.5, 0.5] }, /prior.probabilities has 2 entries, classes has 7/],
+    [{ probabilities: [0.4, 0.3, 0.1, 0.1, 0.05, 0.05, 0] }, /prior.probabilities\[6\] must be > 0/],
+    [{ probabilities: [0.4, 0.3, 0.1, 0.1, 0.05, 0.03, NaN] }, /prior.probabilities\[6\] must be a number, got NaN/],
     [{ probabilities: [0.4, 0.3, 0.1, 0.1, 0.05, 0.03, 0.03] }, /sum to 1/],
-    [{ strength: 2.5 }, /prior.strength 2.5/],
-    [{ strength: '1' }, /prior.strength "1"/],
+    [{ strength: 2.5 }, /prior.strength must be <= 2, got 2.5/],
+    [{ strength: '1' }, /prior.strength must be a number, got "1"/],
   ];
   for (const [change, message] of bad) {
     assert.throws(() => checkMetadata(prior(change), 'm.json'), (err) => message.test(err.message) && !err.message.includes('\n') && err.message.startsWith('m.json: '));

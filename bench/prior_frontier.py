@@ -1,0 +1,63 @@
+"""Accuracy against balanced accuracy on PublicTest, over the prior-correction strength, per checkpoint.
+
+    python bench/prior_frontier.py models/fer-default/checkpoint.pt runs/a/last.pt [--min-accuracy 0.875]
+
+For comparing training levers without reading PrivateTest: each checkpoint runs one pass per face
+(as the page runs it) on FERPlus-7 PublicTest (majority labels), a temperature is fitted there
+(training.calibration.fit_temperature), and tau sweeps --taus (negative tau puts the training prior
+back in). Prints, per checkpoint, the model as trained (tau 0) and the most balanced point whose
+accuracy stays >= --min-accuracy; --json saves every row.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fer_browser.training.calibrate import Model  # noqa: E402
+from fer_browser.training.calibration import fit_temperature  # noqa: E402
+from fer_browser.training.datasets import load_dataset  # noqa: E402
+from fer_browser.training.prior import class_prior, measure  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoints", type=Path, nargs="+")
+    p.add_argument("--min-accuracy", type=float, default=0.875)
+    p.add_argument("--taus", type=float, nargs=3, default=[-1.0, 2.0, 0.05], metavar=("FROM", "TO", "STEP"))
+    p.add_argument("--json", type=Path, help="write every row here")
+    args = p.parse_args(argv)
+    soft = load_dataset(label_set="ferplus-soft", progress=False)
+    hard = load_dataset(label_set="ferplus", progress=False)
+    classes = list(hard.classes)
+    prior = class_prior(soft.splits["Training"], len(classes))
+    public = hard.splits["PublicTest"]
+    taus = np.round(np.arange(args.taus[0], args.taus[1] + 1e-9, args.taus[2]), 4)
+    report = {}
+    print(f"| checkpoint | T | τ = 0: accuracy / balanced / macro-F1 | most balanced with accuracy ≥ {args.min_accuracy:g}: "
+          "τ, accuracy / balanced / macro-F1 |")
+    print("|---|---:|---|---|")
+    for path in args.checkpoints:
+        lp = Model(path).log_probs(public.images, 256, f"PublicTest {path.parent.name}/{path.name}")
+        t = fit_temperature(lp, public.labels)
+        rows = {float(tau): measure(lp, public.labels, classes, t, prior, float(tau)) for tau in taus}
+        ok = [tau for tau in rows if rows[tau]["accuracy"] >= args.min_accuracy]
+        best = max(ok, key=lambda tau: rows[tau]["balanced_accuracy"]) if ok else None
+        fmt = lambda r: f"{r['accuracy']:.4f} / {r['balanced_accuracy']:.4f} / {r['f1_macro']:.4f}"  # noqa: E731
+        print(f"| {path} | {t:.3f} | {fmt(rows[0.0])} | " + (f"{best:g}, {fmt(rows[best])} |" if best is not None else "none |"))
+        report[str(path)] = {"temperature": t, "chosen_tau": best,
+                             "rows": {f"{tau:g}": {k: rows[tau][k] for k in ("accuracy", "balanced_accuracy", "f1_macro")}
+                                      for tau in rows}}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
