@@ -50,9 +50,10 @@ def main(argv=None) -> int:
         best = max(ok, key=lambda tau: rows[tau]["balanced_accuracy"]) if ok else None
         fmt = lambda r: f"{r['accuracy']:.4f} / {r['balanced_accuracy']:.4f} / {r['f1_macro']:.4f}"  # noqa: E731
         print(f"| {path} | {t:.3f} | {fmt(rows[0.0])} | " + (f"{best:g}, {fmt(rows[best])} |" if best is not None else "none |"))
-        report[str(path)] = {"temperature": t, "chosen_tau": best,
-                             "rows": {f"{tau:g}": {k: rows[tau][k] for k in ("accuracy", "balanced_accuracy", "f1_macro")}
-                                      for tau in rows}}
+        key = f"{path.parent.name}/{path.name}"  # no path of this machine in a report
+        report[key] = {"temperature": t, "chosen_tau": best,
+                       "rows": {f"{tau:g}": {k: rows[tau][k] for k in ("accuracy", "balanced_accuracy", "f1_macro")}
+                                for tau in rows}}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n")
