@@ -124,12 +124,18 @@ def _export_with(tmp_path, edit) -> Path:
     return folder
 
 
+def _two_classes(meta: dict) -> None:
+    """Two class names for the 7-output model; its 7-class prior goes too (the schema would refuse that first)."""
+    meta.update(classes=["a", "b"])
+    meta.pop("prior", None)
+
+
 SERVER_REFUSES = {  # each of these used to start the server (issue 21, probe 3)
     "temperature -1": (lambda m: m["calibration"].update(temperature=-1), "calibration.temperature must be >= 0.05"),
     "temperature 1e300": (lambda m: m["calibration"].update(temperature=1e300), "calibration.temperature must be <= 20"),
     "schema 2": (lambda m: m.update(schema="fer-model-metadata/2"), 'schema must be "fer-model-metadata/1"'),
     "duplicate classes": (lambda m: m["classes"].__setitem__(1, m["classes"][0]), "classes[1] repeats an earlier item"),
-    "2 classes, 7 outputs": (lambda m: m.update(classes=["a", "b"]), "gives 7 outputs per face but metadata.json names 2"),
+    "2 classes, 7 outputs": (lambda m: _two_classes(m), "gives 7 outputs per face but metadata.json names 2"),
 }
 
 
@@ -147,11 +153,11 @@ def test_predict_refuses_a_class_count_that_is_not_the_models_output_size(tmp_pa
     from fer_browser.predict.backends import OnnxBackend, load_metadata
     from fer_browser.predict.errors import PredictError
 
-    folder = _export_with(tmp_path, lambda m: m.update(classes=["a", "b"]))
+    folder = _export_with(tmp_path, _two_classes)
     meta = load_metadata(folder)  # a valid document: only the model knows it has 7 outputs
     with pytest.raises(PredictError, match=r"model.onnx: the model gives 7 outputs per face but metadata.json names 2"):
         OnnxBackend(folder, meta)
-    one = _export_with(tmp_path / "one", lambda m: m.update(classes=["a"]))  # was an IndexError traceback
+    one = _export_with(tmp_path / "one", lambda m: (_two_classes(m), m.update(classes=["a"])))  # was an IndexError traceback
     with pytest.raises(PredictError) as err:
         load_metadata(one)
     assert str(err.value) == f"{one / 'metadata.json'}: classes must have at least 2 items, got 1"
