@@ -132,8 +132,10 @@ def test_tracker_vectors_reach_every_rule():
     steps = [(s, e) for c in cases for s, e in zip(c["steps"], c["expected"])]
     assert any(not s.get("detections", True) for s, _ in steps)  # a detector run that finds nothing
     assert any("detections" not in s for s, _ in steps) and any(e["wantsDetection"] for _, e in steps)
-    assert len({c["config"]["maxMissedMs"] for c in cases}) > 1 and len({c["config"]["matchDistance"] for c in cases}) > 1
-    moves = [abs(b["box"]["x"] - a["box"]["x"]) / a["box"]["width"] for c in cases for e0, e1 in zip(c["expected"], c["expected"][1:])
+    for key in ("maxMissedMs", "matchDistance", "matchIou", "velocitySmoothing", "redetectDrift", "maxMissed"):
+        assert len({c["config"][key] for c in cases}) > 1, key  # each key varied by some case
+    moves = [abs(b["box"]["x"] - a["box"]["x"]) / a["box"]["width"] for c in cases
+             for e0, e1 in zip(c["expected"], c["expected"][1:])
              for a in e0["tracks"] for b in e1["tracks"] if a["id"] == b["id"]]
     assert max(moves) > 1  # a face moving more than its width between detections keeps its id
 
