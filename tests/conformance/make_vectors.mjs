@@ -1,7 +1,8 @@
 // Writes the golden vectors of the twin algorithms (anchors, decode + weighted merge, iou, face crop,
 // tracker, EMA smoothing) into tests/conformance/*.json: hand-written inputs, expected outputs computed
 // ONCE by the browser library (web/lib), the reference. Run by hand, from the repository root, only when
-// a rule changes on purpose (then review the diff of the JSON files and bump their "version"):
+// a rule changes on purpose (then review the diff of the JSON files; bump VERSION, which both readers
+// check, only when the files' layout changes):
 //
 //   node tests/conformance/make_vectors.mjs
 //
@@ -12,7 +13,7 @@ import { cropRegion, cropScale, cropSquare, iou } from '../../web/lib/geometry.j
 import { FaceTracker } from '../../web/lib/tracker.js';
 import { EmaSmoother } from '../../web/lib/smoothing.js';
 
-const VERSION = 1;
+const VERSION = 1; // the layout of the files, not of the rules
 const REFERENCE = 'expected outputs computed by web/lib (the browser library is the reference) with tests/conformance/make_vectors.mjs';
 const write = (name, about, tolerance, cases) => {
   const doc = { version: VERSION, about, reference: REFERENCE, tolerance, cases };
