@@ -63,9 +63,15 @@ const zeroWidth = (raw) => { // the best-scoring candidate of all, but with widt
   raw.boxes[i * 16 + 2] = 0; raw.logits[i] = 9;
   return raw;
 };
+const twin = (raw) => { // the best candidate copied onto its cell's other anchor: IoU exactly 1
+  const i = raw.logits.indexOf(Math.max(...raw.logits)), j = i ^ 1; // first map: 2 anchors a cell
+  raw.boxes.splice(j * 16, 16, ...raw.boxes.slice(i * 16, i * 16 + 16)); raw.logits[j] = raw.logits[i] - 0.5;
+  return raw;
+};
 write('decode.json', 'BlazeFace decoding and weighted merge: raw outputs (boxes: n x 16 float32 regressions in input pixels, cx cy w h + keypoints; logits: n float32) with the config\'s anchors -> faces {x, y, width, height, score} in [0, 1] of the square input, best first; each the score-weighted mean of the candidates overlapping the best by more than iouThreshold. Twins: decode (web/lib/blazeface.js), decode (predict/detector.py).', 1e-9, [
   decodeCase('two faces, each a cluster of candidates merged into one', DET, TWO, 1),
   decodeCase('iouThreshold 1 merges nothing: every candidate is a face', { ...DET, iouThreshold: 1 }, TWO, 1),
+  decodeCase('identical candidates at iouThreshold 1: IoU 1 is not above the threshold, both kept', { ...DET, iouThreshold: 1, maxFaces: 100 }, TWO, 6, twin),
   decodeCase('maxFaces 1 keeps the best face only', { ...DET, maxFaces: 1 }, TWO, 1),
   decodeCase('scoreThreshold 0.9 drops the weaker candidates', { ...DET, scoreThreshold: 0.9 }, TWO, 2),
   decodeCase('a candidate of width 0 is skipped even with the best score', DET, TWO, 3, zeroWidth),
