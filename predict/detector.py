@@ -99,6 +99,23 @@ def weighted_nms(cands: list[Box], threshold: float, limit: int) -> list[Box]:
     return faces
 
 
+def decode(regs: np.ndarray, logits: np.ndarray, anchors: np.ndarray, cfg: dict) -> list[Box]:
+    """Raw outputs -> faces in square-input units [0, 1], best first (web/lib/blazeface.js decode()).
+    regs: (N, 16) float32 regressions in input pixels (cx, cy, w, h, then keypoints); logits: (N,)."""
+    size = cfg["inputSize"]
+    regs = np.asarray(regs, np.float32).reshape(-1, 16).astype(np.float64)  # JS numbers are doubles
+    with np.errstate(over="ignore"):  # exp overflow -> score 0, as in JS
+        scores = 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float32).astype(np.float64)))
+    cands = []
+    for i in np.flatnonzero(scores >= cfg["scoreThreshold"]):
+        cx = anchors[i, 0] + regs[i, 0] / size
+        cy = anchors[i, 1] + regs[i, 1] / size
+        w, h = regs[i, 2] / size, regs[i, 3] / size
+        if w > 0 and h > 0:
+            cands.append(Box(float(cx - w / 2), float(cy - h / 2), float(w), float(h), float(scores[i])))
+    return weighted_nms(cands, cfg["iouThreshold"], cfg["maxFaces"])
+
+
 class FaceDetector:
     """detect(rgb uint8 HxWx3) -> [Box], best score first. `cfg`: face_pipeline.json's "detector"
     section (default: read from the file)."""
@@ -125,18 +142,7 @@ class FaceDetector:
         return regs, logits, scale
 
     def decode(self, regs: np.ndarray, logits: np.ndarray) -> list[Box]:
-        """Faces in square-input units [0, 1] (web/lib/blazeface.js decode())."""
-        regs = regs.astype(np.float64)  # JS numbers are doubles; mirror its arithmetic
-        with np.errstate(over="ignore"):  # exp overflow -> score 0, as in JS
-            scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-        cands = []
-        for i in np.flatnonzero(scores >= self.cfg["scoreThreshold"]):
-            cx = self.anchors[i, 0] + regs[i, 0] / self.size
-            cy = self.anchors[i, 1] + regs[i, 1] / self.size
-            w, h = regs[i, 2] / self.size, regs[i, 3] / self.size
-            if w > 0 and h > 0:
-                cands.append(Box(float(cx - w / 2), float(cy - h / 2), float(w), float(h), float(scores[i])))
-        return weighted_nms(cands, self.cfg["iouThreshold"], self.cfg["maxFaces"])
+        return decode(regs, logits, self.anchors, self.cfg)
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         regs, logits, (sx, sy) = self.raw(rgb)

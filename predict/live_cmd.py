@@ -247,9 +247,10 @@ def run(args, pipeline) -> int:
         while ok:
             t0 = time.perf_counter()
             faces = pipeline(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-            smoothed = smoother.update(faces)
+            # the tracker's clock (velocity, maxMissedMs): the video's own time, or the camera's wall clock
+            stamp = n / src_fps if args.video is not None else time.perf_counter() - started
+            smoothed = smoother.update(faces, 1000 * stamp)
             if table:
-                stamp = n / src_fps if args.video is not None else time.perf_counter() - started
                 table.write(n, stamp, smoothed, faces)
                 if timeline:
                     timeline.add(n, stamp, smoothed)

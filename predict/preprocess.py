@@ -29,6 +29,12 @@ def crop_square(box, meta: dict) -> tuple[float, float, float]:
     return cx - side / 2, cy - side / 2, side
 
 
+def crop_scale(side: float, size: int) -> int:
+    """k of the crop's sampling (web/lib/geometry.js cropScale): bilinear at k * size, then k x k
+    averaging; round(side / size) within 1..4, rounded as JS Math.round (not banker's rounding)."""
+    return min(4, max(1, math.floor(side / size + 0.5)))
+
+
 def _axis(start: float, side: float, n_out: int, n_in: int):
     """Sample positions of one axis as cropAndResize computes them, and which fall inside the image."""
     if n_out > 1:
@@ -45,7 +51,7 @@ def crop_resize(gray: np.ndarray, box, meta: dict) -> np.ndarray:
     """One face as (height, width) float32 grey values (before normalisation)."""
     height, width = meta["input"]["height"], meta["input"]["width"]
     x, y, side = crop_square(box, meta)
-    k = min(4, max(1, math.floor(side / height + 0.5)))  # JS Math.round, not banker's rounding
+    k = crop_scale(side, height)
     y0, y1, fy, in_y = _axis(y, side, height * k, gray.shape[0])
     x0, x1, fx, in_x = _axis(x, side, width * k, gray.shape[1])
     top_l, top_r = gray[y0][:, x0], gray[y0][:, x1]

@@ -92,8 +92,8 @@ def test_merge_threshold_comes_from_the_file(tmp_path, shipped, two_faces):
     assert len(none) == candidates and all(np.isfinite([f.x, f.y, f.width, f.height]).all() for f in none)
 
 
-def face(x, probs):
-    return Face(Box(x, 50.0, 80.0, 80.0), np.asarray(probs, np.float64))
+def face(x, probs, y=50.0):
+    return Face(Box(x, y, 80.0, 80.0), np.asarray(probs, np.float64))
 
 
 def test_smoothing_is_the_ema_written_in_the_file(shipped):
@@ -109,29 +109,56 @@ def test_smoothing_is_the_ema_written_in_the_file(shipped):
     assert smoother.alpha == alpha
     previous = None
     for i, new in enumerate(readings):
-        (track, got), = smoother.update([face(100 + 3 * i, new)])  # small moves: one track
+        (track, got), = smoother.update([face(100 + 3 * i, new)], 33 * i)  # small moves: one track
         new = np.asarray(new)
         expected = new if previous is None else alpha * new + (1 - alpha) * previous
-        assert track == 0 and got.probs.tolist() == pytest.approx(expected.tolist(), abs=1e-12)
+        assert track == 1 and got.probs.tolist() == pytest.approx(expected.tolist(), abs=1e-12)
         previous = expected
 
 
-def test_alpha_and_matching_come_from_the_file(tmp_path, shipped):
+def ids(smoother, frames) -> list[list[int]]:
+    """Track ids of each frame's faces: frames are (t ms, [x, ...] or [(x, y), ...])."""
+    return [[tid for tid, _ in smoother.update([face(*(p if isinstance(p, tuple) else (p,)), [1, 0]) for p in xs], t)]
+            for t, xs in frames]
+
+
+def test_every_tracking_key_comes_from_the_file(tmp_path, shipped):
+    """Each key of "tracking" changes what predict's tracker does (the golden vectors pin the rules;
+    this pins that the numbers are the file's): edit one, and a sequence on the edge changes."""
+    def tracker(**edit):
+        return Smoother(config=edited(tmp_path, shipped, lambda c: c["tracking"].update(edit)))
+
     off = Smoother(config=edited(tmp_path, shipped, lambda c: c["smoothing"].update(alpha=1)))
-    off.update([face(0, [1, 0])])
-    (_, f), = off.update([face(0, [0, 1])])
+    off.update([face(0, [1, 0])], 0)
+    (_, f), = off.update([face(0, [0, 1])], 33)
     assert f.probs.tolist() == [0, 1]  # alpha = 1: smoothing off
-    # a move of 8 px on an 80 px box is IoU 0.82: one face with the shipped matchIou, two with 0.9
-    for match_iou, same in ((shipped["tracking"]["matchIou"], True), (0.9, False)):
-        s = Smoother(config=edited(tmp_path, shipped, lambda c: c["tracking"].update(matchIou=match_iou)))
-        (t0, _), = s.update([face(0, [1, 0])])
-        (t1, _), = s.update([face(8, [0, 1])])
-        assert (t0 == t1) is same, match_iou
+    # an 8 px move on 80 px: IoU 0.82 (matchIou), centres 0.1 widths apart (matchDistance)
+    small = [(0, [0]), (33, [8])]
+    assert ids(Smoother(), small) == [[1], [1]]
+    assert ids(tracker(matchIou=0.9), small) == [[1], [1]]  # still near enough
+    assert ids(tracker(matchIou=0.9, matchDistance=0.05), small) == [[1], [2]]
+    # a 60 px jump (IoU 0.14) at the second sighting: matched by centre distance 0.75 <= 1, not <= 0.5
+    jump = [(0, [0]), (33, [60])]
+    assert ids(Smoother(), jump) == [[1], [1]] and ids(tracker(matchDistance=0.5), jump) == [[1], [2]]
     # maxMissed: the track survives maxMissed - 1 empty detections, not maxMissed
-    for gap, same in ((shipped["tracking"]["maxMissed"] - 1, True), (shipped["tracking"]["maxMissed"], False)):
-        s = Smoother()
-        (t0, _), = s.update([face(0, [1, 0])])
-        for _ in range(gap):
-            s.update([])
-        (t1, _), = s.update([face(0, [1, 0])])
-        assert (t0 == t1) is same, gap
+    gap = shipped["tracking"]["maxMissed"]
+    assert ids(Smoother(), [(0, [0]), *[(33 * k, []) for k in range(1, gap)], (33 * gap, [0])])[-1] == [1]
+    assert ids(Smoother(), [(0, [0]), *[(33 * k, []) for k in range(1, gap + 1)], (33 * gap + 33, [0])])[-1] == [2]
+    # maxMissedMs: one miss, but later than maxMissedMs after the last sighting, drops the track
+    late = shipped["tracking"]["maxMissedMs"]
+    assert ids(Smoother(), [(0, [0]), (late, []), (late + 33, [0])])[-1] == [1]
+    assert ids(Smoother(), [(0, [0]), (late + 1, []), (late + 33, [0])])[-1] == [2]
+    # velocitySmoothing, the weight of the newest velocity measurement: a face that moves 0.5 px/ms,
+    # then stops for two detections, is predicted 100 ms on where it stopped (weight 0.99) or about
+    # 49 px further (weight 0.01, still trusting the old velocity)
+    stop = [(0, [0]), (33, [16.5]), (66, [16.5]), (99, [16.5])]
+    for weight, ahead in ((0.99, 0), (0.01, 49)):
+        s = tracker(velocitySmoothing=weight)
+        ids(s, stop)
+        (_, box), = s.tracker.predict(199)
+        assert box.x - 16.5 == pytest.approx(ahead, abs=0.5), weight
+    # redetectDrift: a face moving 0.3 px/ms wants a detection after 0.25 * 80 / 0.3 = 67 ms of prediction
+    for drift, wants in ((shipped["tracking"]["redetectDrift"], True), (0.5, False)):
+        s = tracker(redetectDrift=drift)
+        ids(s, [(0, [0]), (100, [30])])
+        assert s.tracker.wants_detection(100 + 80) is wants, drift

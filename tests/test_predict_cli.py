@@ -239,7 +239,7 @@ def test_live_on_a_video_writes_annotated_video_and_csv(live_run):
         probs = [float(r[c]) for c in classes()]
         assert sum(probs) == pytest.approx(1, abs=1e-3) and r["label"] == classes()[int(np.argmax(probs))]
     # the drifting face keeps one track; the two faces of the second half get two others
-    assert {r["track"] for r in rows if int(r["frame"]) < 12} == {"0"}
+    assert {r["track"] for r in rows if int(r["frame"]) < 12} == {"1"}  # ids count from 1, as the page's
     assert len({r["track"] for r in rows if int(r["frame"]) >= 12}) == 2
     assert f"{frames} frames" in proc.stdout and "fps" in proc.stdout
 

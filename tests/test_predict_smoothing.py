@@ -1,4 +1,5 @@
-"""Per-face smoothing in `predict live`: faces follow their tracks by overlap; probabilities are averaged."""
+"""Per-face smoothing in `predict live`: faces follow their tracks (predict/tracking.py, the page's
+tracker: tests/test_conformance.py pins it), probabilities are averaged per track."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +9,8 @@ from fer_browser.predict.detector import Box
 from fer_browser.predict.pipeline import Face
 from fer_browser.predict.tracking import Smoother
 
+FRAME_MS = 33
+
 
 def face(x, probs):
     return Face(Box(x, 50.0, 80.0, 80.0), np.asarray(probs, np.float32))
@@ -15,35 +18,43 @@ def face(x, probs):
 
 def test_running_average_per_track():
     s = Smoother(alpha=0.5)
-    (t0, f0), = s.update([face(100, [1, 0, 0])])
-    (t1, f1), = s.update([face(104, [0, 1, 0])])  # moved a little: same track
+    (t0, f0), = s.update([face(100, [1, 0, 0])], 0)
+    (t1, f1), = s.update([face(104, [0, 1, 0])], FRAME_MS)  # moved a little: same track
     assert t0 == t1 and f1.probs.tolist() == pytest.approx([0.5, 0.5, 0])
-    (_, f2), = s.update([face(108, [0, 1, 0])])
+    (_, f2), = s.update([face(108, [0, 1, 0])], 2 * FRAME_MS)
     assert f2.probs.tolist() == pytest.approx([0.25, 0.75, 0])
     assert f2.box.x == 108  # the box is the newest, not averaged
 
 
 def test_two_faces_keep_their_own_tracks_in_any_order():
     s = Smoother(alpha=0.5)
-    first = s.update([face(0, [1, 0]), face(300, [0, 1])])
-    later = s.update([face(302, [0, 1]), face(3, [1, 0])])  # detector order changed
+    first = s.update([face(0, [1, 0]), face(300, [0, 1])], 0)
+    later = s.update([face(302, [0, 1]), face(3, [1, 0])], FRAME_MS)  # detector order changed
     assert [t for t, _ in later] == [first[1][0], first[0][0]]
     assert later[0][1].probs.tolist() == pytest.approx([0, 1]) and later[1][1].probs.tolist() == pytest.approx([1, 0])
 
 
 def test_tracks_expire_and_new_faces_start_fresh():
-    s = Smoother(alpha=0.5, max_missed=2)
-    (t0, _), = s.update([face(0, [1, 0])])
-    for _ in range(3):
-        s.update([])
-    (t1, f), = s.update([face(0, [0, 1])])
+    s = Smoother(alpha=0.5)
+    (t0, _), = s.update([face(0, [1, 0])], 0)
+    for k in range(1, 4):
+        s.update([], k * FRAME_MS)
+    (t1, f), = s.update([face(0, [0, 1])], 4 * FRAME_MS)
     assert t1 != t0 and f.probs.tolist() == pytest.approx([0, 1])
+
+
+def test_a_missed_face_found_again_keeps_its_average():
+    s = Smoother(alpha=0.5)
+    (t0, _), = s.update([face(0, [1, 0])], 0)
+    s.update([], FRAME_MS)  # one miss: hidden, its track and smoothing state kept
+    (t1, f), = s.update([face(2, [0, 1])], 2 * FRAME_MS)
+    assert t1 == t0 and f.probs.tolist() == pytest.approx([0.5, 0.5])
 
 
 def test_alpha_one_is_no_smoothing_and_bad_alpha_is_refused():
     s = Smoother(alpha=1.0)
-    s.update([face(0, [1, 0])])
-    (_, f), = s.update([face(0, [0, 1])])
+    s.update([face(0, [1, 0])], 0)
+    (_, f), = s.update([face(0, [0, 1])], FRAME_MS)
     assert f.probs.tolist() == pytest.approx([0, 1])
     with pytest.raises(ValueError):
         Smoother(alpha=0)

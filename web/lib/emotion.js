@@ -4,7 +4,7 @@
 // Inference runs inside tf.tidy; results are read with await data(), never dataSync.
 import * as tf from '@tensorflow/tfjs';
 import { checkMetadata, checkOutputSize, fetchJson, folderUrl } from './config.js';
-import { cropRegion, cropSquare } from './geometry.js';
+import { cropRegion, cropScale, cropSquare } from './geometry.js';
 import { adjustProbabilities, checkPriorStrength } from './prior.js';
 
 /** @typedef {import('./geometry.js').Box} Box */
@@ -140,9 +140,9 @@ export class EmotionModel {
     return tf.tidy(() => tf.sum(tf.mul(tf.cast(rgb, 'float32'), tf.tensor1d([r, g, b])), 2));
   }
 
-  /** Normalised crop sizes: bilinear sampling at k*size, then k x k averaging (area-style resize). */
+  /** Normalised crop sizes: bilinear sampling at k*size, then k x k averaging (geometry.js cropScale). */
   cropScale(side) {
-    return Math.min(4, Math.max(1, Math.round(side / this.height)));
+    return cropScale(side, this.height);
   }
 
   /** cropAndResize's box for a crop square in an H x W image (corner-aligned: pixel centres 0..H-1). */

@@ -32,6 +32,17 @@ export function cropSquare(box, crop) {
 }
 
 /**
+ * How finely a crop square is sampled: bilinear at k * size, then k x k averaging (an area-style
+ * resize), k = round(side / size) within 1..4.
+ * @param {number} side  the crop square's side, frame pixels
+ * @param {number} size  the model's input side
+ * @returns {number}
+ */
+export function cropScale(side, size) {
+  return Math.min(4, Math.max(1, Math.round(side / size)));
+}
+
+/**
  * The frame pixels one face's crop samples within a W x H frame: the crop square plus the pixel
  * bilinear sampling reaches, clipped to the frame. Null when the crop lies wholly outside it.
  * @param {Box} box

@@ -1,6 +1,8 @@
 // Face tracking between detector runs for video. Pure logic (no tf, no DOM), so Node's test runner
 // can drive it on scripted box sequences (tests/js/tracker.test.mjs). Every number comes from
 // face_pipeline.json ("tracking" and "cadence"), read by the recognizer and by the tests.
+// FaceTracker is the reference for its Python twin (predict/tracking.py): tests/conformance/tracker.json,
+// computed from this file, holds both to the same ids and boxes; regenerate it when a rule changes here.
 //
 // Each face is a track with a stable id. When the detector runs, its boxes are matched to the tracks'
 // predicted boxes (greedy, highest IoU first; then
