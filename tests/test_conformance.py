@@ -5,8 +5,6 @@ the same files. Floats are compared within each file's tolerance."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from fer_browser.predict.detector import anchors, decode
 from fer_browser.predict.preprocess import crop_resize, crop_scale, crop_square
 from fer_browser.predict.tracking import EmaSmoother, FaceTracker
 from predict_helpers import ROOT
+from node_suite import run_node_suite
 
 FILES = ("anchors", "decode", "iou", "crop", "tracker", "ema")
 
@@ -149,12 +148,7 @@ def test_ema_smoothing():
 
 
 def test_javascript_reproduces_the_golden_vectors():
-    node = shutil.which("node")
-    assert node, "node (20+) is needed"
-    proc = subprocess.run([node, "--test", "--test-reporter=tap", str(ROOT / "tests/js/conformance.test.mjs")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "# fail 0" in proc.stdout and f"# pass {len(FILES)}" in proc.stdout
+    run_node_suite("conformance.test.mjs", passes=len(FILES))
 
 
 def test_every_vector_file_is_read_by_both_sides():

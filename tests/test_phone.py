@@ -8,13 +8,11 @@ tested under Node (tests/js/label_layout.test.mjs, run by test_label_layout_node
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 from playwright.sync_api import sync_playwright
 
-from web_helpers import (ROOT, PageWatch, Server, astronaut_frame, jpeg_bytes, launch_chromium, six_faces_photo,
+from node_suite import run_node_suite
+from web_helpers import (PageWatch, Server, astronaut_frame, jpeg_bytes, launch_chromium, six_faces_photo,
                          wait_js, write_y4m)
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
@@ -22,12 +20,7 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 
 def test_label_layout_node_suite():
-    node = shutil.which("node")
-    assert node, "node (20+) is needed for the label layout tests"
-    proc = subprocess.run([node, "--test", "--test-reporter=tap", str(ROOT / "tests/js/label_layout.test.mjs")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "# fail 0" in proc.stdout and "# pass 0" not in proc.stdout
+    run_node_suite("label_layout.test.mjs")
 
 
 @pytest.fixture(scope="module")

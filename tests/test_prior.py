@@ -13,6 +13,7 @@ from fer_browser.training.calibration import adjusted_probabilities, apply_tempe
 from fer_browser.training.metadata import build_metadata, validate_metadata
 from fer_files import make_rows, votes_for, write_fer_csv, write_votes
 from predict_helpers import PYTHON, ROOT
+from node_suite import run_node_suite
 
 GOLDEN = json.loads((ROOT / "tests/conformance/prior_correction.json").read_text())
 PRIOR7 = [0.4, 0.3, 0.1, 0.1, 0.05, 0.03, 0.02]
@@ -27,12 +28,7 @@ def test_python_reproduces_the_golden_vectors():
 
 
 def test_javascript_reproduces_the_golden_vectors_and_checks_the_prior():
-    node = shutil.which("node")
-    assert node, "node (20+) is needed"
-    proc = subprocess.run([node, "--test", "--test-reporter=tap", str(ROOT / "tests/js/prior.test.mjs")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "# fail 0" in proc.stdout and "# pass 3" in proc.stdout
+    run_node_suite("prior.test.mjs", passes=3)
 
 
 def test_tau_zero_is_temperature_scaling_and_tau_one_divides_by_the_prior():

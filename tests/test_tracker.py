@@ -7,23 +7,17 @@ tests/js/lib.test.mjs; both read web/face_pipeline.json, the same parameters the
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from node_suite import run_node_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("suite", ["tracker.test.mjs", "lib.test.mjs"])
 def test_node_suite(suite):
-    node = shutil.which("node")
-    assert node, "node (20+) is needed for the tracker tests"
-    proc = subprocess.run([node, "--test", "--test-reporter=tap", str(ROOT / "tests/js" / suite)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "# fail 0" in proc.stdout and "# pass 0" not in proc.stdout
+    run_node_suite(suite)
 
 
 def test_live_config_is_versioned_json():
