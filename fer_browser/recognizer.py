@@ -95,18 +95,18 @@ class Recognizer:
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, threads: int = 0,
                  prior_strength: float | None = None):
-        try:
+        """Load and check the model folder (manifest, metadata schema, class count) and the face detector."""
+        try:  # NumPy, OpenCV and Pillow are imported here, ONNX Runtime when the model loads
             from fer_browser.predict.pipeline import Pipeline
+
+            self._pipeline = Pipeline(Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR,
+                                      threads=threads, prior_strength=prior_strength)
         except ModuleNotFoundError as exc:
             top = (exc.name or "").partition(".")[0]
             if not top or top == "fer_browser":
                 raise
             raise MissingExtraError(f"Recognizer needs the 'predict' extra (no module named {top!r}); "
                                     f"install it with: {EXTRA_HINT}") from None
-
-        try:
-            self._pipeline = Pipeline(Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR,
-                                      threads=threads, prior_strength=prior_strength)
         except PredictError as exc:  # raised afresh: one line, no chain of internal frames
             raise PredictError(str(exc)) from None
         self.classes: list[str] = list(self._pipeline.classes)
