@@ -139,6 +139,9 @@ def test_installed_commands_name_themselves_in_help_and_errors(tmp_path):
     bad = _as_installed("fer-predict", ["image", str(photo), "--model-dir", str(tmp_path), "--json", "-"], tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.strip() == f"error: {tmp_path}: not a model directory (no metadata.json; make one with `fer-convert`)"
+    train_help = _as_installed("fer-train", ["--help"], tmp_path)
+    if train_help.returncode == 0:  # needs the train extra's imports
+        assert "python -m training.train" not in train_help.stdout and "fer-train --out" in train_help.stdout
     convert_help = _as_installed("fer-convert", ["verify", "--help"], tmp_path)
     if convert_help.returncode == 0:  # needs the convert extra's imports
         assert "python -m convert" not in convert_help.stdout and "fer-convert verify" in convert_help.stdout
