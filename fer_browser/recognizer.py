@@ -135,13 +135,15 @@ class Recognizer:
         channels: the array's channel order, "rgb" (default) or "bgr" for OpenCV arrays
         (cv2.imread, cv2.VideoCapture frames); `bgr=True` says the same. Paths and PIL images know
         their own order. Raises PredictError (one line) for an unusable image."""
+        from fer_browser.predict.pipeline import left_to_right
+
         order = _channel_order(channels, bgr)
         rgb = _to_rgb(image, order)
         return [RecognizedFace(box=FaceBox(float(f.box.x), float(f.box.y), float(f.box.width), float(f.box.height)),
                                label=self.classes[f.top], confidence=float(f.probs[f.top]),
                                probabilities={c: float(p) for c, p in zip(self.classes, f.probs)},
                                detector_score=float(f.box.score))
-                for f in sorted(self._pipeline(rgb), key=lambda f: (f.box.x, f.box.y))]
+                for f in left_to_right(self._pipeline(rgb))]
 
 
 def _channel_order(channels, bgr) -> str:
