@@ -29,7 +29,7 @@ def convert_parser() -> argparse.ArgumentParser:
     from .reference import DEFAULT_FACES, DEFAULT_SEED, MAX_FACES
 
     p = argparse.ArgumentParser(
-        prog=prog("python -m convert"), epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog("python -m convert"), epilog=EPILOG.replace("python -m convert", prog("python -m convert")), formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Convert a trained checkpoint to ONNX, TF SavedModel (onnx-tf) and TF.js, and publish "
                     "it into DIR only if the ONNX model reproduces the checkpoint's recorded predictions on the "
                     "probe faces (and its claimed PublicTest accuracy when FER data is present) and PyTorch, ONNX "
@@ -65,7 +65,7 @@ def verify_parser() -> argparse.ArgumentParser:
                     "extra files fail), then parity of ONNX Runtime, "
                     "TF SavedModel and TF.js (wasm, headless Chromium) against the stored PyTorch outputs. "
                     "Prints the table; exit 0 if everything passes, 1 if not, 2 on bad input. Writes nothing.")
-    p.add_argument("model_dir", type=Path, help="directory written by `python -m convert`")
+    p.add_argument("model_dir", type=Path, help=f"directory written by `{prog('python -m convert')}`")
     p.add_argument("--checkpoint", type=Path, help="also run this checkpoint in PyTorch live against the stored outputs")
     p.add_argument("--json", type=Path, help="write the full report (as parity.json) to this file")
     return p

@@ -1,7 +1,7 @@
 """fer_browser: facial-expression recognition trained in PyTorch and run offline in the browser.
 
     from fer_browser import Recognizer
-    faces = Recognizer()("photo.jpg")      # [Face(box, label, probabilities), ...]
+    faces = Recognizer()("photo.jpg")      # [RecognizedFace(box, label, confidence, probabilities, detector_score)]
 
 Installed (`pip install .`), the project's folders live here as sub-packages
 (`fer_browser.training`, `fer_browser.convert`, `fer_browser.predict`), so nothing with a generic
@@ -20,7 +20,7 @@ if _IN_CHECKOUT:
     __path__.append(str(_ROOT))  # noqa: F821  (a package's own __path__)
 
 __version__ = "0.1.0"
-__all__ = ["Recognizer", "RecognizedFace", "PredictError"]
+__all__ = ["Recognizer", "RecognizedFace", "FaceBox", "PredictError", "MissingExtraError"]
 
 
 def __getattr__(name: str):

@@ -28,6 +28,21 @@ def prog(default: str) -> str:
     return name if name in COMMANDS else default
 
 
+# module run with `python -m` in a checkout -> its installed command
+INSTALLED = {"training.train": "fer-train", "training.evaluate": "fer-evaluate", "convert": "fer-convert",
+             "predict": "fer-predict", "server": "fer-serve"}
+
+
+def command(module: str) -> str:
+    """How a message names another command: `fer-convert` when running installed (an installed
+    command, or the package outside a checkout), else `python -m convert` as in the checkout."""
+    from .paths import IN_CHECKOUT
+
+    if module in INSTALLED and (Path(sys.argv[0]).name in COMMANDS or not IN_CHECKOUT):
+        return INSTALLED[module]
+    return f"python -m {module}"
+
+
 def os_error(exc: OSError) -> str:
     """One line for a file the OS refused ("runs/x: Permission denied"), without the errno noise."""
     reason = exc.strerror or str(exc)

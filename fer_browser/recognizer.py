@@ -3,57 +3,116 @@
     from fer_browser import Recognizer
     recognize = Recognizer()                   # the shipped model; or Recognizer("path/to/export")
     for face in recognize("photo.jpg"):        # a path, a PIL image or an RGB uint8 NumPy array
-        print(face.box, face.label, face.probabilities)
+        print(face.box, face.label, face.confidence, face.probabilities)
+    recognize(frame, channels="bgr")           # an OpenCV (BGR) array
+
+Each face is a RecognizedFace; `face.to_dict()` is exactly the object of
+web/schemas/face-result.schema.json, the one the browser library's estimateFaces gives for each face
+(the same names, faces left to right by box x, ties by y).
 
 A thin layer over predict.pipeline.Pipeline (the page's detector, crop and normalisation, the
 model on ONNX Runtime), so Python and the page give the same answers. The folder is checked
 against its manifest.json before use, its metadata.json against web/schemas/model-metadata.schema.json
-(fer_browser/schema.py) and its class count against model.onnx's output size. Needs `pip install "fer-browser[predict]"`; it imports
+(fer_browser/schema.py) and its class count against model.onnx's output size. Needs `pip install "fer-browser[predict]"`
+(without it, Recognizer() raises MissingExtraError, one line naming the extra); it imports
 neither Flask nor TensorFlow nor torch. Every error is a PredictError with a one-line message.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import NamedTuple
 
 from fer_browser.paths import DEFAULT_MODEL_DIR
 from fer_browser.predict.errors import PredictError
 
-__all__ = ["Recognizer", "RecognizedFace", "PredictError"]
+__all__ = ["Recognizer", "RecognizedFace", "FaceBox", "PredictError", "MissingExtraError"]
+
+EXTRA_HINT = 'pip install "fer-browser[predict]"'
+
+
+class MissingExtraError(PredictError, ImportError):
+    """Recognizer() without the 'predict' extra (NumPy, ONNX Runtime, OpenCV, Pillow): one line naming it."""
+
+
+class FaceBox(NamedTuple):
+    """A face box in image pixels: x, y (top-left corner), width, height. A tuple, so
+    `x, y, w, h = face.box` keeps working; `face.box.x` names the parts as the browser library does."""
+    x: float
+    y: float
+    width: float
+    height: float
 
 
 @dataclass(frozen=True)
 class RecognizedFace:
-    box: tuple[float, float, float, float]  # x, y (top-left corner), width, height in image pixels
-    score: float  # the face detector's confidence
-    label: str  # the most probable class
-    probabilities: dict[str, float]  # every class of the model, in its metadata order
+    """One face, with the same names as web/schemas/face-result.schema.json and the browser library."""
+
+    box: FaceBox
+    """Where the face is, in image pixels (x, y = top-left corner, width, height)."""
+    label: str
+    """The most probable class."""
+    confidence: float
+    """The emotion model's probability of `label` (probabilities[label])."""
+    probabilities: dict[str, float]
+    """Every class of the model, in its metadata order."""
+    detector_score: float
+    """The face detector's confidence (0..1)."""
+    id: int | None = field(default=None)
+    """A tracked face's stable id; None for a photo (the Python API does not track)."""
 
     @property
-    def confidence(self) -> float:
-        return self.probabilities[self.label]
+    def score(self) -> float:
+        """Deprecated alias of detector_score (the name before the v2 result schema)."""
+        warnings.warn("RecognizedFace.score is deprecated: use detector_score (the face detector's confidence) "
+                      "or confidence (the emotion's probability)", DeprecationWarning, stacklevel=2)
+        return self.detector_score
+
+    def to_dict(self) -> dict:
+        """Exactly the object of web/schemas/face-result.schema.json (plain floats; "id" only when tracked)."""
+        out = {"box": {"x": float(self.box.x), "y": float(self.box.y), "width": float(self.box.width),
+                       "height": float(self.box.height)},
+               "label": self.label, "confidence": float(self.confidence),
+               "probabilities": {c: float(p) for c, p in self.probabilities.items()},
+               "detector_score": float(self.detector_score)}
+        if self.id is not None:
+            out["id"] = int(self.id)
+        return out
 
 
 class Recognizer:
-    """Recognizer(model_dir=None)(image) -> [RecognizedFace]; model_dir defaults to the shipped model.
+    """Recognizer(model_dir=None)(image) -> [RecognizedFace], faces left to right.
 
+    model_dir: an export folder made by fer-convert (metadata.json, model.onnx, manifest.json);
+    default: the shipped model. threads: CPU threads for ONNX Runtime (0 = its default).
     prior_strength: tau of the prior correction (the metadata's "prior"): None = the metadata's default,
-    0 = off; larger values show rare emotions (fear, disgust) more often, at some cost in accuracy."""
+    0 = off; larger values show rare emotions (fear, disgust) more often, at some cost in accuracy.
+
+    Raises PredictError (one line) for a folder that is not a usable model, and MissingExtraError
+    (a PredictError and an ImportError) when the 'predict' extra is not installed."""
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, threads: int = 0,
                  prior_strength: float | None = None):
-        from fer_browser.predict.pipeline import Pipeline
+        """Load and check the model folder (manifest, metadata schema, class count) and the face detector."""
+        try:  # NumPy, OpenCV and Pillow are imported here, ONNX Runtime when the model loads
+            from fer_browser.predict.pipeline import Pipeline
 
-        try:
             self._pipeline = Pipeline(Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR,
                                       threads=threads, prior_strength=prior_strength)
+        except ModuleNotFoundError as exc:
+            top = (exc.name or "").partition(".")[0]
+            if not top or top == "fer_browser":
+                raise
+            raise MissingExtraError(f"Recognizer needs the 'predict' extra (no module named {top!r}); "
+                                    f"install it with: {EXTRA_HINT}") from None
         except PredictError as exc:  # raised afresh: one line, no chain of internal frames
             raise PredictError(str(exc)) from None
         self.classes: list[str] = list(self._pipeline.classes)
+        """Class names, in the model's output order (metadata.json)."""
         self.metadata: dict = self._pipeline.meta
+        """The model's metadata.json."""
 
     @property
     def prior_strength(self) -> float:
@@ -69,15 +128,43 @@ class Recognizer:
         except PredictError as exc:
             raise PredictError(str(exc)) from None
 
-    def __call__(self, image) -> list[RecognizedFace]:
-        rgb = _to_rgb(image)
-        return [RecognizedFace(box=(f.box.x, f.box.y, f.box.width, f.box.height), score=f.box.score,
-                               label=self.classes[f.top],
-                               probabilities={c: float(p) for c, p in zip(self.classes, f.probs)})
-                for f in self._pipeline(rgb)]
+    def __call__(self, image, *, channels: str = "rgb", bgr: bool | None = None) -> list[RecognizedFace]:
+        """Every face in `image`, left to right (box x ascending, ties by y).
+
+        image: a file path, a PIL image, or a uint8 NumPy array (H, W, 3 or 4; or H, W greyscale).
+        channels: the array's channel order, "rgb" (default) or "bgr" for OpenCV arrays
+        (cv2.imread, cv2.VideoCapture frames); `bgr=True` says the same. Paths and PIL images know
+        their own order. Raises PredictError (one line) for an unusable image."""
+        from fer_browser.predict.pipeline import left_to_right
+
+        order = _channel_order(channels, bgr)
+        rgb = _to_rgb(image, order)
+        return [RecognizedFace(box=FaceBox(float(f.box.x), float(f.box.y), float(f.box.width), float(f.box.height)),
+                               label=self.classes[f.top], confidence=float(f.probs[f.top]),
+                               probabilities={c: float(p) for c, p in zip(self.classes, f.probs)},
+                               detector_score=float(f.box.score))
+                for f in left_to_right(self._pipeline(rgb))]
 
 
-def _to_rgb(image) -> np.ndarray:
+def _channel_order(channels, bgr) -> str:
+    if bgr is not None:
+        if not isinstance(bgr, bool):
+            raise PredictError(f"bgr must be True or False, got {bgr!r}")
+        want = "bgr" if bgr else "rgb"
+        if channels != "rgb" and channels != want:
+            raise PredictError(f"channels={channels!r} and bgr={bgr} disagree; give one of them")
+        return want
+    if not isinstance(channels, str) or channels.lower() not in ("rgb", "bgr"):
+        raise PredictError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
+    return channels.lower()
+
+
+def _to_rgb(image, order: str = "rgb"):
+    import numpy as np
+
+    if order == "bgr" and not isinstance(image, np.ndarray):
+        raise PredictError(f"channels='bgr' is for NumPy arrays (OpenCV's order); a {type(image).__name__} "
+                           "knows its own channel order")
     if isinstance(image, (str, os.PathLike)):
         from fer_browser.predict.images import read_rgb
 
@@ -99,14 +186,14 @@ def _to_rgb(image) -> np.ndarray:
         raise PredictError(f"expected a path, a PIL image or a NumPy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
         raise PredictError(f"expected a uint8 RGB image (0-255), got dtype {image.dtype}")
-    if image.ndim == 2:  # greyscale
+    if image.ndim == 2:  # greyscale (the same in either order)
         image = np.repeat(image[..., None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
         raise PredictError(f"expected an RGB image of shape (height, width, 3), got {image.shape}")
-    return np.ascontiguousarray(image[..., :3])
+    return np.ascontiguousarray(image[..., 2::-1] if order == "bgr" else image[..., :3])
 
 
-def _pil_to_rgb(image) -> np.ndarray:
+def _pil_to_rgb(image):
     """As a file of the same pixels is read (16-bit greyscale included); a lazily opened image
     decodes here, so a truncated file fails here, as a PredictError."""
     from fer_browser.predict.images import pil_to_rgb

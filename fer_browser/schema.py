@@ -22,7 +22,7 @@ from functools import lru_cache
 from .paths import WEB_DIR
 
 SCHEMA_DIR = WEB_DIR / "schemas"
-CONTRACTS = ("model-metadata", "face-pipeline", "manifest", "parity-report")
+CONTRACTS = ("model-metadata", "face-pipeline", "manifest", "parity-report", "face-result")
 _KNOWN = {"$schema", "$id", "title", "description", "type", "required", "properties", "additionalProperties",
           "const", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems",
           "uniqueItems", "items", "minLength", "maxLength", "pattern"}
@@ -160,6 +160,8 @@ def cross_check(doc: dict, contract: str) -> None:
             raise SchemaError(f"prior.probabilities has {len(probs)} entries, classes has {n}")
         if abs(sum(probs) - 1) > 1e-6:
             raise SchemaError(f"prior.probabilities must sum to 1 (within 1e-6), got {show(sum(probs))}")
+    if contract == "face-result":
+        _face_result_cross_check(doc)
     if contract == "face-pipeline":
         low, high = doc["detector"]["inputRange"]
         if not low < high:
@@ -167,6 +169,15 @@ def cross_check(doc: dict, contract: str) -> None:
         if doc["cadence"]["minEvery"] > doc["cadence"]["maxEvery"]:
             raise SchemaError(f"cadence.minEvery must be <= cadence.maxEvery, got {show(doc['cadence']['minEvery'])} "
                               f"> {show(doc['cadence']['maxEvery'])}")
+
+
+def _face_result_cross_check(doc: dict) -> None:
+    probs = doc["probabilities"]
+    if doc["label"] not in probs:
+        raise SchemaError(f"label {show(doc['label'])} is not a key of probabilities")
+    if abs(doc["confidence"] - probs[doc["label"]]) > 1e-6:
+        raise SchemaError(f"confidence must be probabilities[label] (within 1e-6), got {show(doc['confidence'])} "
+                          f"and {show(probs[doc['label']])}")
 
 
 def validate(doc, contract: str, where: str, subtree: str | None = None):

@@ -38,6 +38,7 @@ from werkzeug.security import safe_join
 from .compression import MIN_BYTES, GzipCache, accepts_gzip, compressible, gzip_bytes, send_gzip
 from .paths import DEFAULT_MODEL_DIR, VENDOR, WEB_DIR, missing_vendor_files, vendor_hint  # noqa: F401
 from .schema import SchemaError, validate
+from .cli import command, prog  # noqa: F401
 
 # Files of the model directory the page reads, besides the TF.js shards and the reference inputs
 # (never the checkpoint, ONNX or SavedModel). parity.json is optional: without it the page uses
@@ -77,7 +78,7 @@ class ModelDirError(ValueError):
 
 def convert_hint(model_dir: Path) -> str:
     ckpt = model_dir.parent / "checkpoint.pt" if model_dir.name == "export" else "CHECKPOINT.pt"
-    return f"make it with: python -m convert {_rel(ckpt)} --out {_rel(model_dir)}"
+    return f"make it with: {command('convert')} {_rel(ckpt)} --out {_rel(model_dir)}"
 
 
 def _rel(p) -> str:
@@ -139,7 +140,7 @@ def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
             if name == "parity.json":
                 continue
             raise ModelDirError(f"{_rel(model_dir)}: {name} is not in manifest.json; re-export the model "
-                                f"with `python -m convert`")
+                                f"with `{command('convert')}`")
         data = (model_dir / name).read_bytes()
         if hashlib.sha256(data).hexdigest() != listed[name].get("sha256"):  # changed since the check
             raise ModelDirError(f"{_rel(model_dir)}: {name} does not match its sha256; the model folder "
@@ -354,7 +355,7 @@ def main(argv=None) -> int:
     ap.add_argument("--port", type=_int_in(0, 65535, "a port (1-65535, or 0 for a free one)"), default=5000,
                     help="port, 1-65535 (default: 5000; 0 picks a free one, printed at start)")
     ap.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
-                    help=f"converted model directory made by `python -m convert` (default: {_rel(DEFAULT_MODEL_DIR)})")
+                    help=f"converted model directory made by `{command('convert')}` (default: {_rel(DEFAULT_MODEL_DIR)})")
     ap.add_argument("--web-dir", type=Path, default=WEB_DIR,
                     help=f"folder holding the page (default: {_rel(WEB_DIR)})")
     ap.add_argument("--threads", type=_int_in(1, 64, "a thread count (1-64)"), default=DEFAULT_THREADS,

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fer_browser.cli import error, prog
+from fer_browser.cli import command, error, prog
 
 from . import image_cmd, live_cmd
 from .backends import BACKENDS
@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--balanced", type=float, metavar="TAU",
                         help="prior correction strength in [0, 2]: counter the training set's bias towards frequent "
                              "emotions (0 = off; default: the model metadata's prior strength, 0 without a prior)")
-    parser = argparse.ArgumentParser(prog=prog("python -m predict"), description=__doc__,
+    name = prog("python -m predict")
+    description = __doc__.replace("python -m predict", name).replace("python -m convert", command("convert"))
+    parser = argparse.ArgumentParser(prog=name, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{image,live}")
     image = sub.add_parser("image", parents=[common], help="annotate photos, print/write JSON per face",

@@ -14,6 +14,8 @@ from fer_browser.training.calibration import adjusted_probabilities
 from fer_browser.training.manifest import ManifestError, check_manifest, json_problem
 from fer_browser.training.metadata import PRIOR_STRENGTH_RANGE, validate_metadata
 
+from fer_browser.cli import command
+
 from .errors import PredictError
 
 BACKENDS = ("onnx", "torch")
@@ -22,7 +24,7 @@ BACKENDS = ("onnx", "torch")
 def load_metadata(model_dir: Path) -> dict:
     path = Path(model_dir) / "metadata.json"
     if not path.is_file():
-        raise PredictError(f"{model_dir}: not a model directory (no metadata.json; make one with `python -m convert`)")
+        raise PredictError(f"{model_dir}: not a model directory (no metadata.json; make one with `{command('convert')}`)")
     try:  # every file (metadata.json, model.onnx, ...) must match the export's manifest before use
         check_manifest(model_dir)
     except ManifestError as exc:
@@ -49,7 +51,8 @@ def prior_strength(meta: dict, strength: float | None = None) -> float:
                            f"[{PRIOR_STRENGTH_RANGE[0]:g}, {PRIOR_STRENGTH_RANGE[1]:g}], got {strength!r}")
     if strength and not prior:
         raise PredictError("this model has no prior in its metadata, so it cannot be balanced; add one with "
-                           "`python -m training.prior CHECKPOINT --write` and re-run `python -m convert`")
+                           "`python -m training.prior CHECKPOINT --write` and re-run "
+                           f"`{command('convert')}`")
     return float(strength)
 
 
@@ -74,7 +77,7 @@ class OnnxBackend:
 
         path = Path(model_dir) / "model.onnx"
         if not path.is_file():
-            raise PredictError(f"{model_dir}: no model.onnx (re-run `python -m convert`)")
+            raise PredictError(f"{model_dir}: no model.onnx (re-run `{command('convert')}`)")
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads

@@ -2,7 +2,7 @@
 
 
 class PredictError(Exception):
-    pass
+    """Bad input or setup (an unreadable image, a missing or altered model): str() is one line."""
 
 
 class ModelFault(PredictError):

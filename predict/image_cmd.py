@@ -1,4 +1,8 @@
-"""`python -m predict image`: every face in photos -> annotated copies + JSON (box, probabilities)."""
+"""`fer-predict image`: every face in photos -> annotated copies + JSON (box, probabilities).
+
+The JSON document is versioned ("schema": "fer-predict-result/2"); each face in it keeps
+web/schemas/face-result.schema.json, the same object the Python API's RecognizedFace.to_dict() and
+the browser library's estimateFaces give, faces left to right."""
 from __future__ import annotations
 
 import json
@@ -16,12 +20,16 @@ from .errors import ModelFault, PredictError
 from .images import find_images, output_names, read_rgb, write_image, write_text
 from .input_policy import InputRejected
 from .outputs import FileSet, check_output_file, check_output_folder
+from .pipeline import left_to_right
+
+RESULT_SCHEMA = "fer-predict-result/2"
 
 
 def add_arguments(p) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders of images")
-    p.add_argument("--out", type=Path, default=Path("annotated"),
-                   help="folder for the annotated images (default: ./annotated)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for the annotated images (default: ./annotated; none with --json - unless --out "
+                        "is given)")
     p.add_argument("--no-images", action="store_true", help="do not write annotated images")
     p.add_argument("--json", metavar="FILE", default=None,
                    help="write per-face results as JSON to FILE, or '-' for stdout (then no summary lines)")
@@ -29,6 +37,9 @@ def add_arguments(p) -> None:
 
 def prepare(args) -> None:
     """Everything that can be refused without the model: inputs listed, every output path checked."""
+    if args.out is None:  # `--json -` is for piping: no files appear beside it unless asked for
+        args.no_images = args.no_images or args.json == "-"
+        args.out = Path("annotated")
     args.images = find_images(args.paths)
     args.outs = output_names(args.images, args.out)
     if not args.no_images:
@@ -44,7 +55,7 @@ def prepare(args) -> None:
 def run(args, pipeline) -> int:
     paths, outs = args.images, args.outs
     to_stdout = args.json == "-"
-    report = {"model": {"name": pipeline.meta["model"]["name"], "dir": str(pipeline.model_dir),
+    report = {"schema": RESULT_SCHEMA, "model": {"name": pipeline.meta["model"]["name"], "dir": str(pipeline.model_dir),
                         "backend": pipeline.backend.name},
               "classes": pipeline.classes, "images": []}
     failed = 0
@@ -53,7 +64,7 @@ def run(args, pipeline) -> int:
         entry = {"path": str(path)}
         try:
             rgb = read_rgb(path)
-            faces = pipeline(rgb)
+            faces = left_to_right(pipeline(rgb))
             entry.update(width=rgb.shape[1], height=rgb.shape[0],
                          faces=[f.as_dict(pipeline.classes) for f in faces])
             if not args.no_images:

@@ -83,6 +83,9 @@ def check_file(path: Path, policy: Policy | None = None) -> Format:
     """Size and format checks that need only the first bytes; returns the accepted format."""
     policy = policy or load_policy()
     path = Path(path)
+    if path.is_dir():
+        raise PredictError(f"{path}: is a folder, not an image file (the Python API reads one image at a time; "
+                           "fer-predict image reads folders)")
     if not path.is_file():
         raise PredictError(f"{path}: no such file")
     size = path.stat().st_size

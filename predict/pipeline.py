@@ -28,8 +28,20 @@ class Face:
         return float(self.probs[self.top])
 
     def as_dict(self, classes: list[str]) -> dict:
-        return {"box": self.box.as_dict(), "label": classes[self.top], "confidence": round(self.confidence, 4),
-                "probabilities": {c: round(float(p), 5) for c, p in zip(classes, self.probs)}}
+        """The face as web/schemas/face-result.schema.json says (rounded for files: box 0.01 px,
+        probabilities 1e-5, so confidence is exactly probabilities[label])."""
+        b = self.box
+        probs = {c: round(float(p), 5) for c, p in zip(classes, self.probs)}
+        label = classes[self.top]
+        return {"box": {"x": round(float(b.x), 2), "y": round(float(b.y), 2), "width": round(float(b.width), 2),
+                        "height": round(float(b.height), 2)},
+                "label": label, "confidence": probs[label], "probabilities": probs,
+                "detector_score": round(float(b.score), 4)}
+
+
+def left_to_right(faces: list) -> list:
+    """Faces in the order both libraries list them: box x ascending, ties by y (web/lib/recognizer.js)."""
+    return sorted(faces, key=lambda f: (f.box.x, f.box.y))
 
 
 class Pipeline:

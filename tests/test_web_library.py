@@ -250,7 +250,7 @@ def test_calibration_temperature_is_applied(browser, site, astronaut_png):
                          wasmPaths: '../vendor/tfjs-backend-wasm/' };
         const read = async (modelUrl) => { const r = await createRecognizer({ ...common, modelUrl });
             const [face] = await r.estimateFaces(img); const p = r.classes.map((c) => face.probabilities[c]);
-            const t = r.model.temperature; r.dispose(); return { p, t, label: face.label, score: face.score }; };
+            const t = r.model.temperature; r.dispose(); return { p, t, label: face.label, score: face.confidence }; };
         return { raw: await read('../raw/'), cal: await read('../calibrated/') };
     }""")
     import numpy as np

@@ -44,7 +44,8 @@ from .metrics import classification_metrics, plot_confusion, predict_probs
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog=prog("python -m training.evaluate"), description=__doc__,
+    p = argparse.ArgumentParser(prog=prog("python -m training.evaluate"),
+                                description=__doc__.replace("python -m training.evaluate", prog("python -m training.evaluate")),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path, nargs="+",
                    help="a checkpoint written by training.train (best.pt / last.pt); several: their ensemble")

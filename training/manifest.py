@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from fer_browser.cli import command
 from fer_browser.schema import SchemaError, validate
 
 MANIFEST_FILE = "manifest.json"
@@ -68,7 +69,7 @@ def write_manifest(folder: Path) -> dict:
 def read_manifest(folder: Path) -> dict:
     path = Path(folder) / MANIFEST_FILE
     if path.is_symlink() or not path.is_file():
-        raise ManifestError(f"{folder}: no {MANIFEST_FILE}; re-export the model with `python -m convert`")
+        raise ManifestError(f"{folder}: no {MANIFEST_FILE}; re-export the model with `{command('convert')}`")
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
@@ -107,7 +108,7 @@ def check_manifest(folder: Path) -> dict:
         if report[key]:
             more = f" (and {len(report[key]) - 1} more)" if len(report[key]) > 1 else ""
             raise ManifestError(f"{folder}: {report[key][0]} {what}{more}; the model folder was altered "
-                                f"after export — re-export it with `python -m convert`")
+                                f"after export — re-export it with `{command('convert')}`")
     if not report["passed"]:
         raise ManifestError(f"{folder}: {MANIFEST_FILE} lists no files")
     return read_manifest(folder)

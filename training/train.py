@@ -74,7 +74,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def build_parser(model: str = DEFAULT_MODEL) -> argparse.ArgumentParser:
     recipe = get_spec(model).recipe
-    p = argparse.ArgumentParser(prog=prog("python -m training.train"), description=__doc__,
+    p = argparse.ArgumentParser(prog=prog("python -m training.train"),
+                                description=__doc__.replace("python -m training.train", prog("python -m training.train")),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     d = p.add_argument_group("data")
     d.add_argument("--csv", type=Path, help="FER2013 CSV (.csv or .csv.gz); default: found in ./data or ../shared/data")

@@ -22,7 +22,7 @@ $('photo').addEventListener('change', async () => {
   $('faces').replaceChildren(...faces.map((face) => {
     g.strokeRect(face.box.x, face.box.y, face.box.width, face.box.height);
     const li = document.createElement('li');
-    li.textContent = `${face.label} ${(100 * face.score).toFixed(0)}%`;
+    li.textContent = `${face.label} ${(100 * face.confidence).toFixed(0)}%`;
     return li;
   }));
   $('status').textContent = faces.length ? `${faces.length} face(s)` : 'No face found.';

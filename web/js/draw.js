@@ -8,7 +8,7 @@ export const COLORS = ['#e5484d', '#8e4ec6', '#f76b15', '#30a46c', '#0090ff', '#
 export const classColor = (k) => COLORS[k % COLORS.length];
 
 const topIndex = (face, classes) => classes.indexOf(face.label);
-const pct = (face) => Math.round(100 * face.score);
+const pct = (face) => Math.round(100 * face.confidence);
 
 /** Boxes and labels over the frame or photo already on the canvas; the labels' rectangles (canvas
  * pixels) are kept in state.labels. */

@@ -49,18 +49,26 @@ export interface EstimateOptions {
   modelInput?: 'regions' | 'full';
 }
 
+/**
+ * One face: web/schemas/face-result.schema.json, the same object as the Python API's
+ * RecognizedFace.to_dict() and each face of `fer-predict image --json` (faces left to right).
+ */
 export interface Face {
-  /** With track: the face's stable id while it stays in view. */
+  /** With track: the face's stable id while it stays in view (absent otherwise). */
   id?: number;
   box: Box;
   /** The most probable class. */
   label: string;
-  /** Its probability (calibrated when the model's metadata has calibration, smoothed with track). */
-  score: number;
-  /** Every class's probability, by class name. */
+  /** Its probability, probabilities[label] (calibrated when the model's metadata has calibration, smoothed with track). */
+  confidence: number;
+  /** Every class's probability, by class name, in the model's class order. */
   probabilities: Record<string, number>;
   /** The face detector's confidence (0..1). */
-  faceScore: number;
+  detector_score: number;
+  /** @deprecated use `confidence` (not enumerable: absent from JSON). */
+  readonly score: number;
+  /** @deprecated use `detector_score` (not enumerable: absent from JSON). */
+  readonly faceScore: number;
 }
 
 export interface DetectedBox extends Box {
@@ -131,7 +139,7 @@ export class Recognizer {
   priorStrength: number;
   /** Timings of the last estimateFaces call. */
   readonly lastTimings: Timings | null;
-  /** Every face in the input, left to right. Await one call before making the next. */
+  /** Every face in the input, left to right (box x, ties by y). Await one call before making the next. */
   estimateFaces(input: RecognizerInput, options?: EstimateOptions): Promise<Face[]>;
   /** The face detector alone, on the whole input. */
   detectFaces(input: RecognizerInput): Promise<DetectedBox[]>;
@@ -209,5 +217,9 @@ export function makeAnchors(cfg: DetectorConfig): [number, number][];
 export function decode(boxes: Float32Array, logits: Float32Array, anchors: [number, number][], cfg: DetectorConfig): DetectedBox[];
 export function checkPipelineConfig(cfg: unknown, where?: string, overrides?: RecognizerOptions['pipeline']): PipelineConfig;
 export function checkMetadata(meta: unknown, where?: string): ModelMetadata;
+/** A document that breaks its contract; the message is one line, 'WHERE: PATH must ...'. */
+export class SchemaError extends Error {}
+/** `doc` if it keeps the contract's JSON Schema (web/schemas/CONTRACT.schema.json), else throws a SchemaError; e.g. validate(face, 'face-result', 'face 0'). */
+export function validate<T = unknown>(doc: T, contract: 'model-metadata' | 'face-pipeline' | 'manifest' | 'parity-report' | 'face-result', where: string): T;
 export const PIPELINE_SCHEMA: 'fer-face-pipeline/1';
 export const METADATA_SCHEMA: 'fer-model-metadata/1';

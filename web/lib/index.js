@@ -1,7 +1,7 @@
 // fer-browser: facial-expression recognition in the browser with TF.js (types: index.d.ts).
 //
 //   const recognizer = await createRecognizer({ modelUrl, detectorUrl, detectorWeightsUrl, backend });
-//   const faces = await recognizer.estimateFaces(imageOrVideoOrCanvas);  // [{box, label, score, probabilities}]
+//   const faces = await recognizer.estimateFaces(imageOrVideoOrCanvas);  // [{box, label, confidence, probabilities, detector_score}]
 //   recognizer.dispose();
 //
 // The building blocks below are exported for pages that need their own loop; no module here keeps
@@ -16,3 +16,4 @@ export { adjustProbabilities } from './prior.js';
 export { iou, cropSquare, cropRegion } from './geometry.js';
 export { makeAnchors, decode } from './blazeface.js';
 export { checkPipelineConfig, checkMetadata, PIPELINE_SCHEMA, METADATA_SCHEMA } from './config.js';
+export { validate, SchemaError } from './schema.js';

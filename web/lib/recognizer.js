@@ -10,7 +10,15 @@ import { EmaSmoother } from './smoothing.js';
 import { DetectionCadence, FaceTracker } from './tracker.js';
 
 const argmax = (p) => p.indexOf(Math.max(...p));
-const byX = (a, b) => a.box.x - b.box.x;
+// Left to right by box x, ties by y: the order of web/schemas/face-result.schema.json (Python's too).
+const leftToRight = (a, b) => a.x - b.x || a.y - b.y;
+const byBox = (a, b) => leftToRight(a.box, b.box);
+// Deprecated aliases of the names before the v2 face schema: readable, but not own enumerable
+// properties, so a face stays exactly the schema's object (JSON.stringify, Object.keys, the validator).
+const DEPRECATED = {
+  score: { get() { return this.confidence; } },
+  faceScore: { get() { return this.detector_score; } },
+};
 
 /**
  * Load the emotion model and the face detector; see index.d.ts for the options.
@@ -146,14 +154,16 @@ export class Recognizer {
   face(box, probs, id) {
     const classes = this.classes;
     const top = argmax(probs);
+    // web/schemas/face-result.schema.json: the same names as the Python API's RecognizedFace.to_dict()
     const face = {
+      ...(id === undefined ? {} : { id }),
       box: { x: box.x, y: box.y, width: box.width, height: box.height },
       label: classes[top],
-      score: probs[top],
+      confidence: probs[top],
       probabilities: Object.fromEntries(classes.map((name, k) => [name, probs[k]])),
-      faceScore: box.score,
+      detector_score: box.score,
     };
-    return id === undefined ? face : { id, ...face };
+    return Object.defineProperties(face, DEPRECATED);
   }
 
   /** A photo: the pixels are read once, the detector sees all of them, each face is cut from them. */
@@ -161,7 +171,7 @@ export class Recognizer {
     const t0 = performance.now();
     const rgb = this.pixels(input);
     try {
-      const boxes = (await this.detector.detect(rgb)).sort((a, b) => a.x - b.x); // left to right
+      const boxes = (await this.detector.detect(rgb)).sort(leftToRight); // left to right, ties by y
       const t1 = performance.now();
       const probs = await this.model.classifyFrame(rgb, boxes);
       const t2 = performance.now();
@@ -215,7 +225,7 @@ export class Recognizer {
     if (smooth) probs = probs.map((p, i) => this.smoother.update(tracks[i].id, p));
     else this.smoother.reset();
     this.smoother.retain(this.tracker.tracks.map((t) => t.id));
-    const faces = tracks.map((t, i) => this.face({ ...t.box, score: t.score }, probs[i], t.id)).sort(byX);
+    const faces = tracks.map((t, i) => this.face({ ...t.box, score: t.score }, probs[i], t.id)).sort(byBox);
     this.lastTimings = { detectorMs, modelMs: tracks.length ? (t2 - tm) / tracks.length : null, every: this.cadence.every, totalMs: t2 - t0 };
     this.cadence.record(timestamp, detectorMs, t2 - t0 - (detectorMs ?? 0));
     return faces;

@@ -8,9 +8,10 @@ import metadataSchema from '../schemas/model-metadata.schema.json' with { type: 
 import pipelineSchema from '../schemas/face-pipeline.schema.json' with { type: 'json' };
 import manifestSchema from '../schemas/manifest.schema.json' with { type: 'json' };
 import paritySchema from '../schemas/parity-report.schema.json' with { type: 'json' };
+import faceResultSchema from '../schemas/face-result.schema.json' with { type: 'json' };
 
 export const SCHEMAS = { 'model-metadata': metadataSchema, 'face-pipeline': pipelineSchema,
-  manifest: manifestSchema, 'parity-report': paritySchema };
+  manifest: manifestSchema, 'parity-report': paritySchema, 'face-result': faceResultSchema };
 const KNOWN = new Set(['$schema', '$id', 'title', 'description', 'type', 'required', 'properties', 'additionalProperties',
   'const', 'enum', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minItems', 'maxItems',
   'uniqueItems', 'items', 'minLength', 'maxLength', 'pattern']);
@@ -100,6 +101,13 @@ export function crossCheck(doc, contract) {
     if (probs.length !== n) throw new SchemaError(`prior.probabilities has ${probs.length} entries, classes has ${n}`);
     if (Math.abs(fsum(probs) - 1) > 1e-6) throw new SchemaError(`prior.probabilities must sum to 1 (within 1e-6), got ${show(fsum(probs))}`);
   }
+  if (contract === 'face-result') {
+    const probs = doc.probabilities;
+    if (!Object.hasOwn(probs, doc.label)) throw new SchemaError(`label ${show(doc.label)} is not a key of probabilities`);
+    if (Math.abs(doc.confidence - probs[doc.label]) > 1e-6) {
+      throw new SchemaError(`confidence must be probabilities[label] (within 1e-6), got ${show(doc.confidence)} and ${show(probs[doc.label])}`);
+    }
+  }
   if (contract === 'face-pipeline') {
     const [low, high] = doc.detector.inputRange;
     if (!(low < high)) throw new SchemaError(`detector.inputRange must be [low, high] with low < high, got [${show(low)}, ${show(high)}]`);
@@ -111,7 +119,7 @@ export function crossCheck(doc, contract) {
 /**
  * `doc` if it keeps the contract, else a SchemaError 'WHERE: PATH must ...' (one line).
  * @param {any} doc
- * @param {'model-metadata' | 'face-pipeline' | 'manifest' | 'parity-report'} contract
+ * @param {'model-metadata' | 'face-pipeline' | 'manifest' | 'parity-report' | 'face-result'} contract
  * @param {string} where
  */
 export function validate(doc, contract, where) {
