@@ -140,7 +140,7 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
     from tqdm import tqdm
 
-    from fer_browser.server import ModelDirError, check_model_dir
+    from fer_browser.model_dir import ModelDirError, check_model_dir
     try:
         check_model_dir(args.model_dir)
     except ModelDirError as exc:

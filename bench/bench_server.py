@@ -32,15 +32,16 @@ SERVERS = {"waitress": [], "werkzeug --dev": ["--dev"]}
 
 def page_files(model_dir: Path) -> dict[str, int]:
     """URL path -> size for every file server.py serves to the page."""
-    from fer_browser import server
-    files = {"/": (server.WEB_DIR / "index.html").stat().st_size}
-    for p in sorted(server.WEB_DIR.rglob("*")):
+    from fer_browser.model_dir import load_model_dir
+    from fer_browser.paths import VENDOR, WEB_DIR
+    files = {"/": (WEB_DIR / "index.html").stat().st_size}
+    for p in sorted(WEB_DIR.rglob("*")):
         if p.is_file() and p.name != "index.html":
-            files["/" + p.relative_to(server.WEB_DIR).as_posix()] = p.stat().st_size
-    for package, (folder, names) in sorted(server.VENDOR.items()):
+            files["/" + p.relative_to(WEB_DIR).as_posix()] = p.stat().st_size
+    for package, (folder, names) in sorted(VENDOR.items()):
         for name in sorted(names):
             files[f"/vendor/{package}/{name}"] = (folder / name).stat().st_size
-    for name, data in sorted(server.load_model_dir(model_dir)[1].items()):
+    for name, data in sorted(load_model_dir(model_dir)[1].items()):
         files[f"/model/{name}"] = len(data)
     return files
 
@@ -116,7 +117,8 @@ def load(port: int, paths: list[str], clients: int, requests: int) -> dict:
 
 
 def main(argv=None) -> int:
-    from fer_browser.server import DEFAULT_MODEL_DIR, DEFAULT_THREADS, ModelDirError
+    from fer_browser.model_dir import ModelDirError
+    from fer_browser.server import DEFAULT_MODEL_DIR, DEFAULT_THREADS
     head, _, rest = __doc__.partition("\n\n")
     p = argparse.ArgumentParser(description=head, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,

@@ -226,12 +226,12 @@ def wait_js(page, condition: str, timeout_s: float = 60):
 
 
 class StaticServer:
-    """The server's static app (fer_browser.server.static_app) on a free 127.0.0.1 port, for pages
+    """The server's static app (fer_browser.static.static_app) on a free 127.0.0.1 port, for pages
     that are not the app (bench/human/): `routes` maps a URL prefix to a folder; `headers` are added
     to every answer."""
 
     def __init__(self, routes: dict[str, Path], headers: dict[str, str] | None = None):
-        from fer_browser.server import serve_in_background, static_app
+        from fer_browser.static import serve_in_background, static_app
 
         self.httpd, self.url = serve_in_background(static_app(routes, headers))
 

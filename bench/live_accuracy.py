@@ -117,7 +117,8 @@ def measure(model_dir: Path, seconds: float = 14, tmp: Path | None = None) -> di
 
 
 def main(argv=None) -> int:
-    from fer_browser.server import DEFAULT_MODEL_DIR, ModelDirError, check_model_dir
+    from fer_browser.model_dir import ModelDirError, check_model_dir
+    from fer_browser.paths import DEFAULT_MODEL_DIR
     head, _, rest = __doc__.partition("\n\n")
     p = argparse.ArgumentParser(description=head, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, help="converted model (default: shipped)")

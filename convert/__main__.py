@@ -91,7 +91,7 @@ def _run(verifying: bool, args) -> int:
     from fer_browser.training.errors import DataError
 
     from .errors import ConvertError, GateFailed
-    from .parity import format_table
+    from .report import format_table
 
     try:
         if verifying:

@@ -1,6 +1,6 @@
 """TF.js in headless Chromium (wasm backend), where the model really runs.
 
-The server's own static app (fer_browser.server.static_app) serves the model directory, the web
+The server's own static app (fer_browser.static.static_app) serves the model directory, the web
 library's model code (web/lib), the page's whitelisted npm TF.js files and convert/browser_harness.html on
 127.0.0.1; Playwright drives Debian's /usr/bin/chromium (never `playwright install`). Nothing is
 fetched from outside the machine.
@@ -33,7 +33,7 @@ class TfjsBrowser:
         self.console: list[str] = []
 
     def __enter__(self) -> "TfjsBrowser":
-        from fer_browser.server import serve_in_background, static_app
+        from fer_browser.static import serve_in_background, static_app
 
         if not Path(CHROMIUM).exists():
             raise ConvertError(f"{CHROMIUM} is missing; run `make setup` (it installs Debian's chromium)")

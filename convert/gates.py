@@ -23,8 +23,8 @@ from fer_browser.training.metadata import public_path
 from fer_browser.training.preprocess import normalize
 from fer_browser.training.probes import compare_fingerprint, probe_pixels
 
+from .backends import run_onnxruntime
 from .errors import ConvertError
-from .parity import run_onnxruntime
 
 ACCURACY_TOLERANCE = 0.005    # 0.5 points
 CLAIM_SPLIT = "PublicTest"    # training.train's validation split: metrics.val_acc is measured on it
@@ -77,26 +77,6 @@ def model_gate(onnx_path: Path, meta: dict, csv: Path | None = None, use_data: b
     if accuracy is not None:
         checks["accuracy"] = accuracy
     return {"passed": all(c["passed"] for c in checks.values()), **checks}
-
-
-def describe(gate: dict) -> list[str]:
-    """Lines for the terminal table."""
-    lines = []
-    fp = gate.get("fingerprint") or {}
-    if "error" in fp:
-        lines.append(f"model gate: fingerprint FAIL: {fp['error']}")
-    elif fp:
-        lines.append(f"model gate: fingerprint on {fp['faces']} probe faces: median max|dlog p| "
-                     f"{fp['median_max_abs_dlogp']:.2e} (<= {fp['tolerance']:g}), top-1 {fp['top1_agreement']:.1%} "
-                     f"(>= {fp['min_top1']:.0%}): {'PASS' if fp['passed'] else 'FAIL'}")
-    acc = gate.get("accuracy")
-    if acc:
-        lines.append(f"model gate: {acc['split']} accuracy ({acc['faces']} faces{', flip TTA' if acc['tta_flip'] else ''}) "
-                     f"{acc['measured']:.4f} vs claimed {acc['claimed']:.4f} (±{acc['tolerance']:g}): "
-                     f"{'PASS' if acc['passed'] else 'FAIL'}")
-    elif gate:
-        lines.append("model gate: no accuracy check (no FER data, or the checkpoint claims no PublicTest accuracy)")
-    return lines
 
 
 def failure(gate: dict) -> str:

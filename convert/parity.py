@@ -1,4 +1,6 @@
-"""The parity gate: every backend gets the same reference inputs and is compared with PyTorch.
+"""The parity gate: every backend gets the same reference inputs and is compared with PyTorch (the judging:
+thresholds, comparisons and the report written as parity.json; convert/backends.py runs the backends,
+convert/report.py prints the report).
 
 Backends: PyTorch (the reference), ONNX Runtime, the TF SavedModel, and TF.js on the wasm backend in
 headless Chromium through the web app's own model code. Per backend: max |Δ probability|,
@@ -16,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .reference import INPUTS_FILE, Reference
-from .to_onnx import INPUT_NAME, OUTPUT_NAME
+from .backends import run_onnxruntime, run_pytorch, run_tensorflow, run_tfjs
+from .errors import ConvertError
+from .reference import Reference
 
 LABELS = {"pytorch": "PyTorch (live)", "onnxruntime": "ONNX Runtime", "tensorflow": "TF SavedModel",
           "tfjs": "TF.js wasm (Chromium)"}
@@ -32,46 +35,7 @@ def thresholds(backend: str, quantization: str | None) -> dict:
     return dict(QUANTIZED_GATES[quantization]) if backend == "tfjs" and quantization else dict(FP32_GATE)
 
 
-# --- backends: each returns log-probabilities (N, C) as float64 -------------------------------
-
-def run_pytorch(model, x: np.ndarray) -> np.ndarray:
-    import torch
-
-    with torch.inference_mode():
-        return model.eval()(torch.from_numpy(x)).numpy().astype(np.float64)
-
-
-def onnxruntime_session(onnx_path: Path):
-    import onnxruntime as ort
-
-    return ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-
-
-def run_onnxruntime(onnx_path: Path, x: np.ndarray) -> np.ndarray:
-    return onnxruntime_session(onnx_path).run([OUTPUT_NAME], {INPUT_NAME: x})[0].astype(np.float64)
-
-
-def run_tensorflow(saved_model_dir: Path, x: np.ndarray) -> np.ndarray:
-    import tensorflow as tf
-
-    from .to_savedmodel import load_signature
-
-    return load_signature(saved_model_dir)(**{INPUT_NAME: tf.constant(x)})[OUTPUT_NAME].numpy().astype(np.float64)
-
-
-def run_tfjs(model_dir: Path, n: int) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(log-probs, probs, info); probs come from web/lib/emotion.js's predictNormalized, the page's own path."""
-    from .browser import TfjsBrowser
-
-    with TfjsBrowser(model_dir) as browser:
-        out = browser.run(n, INPUTS_FILE)
-        info = {**browser.info, "backend": out["backend"]}
-    return np.array(out["logprobs"], np.float64), np.array(out["probs"], np.float64), info
-
-
 def _describe(exc: Exception) -> str:
-    from .errors import ConvertError
-
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return first if isinstance(exc, ConvertError) else f"{type(exc).__name__}: {first}"
 
@@ -146,66 +110,3 @@ def summary(report: dict) -> dict:
     return {"passed": report["passed"], "inputs": {k: report["inputs"][k] for k in ("count", "faces", "edge")},
             "faces": report["inputs"]["source"].get("faces"), "tfjs_backend": report.get("tfjs_backend"),
             "backends": {n: {k: r.get(k) for k in keep} for n, r in report["backends"].items()}}
-
-
-# --- the terminal table -----------------------------------------------------------------------
-
-def _gate_text(limits: dict) -> str:
-    parts = [f"|dp|<={limits['max_abs_dprob']:g}"]
-    if "top1_agreement" in limits:
-        parts.append(f"top-1>={limits['top1_agreement']:.0%}")
-    if "top1_agreement_faces" in limits:
-        parts.append(f"top-1(faces)>={limits['top1_agreement_faces']:.0%}")
-    return ", ".join(parts)
-
-
-def _faces_text(inp: dict) -> str:
-    src = inp["source"]
-    if src.get("faces") == "scikit-image":
-        text = f"{src.get('count')} scikit-image probe faces"
-        if src.get("fer"):
-            text += f" + {src['fer']['count']} {src['fer']['split']} faces from {src['fer']['csv']} (gate only, not published)"
-        return text
-    if src.get("faces") == "real":  # folders made before the probe faces
-        return f"{inp['faces']} real {src.get('split', '')} faces"
-    return f"{inp['faces']} SYNTHETIC faces (no FER2013 data)"
-
-
-def format_table(report: dict) -> str:
-    from .gates import describe
-
-    inp = report["inputs"]
-    lines = [f"Parity against PyTorch on {inp['count']} inputs ({_faces_text(inp)} + {inp['edge']} edge inputs)"
-             + (f"; TF.js weights quantized to {report['quantization']}" if report.get("quantization") else ""),
-             f"TF.js {report['tfjs_version']} backend: {report['tfjs_backend']} (Chromium {report['chromium']})"
-             if report.get("tfjs_backend") else "TF.js: no result (see below)"]
-    header = ("backend", "max|dprob|", "max|dlogprob|", "top-1 agree", "gate", "result")
-    rows = []
-    for r in report["backends"].values():
-        if "max_abs_dprob" in r:
-            n = inp["count"]
-            agree = f"{round(r['top1_agreement'] * n)}/{n} ({r['top1_agreement']:.1%})"
-            rows.append((r["label"], f"{r['max_abs_dprob']:.2e}", f"{r['max_abs_dlogprob']:.2e}", agree,
-                         _gate_text(r["thresholds"]), "PASS" if r["passed"] else "FAIL"))
-        else:
-            rows.append((r["label"], "-", "-", "-", _gate_text(r["thresholds"]), "FAIL"))
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    fmt = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
-    lines += [fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)]
-    for r in report["backends"].values():
-        if r.get("error"):
-            lines.append(f"  {r['label']}: {r['error']}")
-        elif r.get("top1_disagreements"):
-            lines.append(f"  {r['label']} top-1 differs on: {', '.join(r['top1_disagreements'][:5])}")
-    lines += describe(report.get("model_gate") or {})
-    man = report.get("manifest")
-    if man:
-        if report.get("manifest_error") is None:
-            lines.append(f"manifest: all {man['checked']} files match manifest.json (sha256), none missing or extra")
-        else:
-            parts = [f"{what}: {', '.join(man[key])}" for key, what in
-                     (("changed", "CHANGED since conversion"), ("missing", "MISSING"), ("extra", "EXTRA (not in the manifest)"),
-                      ("symlinks", "SYMLINKS")) if man[key]]
-            lines.append("manifest: " + "; ".join(parts or [report["manifest_error"]]))
-    lines.append("PARITY GATE: PASSED" if report["passed"] else "PARITY GATE: FAILED")
-    return "\n".join(lines)

@@ -20,10 +20,11 @@ from fer_browser.training.checkpoint import CheckpointError, load_checkpoint, mo
 from fer_browser.training.manifest import check_manifest, file_sha256, write_manifest
 
 from .artifacts import METADATA_FILE, read_metadata, write_metadata
+from .backends import run_pytorch
 from .cleanup import critical_section, private_tmp, remove_stale, removed_on_signal, staging_prefix
 from .console import Steps
 from .errors import ConvertError, GateFailed
-from .parity import run_parity, run_pytorch, summary
+from .parity import run_parity, summary
 from .reference import DEFAULT_FACES, DEFAULT_SEED, MAX_FACES, build_reference, read_reference, write_reference
 
 PARITY_FILE = "parity.json"

@@ -60,7 +60,3 @@ def model_props(meta: dict) -> dict[str, str]:
             "crop": json.dumps(meta["crop"], sort_keys=True), "output": meta["model"].get("output", "log_softmax"),
             "metadata_schema": meta["schema"], "model": meta["model"]["name"], "license": LICENSE,
             **{key: json.dumps(meta[key], sort_keys=True) for key in ("calibration", "prior") if key in meta}}
-
-
-def op_types(proto: onnx.ModelProto) -> list[str]:
-    return sorted({n.op_type for n in proto.graph.node})

@@ -64,8 +64,3 @@ def large_weights(tfjs_dir: Path, min_size: int = MIXED_UINT8_MIN_SIZE) -> list[
     manifest = json.loads((Path(tfjs_dir) / "model.json").read_text())["weightsManifest"]
     return [w["name"] for group in manifest for w in group["weights"]
             if w["dtype"] == "float32" and math.prod(w["shape"]) >= min_size]
-
-
-def weight_files(tfjs_dir: Path) -> list[Path]:
-    model_json = json.loads((Path(tfjs_dir) / "model.json").read_text())
-    return [Path(tfjs_dir) / p for group in model_json["weightsManifest"] for p in group["paths"]]

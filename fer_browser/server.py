@@ -24,26 +24,19 @@ import base64
 import hashlib
 import io
 import ipaddress
-import json
 import mimetypes
-import os
 import re
 import socket
 import sys
 from pathlib import Path
 
 from flask import Flask, abort, send_file
-from werkzeug.security import safe_join
 
-from .compression import MIN_BYTES, GzipCache, accepts_gzip, compressible, gzip_bytes, send_gzip
+from .cli import command
+from .compression import MIN_BYTES, accepts_gzip, compressible, gzip_bytes, send_gzip
+from .model_dir import ModelDirError, load_model_dir, rel
 from .paths import DEFAULT_MODEL_DIR, VENDOR, WEB_DIR, missing_vendor_files, vendor_hint  # noqa: F401
-from .schema import SchemaError, validate
-from .cli import command, prog  # noqa: F401
-
-# Files of the model directory the page reads, besides the TF.js shards and the reference inputs
-# (never the checkpoint, ONNX or SavedModel). parity.json is optional: without it the page uses
-# the fp32 parity gate.
-MODEL_FILES = ("metadata.json", "tfjs/model.json", "reference.json", "parity.json")
+from .static import GZIP, send_from, send_vendor
 
 # waitress settings. Idle connections (including half-sent requests) are closed after --timeout s;
 # beyond CONNECTION_LIMIT open connections new ones wait in the listen backlog (poll, not select,
@@ -65,183 +58,6 @@ CSP = "; ".join([
     "form-action 'none'",
     "frame-ancestors 'none'",
 ])
-
-mimetypes.add_type("application/wasm", ".wasm")
-mimetypes.add_type("text/javascript", ".js")
-mimetypes.add_type("text/javascript", ".mjs")
-mimetypes.add_type("image/svg+xml", ".svg")
-
-
-class ModelDirError(ValueError):
-    """The model directory is missing, lacks a file the page needs or does not match its manifest."""
-
-
-def convert_hint(model_dir: Path) -> str:
-    ckpt = model_dir.parent / "checkpoint.pt" if model_dir.name == "export" else "CHECKPOINT.pt"
-    return f"make it with: {command('convert')} {_rel(ckpt)} --out {_rel(model_dir)}"
-
-
-def _rel(p) -> str:
-    try:
-        return str(Path(p).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(p)
-
-
-def _read_json(model_dir: Path, name: str):
-    from fer_browser.training.manifest import json_problem
-
-    try:
-        return json.loads((model_dir / name).read_text())
-    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
-        raise ModelDirError(f"{_rel(model_dir / name)} is unreadable ({json_problem(exc)}); "
-                            f"{convert_hint(model_dir)}") from None
-
-
-def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
-    """(metadata, {path: bytes} of every file the page may fetch), after checking the folder is
-    complete and matches its manifest; the bytes held are re-checked against the manifest's sha256."""
-    from fer_browser.training.manifest import ManifestError, check_manifest
-
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ModelDirError(f"model directory {_rel(model_dir)} does not exist; {convert_hint(model_dir)}")
-    needed = ["metadata.json", "tfjs/model.json", "reference.json"]
-    missing = [f for f in needed if not (model_dir / f).is_file()]
-    if missing:
-        raise ModelDirError(f"model directory {_rel(model_dir)} is incomplete (missing {', '.join(missing)}); "
-                            f"{convert_hint(model_dir)}")
-    meta, graph, reference = (_read_json(model_dir, f) for f in needed)
-    try:
-        extra = [f"tfjs/{p}" for group in graph["weightsManifest"] for p in group["paths"]]
-        extra.append(reference["inputs_file"])
-    except (KeyError, TypeError) as exc:
-        raise ModelDirError(f"model directory {_rel(model_dir)} has a malformed tfjs/model.json or reference.json "
-                            f"(no {exc}); {convert_hint(model_dir)}") from None
-    missing = [f for f in extra if not isinstance(f, str) or not (model_dir / f).is_file()]
-    if missing:
-        raise ModelDirError(f"model directory {_rel(model_dir)} is incomplete (missing {', '.join(map(str, missing))}); "
-                            f"{convert_hint(model_dir)}")
-    try:  # the one metadata validator (web/schemas/model-metadata.schema.json), as predict and the page use
-        validate(meta, "model-metadata", f"{_rel(model_dir)}/metadata.json")
-    except SchemaError as exc:
-        raise ModelDirError(str(exc)) from None
-    outputs = tfjs_output_size(graph)
-    if outputs is not None and outputs != len(meta["classes"]):
-        raise ModelDirError(f"{_rel(model_dir)}: tfjs/model.json gives {outputs} outputs per face but metadata.json "
-                            f"names {len(meta['classes'])} classes; {convert_hint(model_dir)}")
-    try:
-        listed = check_manifest(model_dir)["files"]
-    except ManifestError as exc:
-        raise ModelDirError(str(exc)) from None
-    files = {}
-    for name in [*MODEL_FILES, *extra]:
-        if name not in listed:  # also refuses "tfjs/../x": manifest keys are plain relative paths
-            if name == "parity.json":
-                continue
-            raise ModelDirError(f"{_rel(model_dir)}: {name} is not in manifest.json; re-export the model "
-                                f"with `{command('convert')}`")
-        data = (model_dir / name).read_bytes()
-        if hashlib.sha256(data).hexdigest() != listed[name].get("sha256"):  # changed since the check
-            raise ModelDirError(f"{_rel(model_dir)}: {name} does not match its sha256; the model folder "
-                                f"is being altered")
-        files[name] = data
-    if "parity.json" in files:  # the page applies its TF.js thresholds
-        try:
-            validate(json.loads(files["parity.json"]), "parity-report", f"{_rel(model_dir)}/parity.json")
-        except ValueError as exc:  # SchemaError, or not JSON at all
-            raise ModelDirError(str(exc) if isinstance(exc, SchemaError) else
-                                f"{_rel(model_dir)}/parity.json is unreadable ({exc})") from None
-    return meta, files
-
-
-def tfjs_output_size(graph: dict) -> int | None:
-    """Classes the TF.js graph outputs per face, from its signature (None if it does not say)."""
-    try:
-        (output,) = graph["signature"]["outputs"].values()
-        size = int(output["tensorShape"]["dim"][-1]["size"])
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
-        return None
-    return size if size > 0 else None
-
-
-def check_model_dir(model_dir: Path) -> dict:
-    """Return the parsed metadata.json if the directory holds everything the page loads, unaltered."""
-    return load_model_dir(model_dir)[0]
-
-
-def _inside(folder: Path, name: str) -> str | None:
-    """The real path of folder/name if it is a file that stays inside folder once every symlink is
-    resolved; None for traversal, missing files and links that lead out."""
-    path = safe_join(str(folder), name)
-    if path is None or "\0" in path:  # a NUL (/%00) makes os.path raise ValueError: a 500 and a traceback
-        return None
-    real, top = os.path.realpath(path), os.path.realpath(folder)
-    if not real.startswith(top + os.sep) or not os.path.isfile(real):
-        return None
-    return real
-
-
-GZIP = GzipCache()  # web/ and vendor files, compressed once per version on disk
-
-
-def _send(folder: Path, name: str):
-    real = _inside(folder, name)
-    if real is None:
-        abort(404)
-    # The type follows the requested name, not a link target's.
-    mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    if not compressible(name):
-        return send_file(real, mimetype=mimetype)
-    gz = GZIP.get(real) if accepts_gzip() else None
-    resp = send_gzip(*gz, mimetype) if gz else send_file(real, mimetype=mimetype)
-    resp.headers["Vary"] = "Accept-Encoding"
-    return resp
-
-
-def send_vendor(package: str, name: str):
-    """/vendor/PACKAGE/NAME: only the whitelisted npm files (paths.VENDOR)."""
-    folder, allowed = VENDOR.get(package, (None, ()))
-    if name not in allowed:
-        abort(404)
-    return _send(folder, name)
-
-
-def static_app(mounts: dict[str, Path], headers: dict[str, str] | None = None) -> Flask:
-    """A bare app for local tools that need files over HTTP (convert's TF.js harness, the benchmark's
-    pages): /PREFIX/<path> from each mounted folder, with the page's path checks (no traversal, no
-    links leading out), plus /vendor/ from the same whitelist as the page; never cached; `headers`
-    are added to every answer."""
-    app = Flask(__name__, static_folder=None)
-    app.add_url_rule("/vendor/<package>/<name>", "vendor", send_vendor)
-    for prefix, folder in mounts.items():
-        app.add_url_rule(f"/{prefix.strip('/')}/<path:name>", prefix,
-                         lambda name, folder=Path(folder): _send(folder, name))
-
-    @app.after_request
-    def add_headers(resp):
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Cache-Control"] = "no-store"  # a re-run must never see stale weights
-        resp.headers.update(headers or {})
-        return resp
-
-    return app
-
-
-def serve_in_background(app: Flask):
-    """Serve app on a free port of 127.0.0.1 from a daemon thread; returns (server, base URL).
-    Stop it with server.shutdown()."""
-    import threading
-
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    class Quiet(WSGIRequestHandler):  # a tool's console is not the place for one line per request
-        def log(self, *args) -> None:
-            pass
-
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}"
 
 
 def importmap_hashes(web_dir: Path) -> list[str]:
@@ -268,7 +84,7 @@ def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
 
     @app.get("/")
     def index():
-        return _send(web_dir, "index.html")
+        return send_from(web_dir, "index.html")
 
     @app.get("/model/<path:name>")
     def model_file(name):
@@ -287,7 +103,7 @@ def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
 
     @app.get("/<path:name>")
     def static_file(name):
-        return _send(web_dir, name)
+        return send_from(web_dir, name)
 
     # Every response header the server adds lives here.
     @app.after_request
@@ -355,9 +171,9 @@ def main(argv=None) -> int:
     ap.add_argument("--port", type=_int_in(0, 65535, "a port (1-65535, or 0 for a free one)"), default=5000,
                     help="port, 1-65535 (default: 5000; 0 picks a free one, printed at start)")
     ap.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
-                    help=f"converted model directory made by `{command('convert')}` (default: {_rel(DEFAULT_MODEL_DIR)})")
+                    help=f"converted model directory made by `{command('convert')}` (default: {rel(DEFAULT_MODEL_DIR)})")
     ap.add_argument("--web-dir", type=Path, default=WEB_DIR,
-                    help=f"folder holding the page (default: {_rel(WEB_DIR)})")
+                    help=f"folder holding the page (default: {rel(WEB_DIR)})")
     ap.add_argument("--threads", type=_int_in(1, 64, "a thread count (1-64)"), default=DEFAULT_THREADS,
                     help=f"worker threads answering requests (default: {DEFAULT_THREADS})")
     ap.add_argument("--timeout", type=_int_in(1, 3600, "a timeout in whole seconds (1-3600)"),
@@ -369,11 +185,11 @@ def main(argv=None) -> int:
                          "for local development only)")
     args = ap.parse_args(argv)
     if not args.web_dir.is_dir() or not (args.web_dir / "index.html").is_file():
-        print(f"error: --web-dir {_rel(args.web_dir)} holds no index.html", file=sys.stderr)
+        print(f"error: --web-dir {rel(args.web_dir)} holds no index.html", file=sys.stderr)
         return 2
     missing = missing_vendor_files()
     if missing:
-        print(f"error: the page's npm files are missing ({_rel(missing[0])}); {vendor_hint()}", file=sys.stderr)
+        print(f"error: the page's npm files are missing ({rel(missing[0])}); {vendor_hint()}", file=sys.stderr)
         return 2
     try:
         app = create_app(args.model_dir, args.web_dir)
@@ -400,7 +216,7 @@ def main(argv=None) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     name = app.config["MODEL_METADATA"].get("model", {}).get("name", "?")
     # The socket already listens: connections made from now on are queued and answered.
-    print(f"Serving the emotion recogniser (model {name!r} from {_rel(args.model_dir)}) with {kind} on "
+    print(f"Serving the emotion recogniser (model {name!r} from {rel(args.model_dir)}) with {kind} on "
           f"http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
     warning = exposure_warning(address)
     if warning:

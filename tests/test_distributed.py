@@ -7,6 +7,7 @@ from ddp_helpers import spawn_training, torchrun
 from fer_browser.training import train as train_mod
 from fer_browser.training.checkpoint import load_checkpoint, model_from_checkpoint
 from fer_browser.training.metadata import validate_metadata
+from fer_browser.training.models import build_model
 
 # BatchNorm on (synchronised across ranks), augmentation on (drawn for the global batch), dropout off:
 # dropout masks come from each rank's own RNG, so they cannot match one process's.
@@ -22,7 +23,7 @@ def test_one_ddp_step_equals_one_process_with_the_global_batch(tmp_path, fer_csv
     spawn_training([*args, "--out", str(tmp_path / "two")], world=2)
     a = load_checkpoint(tmp_path / "one" / "last.pt")["state_dict"]
     b = load_checkpoint(tmp_path / "two" / "last.pt")["state_dict"]
-    init = train_mod.build_model("vgg", 7, json.loads(TINY[-1])).state_dict()
+    init = build_model("vgg", 7, json.loads(TINY[-1])).state_dict()
     assert a.keys() == b.keys()
     moved = max((a[k] - init[k]).abs().max().item() for k in a if a[k].is_floating_point())
     diff = max((a[k].float() - b[k].float()).abs().max().item() for k in a)

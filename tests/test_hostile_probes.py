@@ -215,7 +215,7 @@ def test_nul_in_a_url_is_a_404_without_a_traceback(caplog):
 
 
 def test_deeply_nested_json_is_one_line(tmp_path):
-    from fer_browser.server import ModelDirError, load_model_dir
+    from fer_browser.model_dir import ModelDirError, load_model_dir
     from fer_browser.training.manifest import ManifestError, check_manifest
 
     nested = "[" * 100_000 + "]" * 100_000

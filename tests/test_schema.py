@@ -136,7 +136,7 @@ SERVER_REFUSES = {  # each of these used to start the server (issue 21, probe 3)
 
 @pytest.mark.parametrize("case", sorted(SERVER_REFUSES))
 def test_server_refuses_metadata_that_breaks_the_contract(case, tmp_path):
-    from fer_browser.server import ModelDirError, load_model_dir
+    from fer_browser.model_dir import ModelDirError, load_model_dir
 
     edit, message = SERVER_REFUSES[case]
     with pytest.raises(ModelDirError) as err:
@@ -185,7 +185,7 @@ def test_training_metadata_uses_the_same_validator():
 
 
 def test_manifest_and_parity_report_readers_use_the_validator(tmp_path):
-    from fer_browser.server import ModelDirError, load_model_dir
+    from fer_browser.model_dir import ModelDirError, load_model_dir
     from fer_browser.training.manifest import ManifestError, read_manifest, write_manifest
 
     folder = _export_with(tmp_path, lambda m: None)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+from .errors import OptionError
 from .metrics import predict_probs
 
 
@@ -30,7 +31,7 @@ def describe_teachers(paths: list[Path], alpha: float) -> dict | None:
     if not paths:
         return None
     if not 0.0 < alpha <= 1.0:
-        raise ValueError(f"--distill-alpha must be in (0, 1], got {alpha}")
+        raise OptionError(f"--distill-alpha must be in (0, 1], got {alpha}")
     described = []
     for path in paths:
         meta = load_checkpoint(path)["metadata"]  # trust-checked; the model is built once, in teacher_probs

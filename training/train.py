@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
-import time
 import traceback
 from pathlib import Path
 
@@ -36,30 +34,15 @@ from pathlib import Path
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
 from fer_browser.cli import os_error, prog  # noqa: E402
 
-from . import distributed
-from .atomic import atomic_open
-from .augment import augment_batch
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .datasets import Dataset, load_dataset
-from .distill import describe_teachers, init_weights, mix_targets, teacher_probs
-from .errors import DataError
-from .labelsets import LABEL_SETS
-from .metadata import build_metadata
-from .metrics import plot_history, predict_probs
-from .models import DEFAULT_MODEL, REGISTRY, build_model, check_hparams, count_parameters, get_spec
-from .preprocess import normalize
-from .rowstore import read_rows, take_rows
-
-NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None, "distill": None, "init": None, "logit_adjust": 0.0}
-RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma",
-               "label_smoothing", "rotate", "shift", "scale", "erase")
+from . import distributed  # noqa: E402
+from .checkpoint import CheckpointError  # noqa: E402
+from .datasets import Dataset  # noqa: E402
+from .errors import OptionError, TrainingError  # noqa: E402
+from .labelsets import LABEL_SETS  # noqa: E402
+from .models import DEFAULT_MODEL, REGISTRY, check_hparams, get_spec  # noqa: E402
+from .trainer import Trainer, pick_device  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -172,45 +155,17 @@ def parse_class_map(text: str) -> dict:
     return value
 
 
-def make_optimizer(args, params):
-    if args.optimizer == "adam":
-        return torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
-    if args.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
-    return torch.optim.SGD(params, lr=args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay)
-
-
-def make_scheduler(args, optimizer, steps_per_epoch: int):
-    """Returns (scheduler, per_batch): step schedules move per epoch, the others per batch."""
-    if args.schedule == "step":
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, args.milestones, args.gamma), False
-    total = args.epochs * steps_per_epoch
-    if args.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total), True
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=total, pct_start=0.15), True
-
-
-def config_of(args) -> dict:
-    keep = RECIPE_KEYS + ("model", "hparams", "label_set", "limit", "epoch_steps", "seed", "tta", "precision",
-                          "logit_adjust")
-    cfg = {k: getattr(args, k) for k in keep}
-    cfg["flip"] = not args.no_flip
-    cfg["distill"] = getattr(args, "distill", None)  # set by _train from --teacher
-    cfg["init"] = getattr(args, "init_record", None)  # set by _train from --init
-    return cfg
-
-
 def check_options(args) -> None:
     """Values no run can use, refused in one line before the data is read (else a ZeroDivisionError
     or a torch error deep in the first step)."""
     if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+        raise OptionError(f"--batch-size must be at least 1, got {args.batch_size}")
     for option in ("limit", "epoch_steps"):  # 0 means no limit, as before; a negative one is nonsense
         value = getattr(args, option, None)
         if value is not None and value < 0:
-            raise ValueError(f"--{option.replace('_', '-')} must be 0 (no limit) or more, got {value}")
+            raise OptionError(f"--{option.replace('_', '-')} must be 0 (no limit) or more, got {value}")
     if args.out.exists() and not args.out.is_dir():
-        raise ValueError(f"--out {args.out}: exists and is not a folder; give a folder for the run")
+        raise OptionError(f"--out {args.out}: exists and is not a folder; give a folder for the run")
     check_hparams(args.model, args.hparams)
 
 
@@ -224,26 +179,10 @@ def refuse_existing_out(args) -> None:
                               "start over with --overwrite, or choose another --out")
 
 
-def pick_device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
-def autocast_dtype(precision: str, device: str):
-    """None for fp32; fp16 needs a GPU (and a GradScaler), bf16 works on both."""
-    if precision == "fp32":
-        return None
-    if precision == "fp16" and not device.startswith("cuda"):
-        raise ValueError("--precision fp16 needs CUDA; on the CPU use bf16 or fp32")
-    if precision == "bf16" and device.startswith("cuda") and not torch.cuda.is_bf16_supported():
-        raise ValueError("this GPU has no bfloat16; use --precision fp16")
-    return torch.float16 if precision == "fp16" else torch.bfloat16
-
-
-# errors in what the user gave (data, checkpoint, options) or the machine refused (a full disk, a
-# file that cannot be written: OSError): main() prints them in one line
-USER_ERRORS = (DataError, CheckpointError, ValueError, OSError)
+# errors in what the user gave (data, options, set-up: TrainingError; a checkpoint: CheckpointError) or
+# the machine refused (a full disk, a file that cannot be written: OSError): main() prints them in one
+# line. Anything else is a bug and shows its traceback.
+USER_ERRORS = (TrainingError, CheckpointError, OSError)
 
 
 def train(args, data: Dataset | None = None, on_epoch_end=None) -> dict:
@@ -254,7 +193,7 @@ def train(args, data: Dataset | None = None, on_epoch_end=None) -> dict:
     world, device = distributed.setup(pick_device(args.device))
     finished = False
     try:
-        result = _train(args, data, on_epoch_end, world, device)
+        result = Trainer(args, world, device, data).run(on_epoch_end)
         finished = True
         return result
     except Exception as exc:
@@ -264,194 +203,6 @@ def train(args, data: Dataset | None = None, on_epoch_end=None) -> dict:
         raise
     finally:
         distributed.teardown(finished)
-
-
-def _train(args, data, on_epoch_end, world: distributed.World, device: str) -> dict:
-    if args.batch_size % world.size:
-        raise ValueError(f"--batch-size {args.batch_size} is the global batch and must divide evenly over "
-                         f"{world.size} processes")
-    args.distill = describe_teachers(args.teacher, args.distill_alpha)  # before minutes of data loading
-    cuda = device.startswith("cuda")
-    amp_dtype = autocast_dtype(args.precision, device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if cuda:
-        torch.backends.cudnn.benchmark = True
-    show = world.is_main and not args.no_progress
-    if data is None:  # the first process on each machine decodes (and caches); the others then read the cache
-        data = distributed.local_main_first(world, lambda: load_dataset(
-            args.csv, args.votes, args.folder, args.label_set, progress=show, class_map=args.class_map))
-    train_split, val_split = data.splits["Training"], data.splits.get("PublicTest")
-    if args.limit:
-        train_split = train_split.head(args.limit)
-
-    torch.manual_seed(args.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
-    # --init and --resume load weights next: a pretrained model need not read its own first
-    model = build_model(args.model, len(data.classes), args.hparams, weights_follow=bool(args.init or args.resume))
-    args.init_record = init_weights(model, args.init, args.model, data.classes) if args.init else None
-    meta = build_metadata(args.model, {**get_spec(args.model).hparams, **args.hparams}, count_parameters(model),
-                          data.classes, data.label_set, training=config_of(args), data=data.source)
-    if world.active:
-        torch.manual_seed(args.seed + world.rank)  # each rank its own dropout masks
-        if not args.no_sync_bn:
-            model = distributed.sync_batchnorm(model, device)
-    # channels-last: measurably faster for 3x3 convs on this CPU (bench/bench_training.py) and the
-    # layout tensor cores want under mixed precision on CUDA
-    model = model.to(device, memory_format=torch.channels_last)
-    optimizer = make_optimizer(args, model.parameters())
-    local_batch = args.batch_size // world.size
-    steps = math.ceil(math.ceil(len(train_split) / world.size) / local_batch)
-    steps = min(steps, args.epoch_steps or steps)
-    scheduler, per_batch = make_scheduler(args, optimizer, steps)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    gen = torch.Generator().manual_seed(args.seed)  # augmentation: the same stream on every rank
-    history, best_acc, start_epoch = [], -1.0, 1
-
-    last_path, best_path = args.out / "last.pt", args.out / "best.pt"
-    if args.resume:
-        state = distributed.broadcast_object(load_checkpoint(last_path) if world.is_main else None, world)
-        # options added later count as their defaults, so runs begun before them still resume
-        if {**NEW_OPTION_DEFAULTS, **state["metadata"]["training"]} != meta["training"]:
-            raise CheckpointError(f"{last_path}: was trained with a different configuration; "
-                                  "resume with the same options or choose another --out")
-        model.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        gen.set_state(state["generator"])
-        restore_rng(state, world, cuda)
-        history, best_acc, start_epoch = state["history"], state["best_acc"], state["epoch"] + 1
-        if world.is_main:
-            print(f"resuming {last_path} after epoch {state['epoch']}", file=sys.stderr)
-    model = distributed.wrap(model, world, device)
-    if world.is_main:
-        args.out.mkdir(parents=True, exist_ok=True)
-        if world.active:
-            print(f"data-parallel: {world.size} processes ({'nccl' if cuda else 'gloo'}), global batch "
-                  f"{args.batch_size} = {local_batch} per process", file=sys.stderr)
-
-    targets = torch.from_numpy(train_split.soft if train_split.soft is not None else train_split.labels)
-    if args.distill:
-        taught = teacher_probs(args.teacher, train_split.images, data.classes, device, progress=show)
-        targets = torch.from_numpy(mix_targets(taught, train_split.labels, train_split.soft, args.distill_alpha))
-    hard = torch.from_numpy(train_split.labels)
-    # logit adjustment: the loss sees log p + tau * log prior, so the network itself learns to leave
-    # the prior out of its output by that much (a constant per class: no change to the graph)
-    adjust = None
-    if args.logit_adjust:
-        counts = targets.float().mean(0) if targets.dtype == torch.float32 else \
-            torch.bincount(targets, minlength=len(data.classes)).float() / len(targets)
-        adjust = (args.logit_adjust * torch.log(counts.clamp_min(1e-6))).to(device)
-    pre = meta["preprocessing"]
-    for epoch in range(start_epoch, args.epochs + 1):
-        model.train()
-        t0 = time.time()
-        order = distributed.shard(distributed.epoch_order(len(train_split), args.seed, epoch), world)
-        total_loss, correct, seen = 0.0, 0, 0
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{args.epochs}", unit="batch", leave=False,
-                   disable=not show, file=sys.stderr)
-        for b in bar:
-            idx = order[b * local_batch:(b + 1) * local_batch]
-            pixels = torch.from_numpy(read_rows(train_split.images, idx.numpy()))
-            y = targets[idx]
-            if cuda:  # page-locked host memory lets the copies overlap with compute
-                pixels, y = pixels.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)
-            # this rank holds rows rank, rank+size, ... of the global batch (distributed.shard)
-            rows = torch.arange(len(idx)) * world.size + world.rank if world.active else None
-            x = augment_batch(normalize(pixels, pre), gen, flip=not args.no_flip, rotate=args.rotate,
-                              shift=args.shift, scale=args.scale, erase=args.erase,
-                              rows=rows, total=len(idx) * world.size)
-            x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.split(":")[0], dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                logp = model(x)
-            logp = logp.float()
-            fit = logp if adjust is None else F.log_softmax(logp + adjust, 1)
-            if y.dtype == torch.float32:  # soft targets: cross-entropy against the vote distribution
-                loss = -(y * fit).sum(1).mean()
-            else:
-                loss = F.cross_entropy(fit, y, label_smoothing=args.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            if per_batch:
-                scheduler.step()
-            total_loss += loss.item() * len(idx)
-            correct += (logp.argmax(1).cpu() == hard[idx]).sum().item()
-            seen += len(idx)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
-        if not per_batch:
-            scheduler.step()
-        train_seconds = time.time() - t0
-        total_loss, correct, seen = distributed.sum_across([total_loss, correct, seen], world)
-        val_acc, val_loss = validate(distributed.unwrap(model), val_split, pre, args.tta, device, world)
-        entry = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen,
-                 "val_loss": val_loss, "val_acc": val_acc,
-                 "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - t0,
-                 "train_images_per_s": seen / train_seconds}  # all processes together, validation excluded
-        history.append(entry)
-        improved = val_acc > best_acc
-        best_acc = max(best_acc, val_acc) if not math.isnan(val_acc) else best_acc
-        meta["metrics"] = {"best_val_acc": best_acc, "epochs_trained": epoch, "val_acc": val_acc}
-        rng = distributed.gather_objects(rng_state(cuda), world)  # a collective: every rank takes part
-        if world.is_main:
-            state_dict = {k: v.detach().cpu().contiguous() for k, v in distributed.unwrap(model).state_dict().items()}
-            if improved or val_split is None:
-                save_checkpoint(best_path, {"state_dict": state_dict,
-                                            "metadata": {**meta, "metrics": {**meta["metrics"], "epoch": epoch}}})
-            save_checkpoint(last_path, {"state_dict": state_dict, "metadata": meta, "optimizer": optimizer.state_dict(),
-                                        "scheduler": scheduler.state_dict(), "generator": gen.get_state(),
-                                        "torch_rng": rng[0]["torch"], "rank_rng": rng, "world_size": world.size,
-                                        "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                                        "epoch": epoch, "history": history, "best_acc": best_acc})
-            print(f"epoch {epoch:3d}/{args.epochs}  loss {entry['train_loss']:.4f}  train acc {entry['train_acc']:.4f}  "
-                  f"PublicTest loss {val_loss:.4f} acc {val_acc:.4f}  lr {entry['lr']:.2e}  {entry['seconds']:.0f}s"
-                  + ("  *best*" if improved else ""), file=sys.stderr, flush=True)
-            with atomic_open(args.out / "history.json", "w") as fh:  # never half a file after a crash
-                fh.write(json.dumps(history, indent=1))
-            plot_history(history, args.out / "training_curves.png")  # every epoch: an interrupted run has it too
-        if on_epoch_end:
-            on_epoch_end(epoch)
-    return history[-1] if history else {}
-
-
-def validate(model, split, pre: dict, tta: bool, device: str, world: distributed.World) -> tuple[float, float]:
-    """PublicTest accuracy and loss (cross-entropy against the same targets as training: the vote
-    distribution for soft label sets, else the label; of the flip-averaged probabilities with TTA).
-    Under DDP each rank scores every size-th image and the sums are added up."""
-    if split is None or not len(split):
-        return float("nan"), float("nan")
-    mine = np.arange(world.rank, len(split), world.size)
-    probs = predict_probs(model, take_rows(split.images, mine), pre, tta_flip=tta, device=device)
-    correct = loss = 0.0
-    if len(mine):
-        correct = float((probs.argmax(1) == split.labels[mine]).sum())
-        logp = np.log(np.maximum(probs.astype(np.float64), 1e-12))
-        if split.soft is not None:
-            loss = float(-(split.soft[mine] * logp).sum())
-        else:
-            loss = float(-logp[np.arange(len(mine)), split.labels[mine]].sum())
-    correct, loss, count = distributed.sum_across([correct, loss, float(len(mine))], world)
-    return correct / count, loss / count
-
-
-def rng_state(cuda: bool) -> dict:
-    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if cuda else None}
-
-
-def restore_rng(state: dict, world: distributed.World, cuda: bool) -> None:
-    """Each rank continues its own dropout stream; a different process count cannot replay exactly."""
-    ranks = state.get("rank_rng") or ([{"torch": state["torch_rng"], "cuda": None}] if "torch_rng" in state else None)
-    if ranks and len(ranks) == world.size:  # (checkpoints from before DDP hold torch_rng only)
-        torch.set_rng_state(ranks[world.rank]["torch"])
-        if cuda and ranks[world.rank]["cuda"] is not None:
-            torch.cuda.set_rng_state(ranks[world.rank]["cuda"])
-        return
-    if world.is_main:
-        print(f"warning: the checkpoint was written by {state.get('world_size', 1)} process(es), this run has "
-              f"{world.size}: training continues, but dropout masks will not replay exactly", file=sys.stderr)
-    torch.manual_seed(int(state["metadata"]["training"].get("seed", 0)) * 1000 + int(state["epoch"]) + world.rank)
 
 
 def main(argv=None) -> int:

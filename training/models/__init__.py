@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..errors import OptionError
 from .attention import AttentionCNN
 from .baseline import BaselineCNN
 from .faceres import FaceResFER
@@ -94,22 +95,22 @@ def build_model(name: str, num_classes: int, hparams: dict | None = None, weight
 
 
 def check_hparams(name: str, hparams: dict) -> None:
-    """Refuse, with one ValueError line, hyper-parameters the model cannot run with, before any data
+    """Refuse, with one OptionError line (a ValueError), hyper-parameters the model cannot run with, before any data
     is read: a zero width builds, and fails only inside the first forward pass. So the model is built
     and run once on one blank 48x48 input (milliseconds; the caller's random state is left as it was)."""
     spec = get_spec(name)
     if not isinstance(hparams, dict):
-        raise ValueError(f"--hparams must be a JSON object such as {json.dumps(spec.hparams)}")
+        raise OptionError(f"--hparams must be a JSON object such as {json.dumps(spec.hparams)}")
     for key, value in hparams.items():  # per-stage lists (widths, convs): said plainly, not as a torch error
         if isinstance(spec.hparams.get(key), (list, tuple)) and isinstance(value, (list, tuple)) \
                 and any(isinstance(v, (int, float)) and v < 1 for v in value):
-            raise ValueError(f"--hparams: {key} {json.dumps(value)}: every entry must be at least 1")
+            raise OptionError(f"--hparams: {key} {json.dumps(value)}: every entry must be at least 1")
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             build_model(name, 2, hparams, weights_follow=True).eval()(torch.zeros(1, 1, 48, 48))
     except (TypeError, ValueError, RuntimeError, ArithmeticError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ValueError(f"--hparams for model {name!r}: {first}") from None
+        raise OptionError(f"--hparams for model {name!r}: {first}") from None
 
 
 def count_parameters(model: nn.Module) -> int:

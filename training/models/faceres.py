@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import TrainingError
 from ..metadata import DEFAULT_INPUT, DEFAULT_PREPROCESSING
 from ..tfjs_weights import read_graph_model
 
@@ -107,7 +108,7 @@ def load_graph_weights(trunk: FaceResTrunk, heads: FaceResHeads | None = None, m
     model_json = Path(model_json or FACERES_JSON)
     if not model_json.is_file():
         # a wheel never carries these files (not served): training faceres needs a checkout
-        raise ValueError(f"faceres needs the pretrained weights of npm @vladmandic/human ({model_json.name} "
+        raise TrainingError(f"faceres needs the pretrained weights of npm @vladmandic/human ({model_json.name} "
                          "not found): run `npm ci` in a checkout of the repository")
     graph, w = read_graph_model(model_json)
     nodes = {n["name"]: n for n in graph["modelTopology"]["node"]}

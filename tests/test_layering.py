@@ -1,0 +1,92 @@
+"""The import arrows stay one-way (issue 25), read from the AST of every import, those inside
+functions included (a lazy import is still an arrow):
+- no import cycle among the convert/ modules (gates.py and parity.py used to import each other);
+- the model gate needs only the backend runner, not the parity judging or the terminal report;
+- fer_browser/schema.py and fer_browser/paths.py, the contract layer everything reads, import nothing
+  from training/, convert/, predict/ or the server."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# the folders of the checkout and the package names they are imported as (fer_browser/__init__.py)
+PACKAGES = {"convert": "fer_browser.convert", "training": "fer_browser.training", "predict": "fer_browser.predict",
+            "fer_browser": "fer_browser"}
+
+
+def imports(path: Path, package: str) -> set[str]:
+    """Dotted names of every module path imports, relative imports resolved against package and the
+    checkout's top-level spellings (`convert.x`) written as the installed ones (`fer_browser.convert.x`)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module
+            names.add(module)
+            names.update(f"{module}.{a.name}" for a in node.names)  # `from . import x` names module x
+    top = {name: installed for name, installed in PACKAGES.items() if name != installed}
+    return {top[n.split(".")[0]] + n[len(n.split(".")[0]):] if n.split(".")[0] in top else n for n in names}
+
+
+def module_graph(folder: str) -> dict[str, set[str]]:
+    """module stem -> stems of the same folder it imports."""
+    package = PACKAGES[folder]
+    stems = {p.stem for p in (ROOT / folder).glob("*.py")}
+    graph = {}
+    for path in sorted((ROOT / folder).glob("*.py")):
+        found = imports(path, package)
+        graph[path.stem] = {s for s in stems if f"{package}.{s}" in found and s != path.stem}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle found by a depth-first walk, each as the path that closes it."""
+    found, done = [], set()
+
+    def walk(node, path):
+        if node in path:
+            found.append(path[path.index(node):] + [node])
+            return
+        if node in done:
+            return
+        for nxt in sorted(graph.get(node, ())):
+            walk(nxt, path + [node])
+        done.add(node)
+
+    for node in sorted(graph):
+        walk(node, [])
+    return found
+
+
+def test_the_cycle_finder_finds_the_old_convert_cycle():
+    assert cycles({"gates": {"parity"}, "parity": {"gates", "reference"}, "reference": set()}) == [
+        ["gates", "parity", "gates"]]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_no_import_cycle_among_convert_modules():
+    graph = module_graph("convert")
+    assert {"gates", "parity", "backends", "report", "pipeline"} <= set(graph)
+    assert cycles(graph) == []
+
+
+def test_the_model_gate_imports_only_the_backend_runner():
+    graph = module_graph("convert")
+    assert "backends" in graph["gates"]
+    assert not {"parity", "report", "pipeline", "verify"} & graph["gates"]
+    assert not {"parity", "report", "gates"} & graph["backends"]  # the runner judges and prints nothing
+
+
+def test_contract_modules_import_nothing_from_above():
+    above = ("fer_browser.training", "fer_browser.convert", "fer_browser.predict", "fer_browser.server",
+             "fer_browser.static", "fer_browser.model_dir", "fer_browser.recognizer", "fer_browser.cli")
+    for name in ("schema", "paths"):
+        found = imports(ROOT / "fer_browser" / f"{name}.py", "fer_browser")
+        assert found, name
+        assert sorted(m for m in found if m.startswith(above)) == [], name
