@@ -14,6 +14,7 @@ the frames that ran it) and wasm threads. Pipelines:
   ours-fulldet   the detector's input resized from the whole frame by TF.js, not downscaled by the browser
   ours-fullread  the model's crops cut from the whole frame read back, not from each face's region
   ours-none      all three of the above
+  ours-interval1000  the detector at least every 1000 ms instead of face_pipeline.json's 250 (?max-interval-ms=1000)
   human          @vladmandic/human's own loop (bench/human/): face detection + its emotion model, other
                  modules off, its own frame skipping on
 --cpu-throttle N [N ...] slows each browser's CPU N times (Chromium DevTools' Emulation.setCPUThrottlingRate,
@@ -42,6 +43,7 @@ OURS = {
     "ours-fulldet": ("ours, detector resizes whole frame", "detector-input=full"),
     "ours-fullread": ("ours, model reads whole frame", "model-input=full"),
     "ours-none": ("ours, all three off", "detect-every=1&detector-input=full&model-input=full"),
+    "ours-interval1000": ("ours, a detection at least every 1000 ms (not 250)", "max-interval-ms=1000"),
 }
 PIPELINES = (*OURS, "human")
 CAMERA_FPS = 60

@@ -18,12 +18,14 @@ const PIPELINE_URL = new URL('face_pipeline.json', document.baseURI);
 const DETECTOR_WEIGHTS_URL = new URL('vendor/blazeface/blazeface.json', document.baseURI);
 const WASM_URL = new URL('.', import.meta.resolve('@tensorflow/tfjs-backend-wasm')).href;
 
-// bench/ ablations: ?detect-every=N fixes the detector's cadence; ?detector-input=full and
-// ?model-input=full read the whole frame
+// bench/ ablations: ?detect-every=N fixes the detector's cadence; ?max-interval-ms=N changes the
+// longest time between two detections; ?detector-input=full and ?model-input=full read the whole frame
 const params = new URLSearchParams(location.search);
 const every = Number(params.get('detect-every'));
+const interval = Number(params.get('max-interval-ms'));
 // (the schema's longest maxIntervalMs, a minute: overrides are held to the file's bounds, and JSON has no Infinity)
-const pipeline = every >= 1 ? { cadence: { minEvery: every, maxEvery: every, maxIntervalMs: 60000 } } : {};
+const pipeline = every >= 1 ? { cadence: { minEvery: every, maxEvery: every, maxIntervalMs: 60000 } }
+  : interval > 0 ? { cadence: { maxIntervalMs: interval } } : {};
 const ablations = {
   ...(params.get('detector-input') === 'full' && { detectorInput: 'full' }),
   ...(params.get('model-input') === 'full' && { modelInput: 'full' }),
