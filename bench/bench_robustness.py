@@ -130,8 +130,11 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="write robustness.json and robustness.png here")
     args = p.parse_args(argv)
-    if args.prior_strength is not None and not 0 <= args.prior_strength <= 2:
-        p.error("--prior-strength must be in [0, 2]")
+    from fer_browser.training.metadata import PRIOR_STRENGTH_RANGE  # the schema's bounds
+
+    low, high = PRIOR_STRENGTH_RANGE
+    if args.prior_strength is not None and not low <= args.prior_strength <= high:
+        p.error(f"--prior-strength must be in [{low:g}, {high:g}]")
 
     from fer_browser.training.calibration import adjusted_probabilities
     from fer_browser.training.checkpoint import CheckpointError, model_from_checkpoint

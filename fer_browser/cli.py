@@ -43,6 +43,11 @@ def command(module: str) -> str:
     return f"python -m {module}"
 
 
+def reconvert_hint(source) -> str:
+    """What to run after a checkpoint's metadata changed, so its export carries the change."""
+    return f"re-run `{command('convert')} {source} --out DIR` so the export carries it"
+
+
 def os_error(exc: OSError) -> str:
     """One line for a file the OS refused ("runs/x: Permission denied"), without the errno noise."""
     reason = exc.strerror or str(exc)

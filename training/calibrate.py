@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_browser.cli import error
+from fer_browser.cli import error, reconvert_hint
 
 from .calibration import (DEFAULT_BINS, apply_temperature, calibration_record, expected_calibration_error,
                           fit_temperature, nll, plot_reliability, reliability_bins)
-from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, store_metadata
 from .datasets import load_dataset
 from .errors import DataError
 from .manifest import ManifestError, check_manifest
@@ -147,14 +147,6 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_checkpoint(model: Model, record: dict) -> None:
-    payload = model.payload
-    payload["metadata"] = {**payload["metadata"], "calibration": record}
-    validate_metadata(payload["metadata"], str(model.source))
-    save_checkpoint(model.source, payload)  # atomic; same weights, so the same digest and probe
-    load_checkpoint(model.source)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -179,9 +171,9 @@ def main(argv=None) -> int:
             args.json.write_text(json.dumps(report, indent=1))
             print(f"wrote {args.json}", file=sys.stderr)
         if args.write:
-            write_checkpoint(model, report["calibration"])
-            print(f"stored calibration (T = {report['calibration']['temperature']}) in {args.source}; re-run "
-                  f"`python -m convert {args.source} --out DIR` so the export carries it", file=sys.stderr)
+            store_metadata(model.source, "calibration", report["calibration"], model.payload)
+            print(f"stored calibration (T = {report['calibration']['temperature']}) in {args.source}; "
+                  f"{reconvert_hint(args.source)}", file=sys.stderr)
     except (CheckpointError, DataError, ManifestError, ValueError, OSError) as exc:
         return error(exc)
     return 0

@@ -27,14 +27,12 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 
 def apply_temperature(log_probs: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(log(p) / T) for log-probabilities (or logits: the same result) of shape (N, C)."""
-    lp = np.asarray(log_probs)
-    out = np.exp(log_softmax(lp / float(temperature)))
-    return out.astype(lp.dtype) if lp.dtype.kind == "f" else out
+    return adjusted_probabilities(log_probs, temperature)
 
 
 def adjusted_probabilities(log_probs: np.ndarray, temperature: float = 1.0, prior=None,
                            strength: float = 0.0) -> np.ndarray:
-    """The one order every reader follows (web/lib/emotion.js is the other copy):
+    """The one order every reader follows (web/lib/prior.js is the other copy):
     z = log(p) / T - tau * log(prior), probs = softmax(z). tau = 0 (or no prior) is plain temperature
     scaling; tau = 1 divides out the training set's class frequencies (Bayes' rule for a uniform prior)."""
     lp = np.asarray(log_probs)

@@ -111,6 +111,15 @@ def save_checkpoint(path: Path, payload: dict) -> None:
         torch.save({**payload, "format": FORMAT, "state_dict": state, "metadata": meta}, fh)
 
 
+def store_metadata(path: Path, key: str, record: dict, payload: dict | None = None) -> None:
+    """Set metadata[key] = record in the checkpoint at `path` (its payload, if already loaded), validated,
+    saved atomically with the same weights (so the same digest and kept fingerprint), and read back."""
+    payload = payload if payload is not None else load_checkpoint(path)
+    payload["metadata"] = validate_metadata({**payload["metadata"], key: record}, str(path))
+    save_checkpoint(path, payload)
+    load_checkpoint(path)
+
+
 def check_archive(path: Path) -> None:
     """torch.load does not check CRCs: a flipped byte in a tensor would load as a wrong weight."""
     try:

@@ -19,7 +19,7 @@ which the conversion gate reproduces with ONNX Runtime when the data is present.
 that readers apply as softmax(log(p) / T), with the ECE it was measured to give. Optional "prior"
 (training/prior.py, `python -m training.prior --write`): the training set's class frequencies and a
 default strength tau; readers compute z = log(p) / T - tau * log(prior), probs = softmax(z)
-(training.calibration.adjusted_probabilities, web/lib/emotion.js), tau = 0 being the model as trained. Nothing here may
+(training.calibration.adjusted_probabilities, web/lib/prior.js), tau = 0 being the model as trained. Nothing here may
 name a path on the machine that made it: data files are recorded by name and sha256.
 """
 from __future__ import annotations

@@ -27,14 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_browser.cli import error, prog
+from fer_browser.cli import error, prog, reconvert_hint
 
 from .calibration import DEFAULT_BINS, adjusted_probabilities, expected_calibration_error
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, store_metadata
 from .datasets import load_dataset
 from .errors import DataError
 from .manifest import ManifestError
-from .metadata import PRIOR_STRENGTH_RANGE, PRIOR_VERSION, public_path, validate_metadata, validate_prior
+from .metadata import PRIOR_STRENGTH_RANGE, PRIOR_VERSION, public_path, validate_prior
 
 DEFAULT_TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -182,14 +182,6 @@ def plot_curve(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_checkpoint(path: Path, record: dict) -> None:
-    payload = load_checkpoint(path)
-    payload["metadata"] = {**payload["metadata"], "prior": record}
-    validate_metadata(payload["metadata"], str(path))
-    save_checkpoint(path, payload)  # atomic; same weights, so the same digest and probe
-    load_checkpoint(path)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -204,9 +196,9 @@ def main(argv=None) -> int:
             plot_curve(report, args.out / "prior-curve.png")
             print(f"wrote {args.out / 'prior-curve.json'} and prior-curve.png", file=sys.stderr)
         if args.write:
-            write_checkpoint(args.source, report["prior"])
-            print(f"stored the prior (strength {report['prior']['strength']:g}) in {args.source}; re-run "
-                  f"`python -m convert {args.source} --out DIR` so the export carries it", file=sys.stderr)
+            store_metadata(args.source, "prior", report["prior"])
+            print(f"stored the prior (strength {report['prior']['strength']:g}) in {args.source}; "
+                  f"{reconvert_hint(args.source)}", file=sys.stderr)
     except (CheckpointError, DataError, ManifestError, ValueError, OSError) as exc:
         return error(exc)
     return 0

@@ -2,7 +2,7 @@
 // and wires the controls. Camera: camera.js (controls) and loop.js (frames); photos: upload.js;
 // drawing: draw.js; numbers: stats.js; timeline: timeline.js; parity panel: parity.js; test hooks:
 // hooks.js.
-import { createRecognizer } from 'fer-browser';
+import { createRecognizer, PRIOR_STRENGTH_RANGE } from 'fer-browser';
 import { registerBackend } from './backends.js';
 import { createLoop, setButtons, startCamera, stopCamera, togglePause } from './camera.js';
 import { el, showMessage } from './dom.js';
@@ -62,6 +62,7 @@ async function load(backend) {
 function showBalance(r) {
   const hasPrior = r.model.prior !== null;
   if (hasPrior && state.priorStrength !== null) r.priorStrength = state.priorStrength;
+  [el.balance.min, el.balance.max] = PRIOR_STRENGTH_RANGE.map(String); // the schema's bounds, not a copy
   el.balance.disabled = !hasPrior;
   el.balance.value = String(r.priorStrength);
   el.balanceValue.textContent = String(r.priorStrength);

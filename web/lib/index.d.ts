@@ -210,6 +210,8 @@ export class EmaSmoother {
 
 /** z = log(p) / T - tau * log(prior), softmax(z): the correction the recognizer applies to each face. */
 export function adjustProbabilities(logp: ArrayLike<number>, temperature?: number, prior?: ArrayLike<number> | null, strength?: number): number[];
+/** [lowest, highest] prior-correction strength, read from web/schemas/model-metadata.schema.json. */
+export const PRIOR_STRENGTH_RANGE: [number, number];
 export function iou(a: Box, b: Box): number;
 export function cropSquare(box: Box, crop: ModelMetadata['crop']): { x: number; y: number; side: number };
 export function cropRegion(box: Box, crop: ModelMetadata['crop'], width: number, height: number): Box | null;

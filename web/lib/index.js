@@ -12,7 +12,7 @@ export { EmotionModel } from './emotion.js';
 export { FaceDetector } from './detector.js';
 export { FaceTracker, DetectionCadence } from './tracker.js';
 export { EmaSmoother } from './smoothing.js';
-export { adjustProbabilities } from './prior.js';
+export { adjustProbabilities, PRIOR_STRENGTH_RANGE } from './prior.js';
 export { iou, cropSquare, cropRegion } from './geometry.js';
 export { makeAnchors, decode } from './blazeface.js';
 export { checkPipelineConfig, checkMetadata, PIPELINE_SCHEMA, METADATA_SCHEMA } from './config.js';

@@ -3,6 +3,12 @@
 //   z = log(p) / T - tau * log(prior),  probs = softmax(z)
 // T is metadata.calibration.temperature (1 without it); prior and tau come from metadata.prior.
 // tau = 0 is the model as trained; tau = 1 divides out the training set's class frequencies.
+import metadataSchema from '../schemas/model-metadata.schema.json' with { type: 'json' };
+
+/** [lowest, highest] prior strength, from the metadata schema (the bounds Python reads too). */
+export const PRIOR_STRENGTH_RANGE = (({ minimum, maximum }) => [minimum, maximum])(
+  metadataSchema.properties.prior.properties.strength,
+);
 
 /**
  * @param {ArrayLike<number>} logp the model's log-probabilities for one face
@@ -20,13 +26,14 @@ export function adjustProbabilities(logp, temperature = 1, prior = null, strengt
 }
 
 /**
- * A prior strength the model can use: a number in [0, 2], and 0 unless the model has a prior.
+ * A prior strength the model can use: a number in PRIOR_STRENGTH_RANGE, and 0 unless the model has a prior.
  * @param {any} tau
  * @param {boolean} hasPrior
  */
 export function checkPriorStrength(tau, hasPrior) {
-  if (!(typeof tau === 'number' && Number.isFinite(tau) && tau >= 0 && tau <= 2)) {
-    throw new Error(`prior strength must be a number in [0, 2], got ${JSON.stringify(tau)}`);
+  const [low, high] = PRIOR_STRENGTH_RANGE;
+  if (!(typeof tau === 'number' && Number.isFinite(tau) && tau >= low && tau <= high)) {
+    throw new Error(`prior strength must be a number in [${low}, ${high}], got ${JSON.stringify(tau)}`);
   }
   if (tau && !hasPrior) throw new Error('this model has no prior in its metadata.json, so it cannot be balanced');
   return tau;
