@@ -22,7 +22,7 @@ from functools import lru_cache
 from .paths import WEB_DIR
 
 SCHEMA_DIR = WEB_DIR / "schemas"
-CONTRACTS = ("model-metadata", "face-pipeline", "manifest", "parity-report", "face-result")
+CONTRACTS = ("model-metadata", "face-pipeline", "manifest", "parity-report", "face-result", "adaptation")
 _KNOWN = {"$schema", "$id", "title", "description", "type", "required", "properties", "additionalProperties",
           "const", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems",
           "uniqueItems", "items", "minLength", "maxLength", "pattern"}

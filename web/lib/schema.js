@@ -9,9 +9,11 @@ import pipelineSchema from '../schemas/face-pipeline.schema.json' with { type: '
 import manifestSchema from '../schemas/manifest.schema.json' with { type: 'json' };
 import paritySchema from '../schemas/parity-report.schema.json' with { type: 'json' };
 import faceResultSchema from '../schemas/face-result.schema.json' with { type: 'json' };
+import adaptationSchema from '../schemas/adaptation.schema.json' with { type: 'json' };
 
 export const SCHEMAS = { 'model-metadata': metadataSchema, 'face-pipeline': pipelineSchema,
-  manifest: manifestSchema, 'parity-report': paritySchema, 'face-result': faceResultSchema };
+  manifest: manifestSchema, 'parity-report': paritySchema, 'face-result': faceResultSchema,
+  adaptation: adaptationSchema };
 const KNOWN = new Set(['$schema', '$id', 'title', 'description', 'type', 'required', 'properties', 'additionalProperties',
   'const', 'enum', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minItems', 'maxItems',
   'uniqueItems', 'items', 'minLength', 'maxLength', 'pattern']);
@@ -119,7 +121,7 @@ export function crossCheck(doc, contract) {
 /**
  * `doc` if it keeps the contract, else a SchemaError 'WHERE: PATH must ...' (one line).
  * @param {any} doc
- * @param {'model-metadata' | 'face-pipeline' | 'manifest' | 'parity-report' | 'face-result'} contract
+ * @param {'model-metadata' | 'face-pipeline' | 'manifest' | 'parity-report' | 'face-result' | 'adaptation'} contract
  * @param {string} where
  */
 export function validate(doc, contract, where) {
