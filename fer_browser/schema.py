@@ -22,7 +22,8 @@ from functools import lru_cache
 from .paths import WEB_DIR
 
 SCHEMA_DIR = WEB_DIR / "schemas"
-CONTRACTS = ("model-metadata", "face-pipeline", "manifest", "parity-report", "face-result", "adaptation")
+CONTRACTS = ("model-metadata", "face-pipeline", "manifest", "parity-report", "face-result", "adaptation",
+             "profile")
 _KNOWN = {"$schema", "$id", "title", "description", "type", "required", "properties", "additionalProperties",
           "const", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems",
           "uniqueItems", "items", "minLength", "maxLength", "pattern"}
@@ -162,6 +163,8 @@ def cross_check(doc: dict, contract: str) -> None:
             raise SchemaError(f"prior.probabilities must sum to 1 (within 1e-6), got {show(sum(probs))}")
     if contract == "face-result":
         _face_result_cross_check(doc)
+    if contract == "profile":
+        _profile_cross_check(doc)
     if contract == "face-pipeline":
         low, high = doc["detector"]["inputRange"]
         if not low < high:
@@ -178,6 +181,33 @@ def _face_result_cross_check(doc: dict) -> None:
     if abs(doc["confidence"] - probs[doc["label"]]) > 1e-6:
         raise SchemaError(f"confidence must be probabilities[label] (within 1e-6), got {show(doc['confidence'])} "
                           f"and {show(probs[doc['label']])}")
+
+
+def _profile_cross_check(doc: dict) -> None:
+    model, classes, k = doc["model"]["classes"], doc["classes"], len(doc["classes"])
+    for i, name in enumerate(model):  # the head's first columns are the model's outputs, in order
+        if i >= k or classes[i] != name:
+            got = show(classes[i]) if i < k else "nothing"
+            raise SchemaError(f"classes[{i}] must be {show(name)} (classes start with model.classes in order), got {got}")
+    for i in range(len(model), k):
+        if classes[i] in model:
+            raise SchemaError(f"classes[{i}] {show(classes[i])} is a model class; a custom class needs its own name")
+        if classes[i] in classes[len(model):i]:
+            raise SchemaError(f"classes[{i}] repeats an earlier custom class: {show(classes[i])}")
+    for key, values in (("counts", doc["counts"]), ("head.bias", doc["head"]["bias"])):
+        if len(values) != k:
+            raise SchemaError(f"{key} has {len(values)} entries, classes has {k}")
+    weights, d = doc["head"]["weights"], len(doc["head"]["center"])
+    for j, row in enumerate(weights):
+        if len(row) != k:
+            raise SchemaError(f"head.weights[{j}] has {len(row)} entries, classes has {k}")
+    if len(weights) != d:
+        raise SchemaError(f"head.weights has {len(weights)} rows, head.center has {d} entries")
+    for i, name in enumerate(doc["hidden"]):
+        if name not in classes:
+            raise SchemaError(f"hidden[{i}] {show(name)} is not one of classes")
+    if k - len(doc["hidden"]) < 2:
+        raise SchemaError(f"hidden leaves {k - len(doc['hidden'])} of {k} classes visible; at least 2 must stay")
 
 
 def validate(doc, contract: str, where: str, subtree: str | None = None):

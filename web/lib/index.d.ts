@@ -222,6 +222,6 @@ export function checkMetadata(meta: unknown, where?: string): ModelMetadata;
 /** A document that breaks its contract; the message is one line, 'WHERE: PATH must ...'. */
 export class SchemaError extends Error {}
 /** `doc` if it keeps the contract's JSON Schema (web/schemas/CONTRACT.schema.json), else throws a SchemaError; e.g. validate(face, 'face-result', 'face 0'). */
-export function validate<T = unknown>(doc: T, contract: 'model-metadata' | 'face-pipeline' | 'manifest' | 'parity-report' | 'face-result', where: string): T;
+export function validate<T = unknown>(doc: T, contract: 'model-metadata' | 'face-pipeline' | 'manifest' | 'parity-report' | 'face-result' | 'adaptation' | 'profile', where: string): T;
 export const PIPELINE_SCHEMA: 'fer-face-pipeline/1';
 export const METADATA_SCHEMA: 'fer-model-metadata/1';

@@ -10,10 +10,11 @@ import manifestSchema from '../schemas/manifest.schema.json' with { type: 'json'
 import paritySchema from '../schemas/parity-report.schema.json' with { type: 'json' };
 import faceResultSchema from '../schemas/face-result.schema.json' with { type: 'json' };
 import adaptationSchema from '../schemas/adaptation.schema.json' with { type: 'json' };
+import profileSchema from '../schemas/profile.schema.json' with { type: 'json' };
 
 export const SCHEMAS = { 'model-metadata': metadataSchema, 'face-pipeline': pipelineSchema,
   manifest: manifestSchema, 'parity-report': paritySchema, 'face-result': faceResultSchema,
-  adaptation: adaptationSchema };
+  adaptation: adaptationSchema, profile: profileSchema };
 const KNOWN = new Set(['$schema', '$id', 'title', 'description', 'type', 'required', 'properties', 'additionalProperties',
   'const', 'enum', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minItems', 'maxItems',
   'uniqueItems', 'items', 'minLength', 'maxLength', 'pattern']);
@@ -110,6 +111,7 @@ export function crossCheck(doc, contract) {
       throw new SchemaError(`confidence must be probabilities[label] (within 1e-6), got ${show(doc.confidence)} and ${show(probs[doc.label])}`);
     }
   }
+  if (contract === 'profile') profileCrossCheck(doc);
   if (contract === 'face-pipeline') {
     const [low, high] = doc.detector.inputRange;
     if (!(low < high)) throw new SchemaError(`detector.inputRange must be [low, high] with low < high, got [${show(low)}, ${show(high)}]`);
@@ -118,10 +120,36 @@ export function crossCheck(doc, contract) {
   }
 }
 
+function profileCrossCheck(doc) {
+  const model = doc.model.classes, classes = doc.classes, k = classes.length;
+  model.forEach((name, i) => { // the head's first columns are the model's outputs, in order
+    if (i >= k || classes[i] !== name) {
+      const got = i < k ? show(classes[i]) : 'nothing';
+      throw new SchemaError(`classes[${i}] must be ${show(name)} (classes start with model.classes in order), got ${got}`);
+    }
+  });
+  for (let i = model.length; i < k; i += 1) {
+    if (model.includes(classes[i])) throw new SchemaError(`classes[${i}] ${show(classes[i])} is a model class; a custom class needs its own name`);
+    if (classes.slice(model.length, i).includes(classes[i])) throw new SchemaError(`classes[${i}] repeats an earlier custom class: ${show(classes[i])}`);
+  }
+  for (const [key, values] of [['counts', doc.counts], ['head.bias', doc.head.bias]]) {
+    if (values.length !== k) throw new SchemaError(`${key} has ${values.length} entries, classes has ${k}`);
+  }
+  const { weights } = doc.head, d = doc.head.center.length;
+  weights.forEach((row, j) => {
+    if (row.length !== k) throw new SchemaError(`head.weights[${j}] has ${row.length} entries, classes has ${k}`);
+  });
+  if (weights.length !== d) throw new SchemaError(`head.weights has ${weights.length} rows, head.center has ${d} entries`);
+  doc.hidden.forEach((name, i) => {
+    if (!classes.includes(name)) throw new SchemaError(`hidden[${i}] ${show(name)} is not one of classes`);
+  });
+  if (k - doc.hidden.length < 2) throw new SchemaError(`hidden leaves ${k - doc.hidden.length} of ${k} classes visible; at least 2 must stay`);
+}
+
 /**
  * `doc` if it keeps the contract, else a SchemaError 'WHERE: PATH must ...' (one line).
  * @param {any} doc
- * @param {'model-metadata' | 'face-pipeline' | 'manifest' | 'parity-report' | 'face-result' | 'adaptation'} contract
+ * @param {'model-metadata' | 'face-pipeline' | 'manifest' | 'parity-report' | 'face-result' | 'adaptation' | 'profile'} contract
  * @param {string} where
  */
 export function validate(doc, contract, where) {
