@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-SETTINGS_PATH = Path(__file__).resolve().parent.parent / "web" / "adaptation.json"
+from .paths import WEB_DIR
+
+SETTINGS_PATH = WEB_DIR / "adaptation.json"  # a checkout's web/, or the wheel's copy
 SCHEMA = "fer-adaptation/1"
 
 
