@@ -144,7 +144,7 @@ def run_parity(model_dir: Path, ref: Reference, quantization: str | None, torch_
         log(f"      {LABELS[name]}: {'pass' if res['passed'] else 'FAIL'} ({res['seconds']:.1f} s)")
     n_faces = int(ref.face_mask.sum())
     return {"passed": all(r["passed"] for r in results.values()), "reference": "pytorch",
-            "quantization": quantization, "embedding": embedding,
+            "quantization": quantization, **({"embedding": embedding} if embedding else {}),
             "inputs": {"count": len(ref.names), "faces": n_faces, "edge": len(ref.names) - n_faces,
                        "source": ref.source},
             **extra, "backends": results}
