@@ -33,13 +33,14 @@ FP32_GATE = {"max_abs_dprob": 1e-5, "top1_agreement": 1.0}
 QUANTIZED_GATES = {"float16": {"max_abs_dprob": 1e-2, "top1_agreement_faces": 0.99},
                    "uint8": {"max_abs_dprob": 0.1, "top1_agreement_faces": 0.95},
                    "mixed": {"max_abs_dprob": 0.1, "top1_agreement_faces": 0.99}}
-# fp32: rounding only (measured 1e-6 order on values up to about 10). Quantized weights move every
-# embedding value by a share of the embedding's own scale, so those bounds are relative to max |embedding|:
-# measured on the shipped vgg (260 published inputs) and the tests' small vgg; each bound is about 3x the
-# larger measurement (see MEASURED_EMBEDDING below).
+# fp32: rounding only (measured <= 2e-6 in ONNX Runtime, TF and TF.js, embedding values up to about 1).
+# Quantized weights move every embedding value by a share of the embedding's own scale, so those bounds
+# are relative: max |Δembedding| / max |reference embedding|. Measured in TF.js wasm, shipped vgg (516
+# gate inputs) / the tests' small vgg (36): float16 2.2e-3 / 2.5e-4, mixed 1.15e-2 / 2.5e-4 (the small
+# model has no tensor big enough for uint8), uint8 5.9e-2 / 8.5e-3. Each bound is 3.5-4.5x the larger one.
 FP32_EMBEDDING_GATE = {"max_abs_dembedding": 1e-4}
-QUANTIZED_EMBEDDING_GATES = {"float16": {"max_rel_dembedding": 0.01}, "uint8": {"max_rel_dembedding": 0.15},
-                             "mixed": {"max_rel_dembedding": 0.1}}
+QUANTIZED_EMBEDDING_GATES = {"float16": {"max_rel_dembedding": 0.01}, "uint8": {"max_rel_dembedding": 0.2},
+                             "mixed": {"max_rel_dembedding": 0.04}}
 
 
 def thresholds(backend: str, quantization: str | None, embedding: bool = False) -> dict:

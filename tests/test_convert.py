@@ -44,8 +44,10 @@ def test_conversion_passes_gate_and_writes_the_layout(converted, small_checkpoin
 
     meta = json.loads((out / "metadata.json").read_text())
     _, ckpt_meta = model_from_checkpoint(small_checkpoint)
-    for key in ("classes", "input", "preprocessing", "crop", "model", "metrics"):
+    for key in ("classes", "input", "preprocessing", "crop", "metrics"):
         assert meta[key] == ckpt_meta[key], key
+    size = ckpt_meta["model"]["hparams"]["widths"][-1]  # vgg's embedding: its last stage's width
+    assert meta["model"] == {**ckpt_meta["model"], "embedding": {"output": "embedding", "size": size}}
     # --synthetic: no labelled data, so nothing measured the accuracy; the export and the console say so
     assert meta["accuracy_checked"] is False and '"accuracy_checked": false' in proc.stderr
     assert meta["quantization"] is None
