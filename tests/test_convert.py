@@ -256,7 +256,8 @@ def test_float16_weights_pass_their_own_gate(converted, tmp_path):
     report = gate_and_publish(staging, target)
     tfjs = report["backends"]["tfjs"]
     assert report["passed"] and report["quantization"] == "float16"
-    assert tfjs["thresholds"] == {"max_abs_dprob": 1e-2, "top1_agreement_faces": 0.99}
+    assert tfjs["thresholds"] == {"max_abs_dprob": 1e-2, "top1_agreement_faces": 0.99, "max_rel_dembedding": 0.01}
+    assert tfjs["embedding_passed"] and report["embedding"]["output"] == "embedding"
     assert report["backends"]["onnxruntime"]["thresholds"]["max_abs_dprob"] == 1e-5  # fp32 elsewhere
     manifest = json.loads((target / "tfjs" / "model.json").read_text())["weightsManifest"][0]
     assert any(w.get("quantization", {}).get("dtype") == "float16" for w in manifest["weights"])
