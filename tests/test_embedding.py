@@ -159,6 +159,25 @@ def test_tampered_reference_embeddings_fail_verify(converted, tmp_path):
         assert r["max_abs_dembedding"] == pytest.approx(0.01, rel=1e-2)
 
 
+@pytest.mark.slow
+@pytest.mark.browser
+def test_an_announced_embedding_missing_from_model_onnx_fails_verify(converted, small_checkpoint, tmp_path):
+    from fer_browser.convert.to_onnx import export_onnx
+
+    out, _ = converted
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    model, meta = model_from_checkpoint(small_checkpoint)
+    export_onnx(model, meta, copy / "model.onnx")  # the checkpoint's metadata has no model.embedding: one output
+    write_manifest(copy)
+    proc = run_cli("verify", copy, "--json", tmp_path / "report.json")
+    assert proc.returncode == 1 and "PARITY GATE: FAILED" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    assert "ONNX Runtime: embedding: no embedding output, although metadata.json announces one" in proc.stdout
+    backends = json.loads((tmp_path / "report.json").read_text())["backends"]
+    assert not backends["onnxruntime"]["passed"] and backends["onnxruntime"]["max_abs_dprob"] <= 1e-5
+    assert backends["tensorflow"]["passed"] and backends["tfjs"]["passed"]
+
+
 # ---------- the browser library ----------
 
 @pytest.mark.slow
@@ -181,6 +200,27 @@ def test_emotion_model_embeddings_match_pytorch(converted):
         np.testing.assert_allclose(np.array(got["logProbs"]).argmax(1), ref.pytorch_logprobs[:16].argmax(1))
         probs = np.array(got["probabilities"])
         np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.parametrize("embedding,message", [
+    ({"output": "embedding", "size": 31}, "the model's embedding has 32 values per face but metadata.json says 31"),
+    ({"output": "features", "size": 32}, 'metadata.json announces the output "features" but tfjs/model.json has')])
+def test_emotion_model_refuses_an_embedding_the_graph_does_not_have(converted, tmp_path, embedding, message):
+    from fer_browser.convert.browser import TfjsBrowser
+    from fer_browser.convert.errors import ConvertError
+
+    out, _ = converted
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    meta = json.loads((copy / "metadata.json").read_text())
+    meta["model"]["embedding"] = embedding
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ConvertError, match="could not load") as err:
+        with TfjsBrowser(copy):
+            pass
+    assert message in str(err.value)
 
 
 # ---------- a single-output export (a model without embed) ----------
