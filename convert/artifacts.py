@@ -33,6 +33,8 @@ def write_metadata(folder: Path, meta: dict, quantization: str | None, checkpoin
              if report and report.get(k)}
     doc.update({"quantization": quantization, "versions": tool_versions(extra), "source_checkpoint": checkpoint,
                 "conversion": {"onnx_opset": OPSET, "input_name": INPUT_NAME, "output_name": OUTPUT_NAME,
+                               **({"embedding_name": meta["model"]["embedding"]["output"]}
+                                  if meta["model"].get("embedding") else {}),
                                "output": "log_softmax", "tfjs_backend": (report or {}).get("tfjs_backend")}})
     if parity_summary is not None:
         doc["parity"] = parity_summary

@@ -74,6 +74,10 @@ class TfjsBrowser:
         """Probabilities and log-probabilities for the n reference inputs in DIR/inputs_file."""
         return self.page.evaluate("([u, n, b]) => harness.run(u, n, b)", [f"{self.base}/model/{inputs_file}", n, batch])
 
+    def embed(self, n: int, inputs_file: str) -> dict:
+        """EmotionModel.embedNormalized on the first n inputs: probabilities, logProbs, embeddings (or error)."""
+        return self.page.evaluate("([u, n]) => harness.embed(u, n)", [f"{self.base}/model/{inputs_file}", n])
+
     def bench(self, n: int, reps: int, warmup: int, inputs_file: str) -> list[float]:
         return self.page.evaluate("([u, n, r, w]) => harness.bench(u, n, r, w)",
                                   [f"{self.base}/model/{inputs_file}", n, reps, warmup])

@@ -20,7 +20,7 @@ from fer_browser.training.checkpoint import CheckpointError, load_checkpoint, mo
 from fer_browser.training.manifest import check_manifest, file_sha256, write_manifest
 
 from .artifacts import METADATA_FILE, read_metadata, write_metadata
-from .backends import run_pytorch
+from .backends import pytorch_outputs
 from .cleanup import critical_section, private_tmp, remove_stale, removed_on_signal, staging_prefix
 from .console import Steps
 from .errors import ConvertError, GateFailed
@@ -103,7 +103,7 @@ def gate_and_publish(staging: Path, out: Path, steps: Steps | None = None, model
     meta = read_metadata(staging)
     with _step(steps, "parity gate: ONNX Runtime, TF SavedModel, TF.js wasm in Chromium vs PyTorch"):
         ref = read_reference(staging)
-        report = run_parity(staging, ref, meta.get("quantization"))
+        report = run_parity(staging, ref, meta.get("quantization"), embedding=meta["model"].get("embedding"))
         if model_gate is not None:
             report["model_gate"] = model_gate
             report["passed"] = report["passed"] and model_gate["passed"]
@@ -163,13 +163,16 @@ def convert(checkpoint: Path, out: Path, quantize: str | None = None, csv: Path 
 def _build_and_publish(model, meta, source, staging, out, steps, quantize, csv, faces, seed, synthetic,
                        rewrite_graph) -> dict:
     from .gates import failure, model_gate
-    from .to_onnx import export_onnx
+    from .to_onnx import embedding_info, export_onnx, output_names
     from .to_savedmodel import export_savedmodel
     from .to_tfjs import export_tfjs
 
     with _step(steps, "reference inputs and PyTorch outputs"):
+        embedding = embedding_info(model, meta)
+        if embedding is not None:  # the graphs get a second output, named (and sized) in the metadata
+            meta = {**meta, "model": {**meta["model"], "embedding": embedding}}
         ref = build_reference(meta, csv, faces, seed, synthetic)
-        ref.pytorch_logprobs = run_pytorch(model, ref.inputs)
+        ref.pytorch_logprobs, ref.pytorch_embeddings = pytorch_outputs(model, ref.inputs)
         write_reference(ref, staging)
     with _step(steps, "PyTorch -> ONNX (legacy exporter, opset 12, ONNX checker)"):
         onnx_model = export_onnx(model, meta, staging / "model.onnx")
@@ -181,7 +184,7 @@ def _build_and_publish(model, meta, source, staging, out, steps, quantize, csv, 
         export_savedmodel(onnx_model, staging / "saved_model", meta)
     options = "".join([f", {quantize}" if quantize else "", ", layout rewrite" if rewrite_graph else ""])
     with _step(steps, f"SavedModel -> TF.js graph model (tensorflowjs{options})"):
-        graph = export_tfjs(staging / "saved_model", staging / "tfjs", quantize, rewrite_graph)
+        graph = export_tfjs(staging / "saved_model", staging / "tfjs", quantize, rewrite_graph, output_names(meta))
         # preliminary metadata: the page's model code reads it in the gate
         write_metadata(staging, {**meta, "tfjs_graph": graph, "accuracy_checked": accuracy_checked(gate)},
                        quantize, source)

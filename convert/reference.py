@@ -9,6 +9,9 @@ training.preprocess.normalize, the one implementation of the metadata's preproce
 
 On disk (beside the artifacts): reference_inputs.bin = raw little-endian float32 [N,C,H,W] model
 inputs; reference.json = shape, dtype, names, kinds ("face"|"edge") and PyTorch's outputs for them.
+For a model with an embedding, reference_embeddings.bin = PyTorch's embeddings, raw little-endian float32
+[N,D] (exactly what PyTorch computed; as JSON they would be about 1 MB), named in reference.json
+("embeddings_file", "embedding_shape"). A reference without them (an older export) still reads.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from fer_browser.training.probes import ORIGIN, SET, pixels_sha256, probe_pixels
 
 from .errors import ConvertError
 
-INPUTS_FILE, REFERENCE_FILE = "reference_inputs.bin", "reference.json"
+INPUTS_FILE, REFERENCE_FILE, EMBEDDINGS_FILE = "reference_inputs.bin", "reference.json", "reference_embeddings.bin"
 DEFAULT_FACES, DEFAULT_SEED = 256, 0
 # Each face is run through every backend, TF.js in Chromium included, with its intermediate copies:
 # about 0.9 MB of memory per face (5000 faces took 4.5 GB), so the count is bounded.
@@ -41,6 +44,7 @@ class Reference:
     kinds: list[str]            # "face" (published probe face) | "fer" (dataset face, gate only) | "edge"
     source: dict                # where the faces came from, seed
     pytorch_logprobs: np.ndarray | None = None
+    pytorch_embeddings: np.ndarray | None = None  # (N, D), None for a model without an embedding
 
     @property
     def face_mask(self) -> np.ndarray:
@@ -51,8 +55,9 @@ class Reference:
         keep = np.array([k != "fer" for k in self.kinds])
         source = {k: v for k, v in self.source.items() if k != "fer"}
         logp = None if self.pytorch_logprobs is None else self.pytorch_logprobs[keep]
+        emb = None if self.pytorch_embeddings is None else self.pytorch_embeddings[keep]
         return Reference(np.ascontiguousarray(self.inputs[keep]), [n for n, k in zip(self.names, keep) if k],
-                         [x for x, k in zip(self.kinds, keep) if k], source, logp)
+                         [x for x, k in zip(self.kinds, keep) if k], source, logp, emb)
 
 
 def edge_pixels(height: int, width: int, seed: int) -> tuple[np.ndarray, list[str]]:
@@ -102,6 +107,11 @@ def write_reference(ref: Reference, folder: Path) -> None:
     doc = {"shape": list(ref.inputs.shape), "dtype": "float32", "inputs_file": INPUTS_FILE,
            "names": ref.names, "kinds": ref.kinds, "source": ref.source,
            "pytorch_probs": probs.tolist(), "pytorch_logprobs": ref.pytorch_logprobs.astype(np.float64).tolist()}
+    if ref.pytorch_embeddings is not None:
+        ref.pytorch_embeddings.astype("<f4").tofile(folder / EMBEDDINGS_FILE)
+        doc.update(embeddings_file=EMBEDDINGS_FILE, embedding_shape=list(ref.pytorch_embeddings.shape))
+    else:
+        (folder / EMBEDDINGS_FILE).unlink(missing_ok=True)
     (folder / REFERENCE_FILE).write_text(json.dumps(doc))
 
 
@@ -115,6 +125,17 @@ def read_reference(folder: Path) -> Reference:
             raise ValueError(f"{doc['inputs_file']} holds {inputs.size} floats, expected shape {shape}")
         logprobs = np.array(doc.get("pytorch_logprobs") or np.log(doc["pytorch_probs"]), dtype=np.float64)
         return Reference(inputs.reshape(shape).astype(np.float32), doc["names"], doc["kinds"],
-                         doc.get("source", {}), logprobs)
+                         doc.get("source", {}), logprobs, _read_embeddings(folder, doc))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConvertError(f"{folder}: unreadable reference inputs ({type(exc).__name__}: {exc})") from None
+
+
+def _read_embeddings(folder: Path, doc: dict) -> np.ndarray | None:
+    if "embeddings_file" not in doc:
+        return None
+    shape = tuple(doc["embedding_shape"])
+    emb = np.fromfile(folder / doc["embeddings_file"], dtype="<f4")
+    if len(shape) != 2 or shape[0] != doc["shape"][0] or emb.size != int(np.prod(shape)):
+        raise ValueError(f"{doc['embeddings_file']} holds {emb.size} floats, expected shape {shape} "
+                         f"with one row per input")
+    return emb.reshape(shape).astype(np.float64)

@@ -9,7 +9,17 @@ def _gate_text(limits: dict) -> str:
         parts.append(f"top-1>={limits['top1_agreement']:.0%}")
     if "top1_agreement_faces" in limits:
         parts.append(f"top-1(faces)>={limits['top1_agreement_faces']:.0%}")
+    if "max_abs_dembedding" in limits:
+        parts.append(f"|de|<={limits['max_abs_dembedding']:g}")
+    if "max_rel_dembedding" in limits:
+        parts.append(f"|de|/max|e|<={limits['max_rel_dembedding']:g}")
     return ", ".join(parts)
+
+
+def _embedding_text(r: dict) -> str:
+    if "max_abs_dembedding" not in r:
+        return "-"
+    return f"{r['max_abs_dembedding']:.2e} ({r['max_rel_dembedding']:.1e} rel)"
 
 
 def _faces_text(inp: dict) -> str:
@@ -30,16 +40,22 @@ def format_table(report: dict) -> str:
              + (f"; TF.js weights quantized to {report['quantization']}" if report.get("quantization") else ""),
              f"TF.js {report['tfjs_version']} backend: {report['tfjs_backend']} (Chromium {report['chromium']})"
              if report.get("tfjs_backend") else "TF.js: no result (see below)"]
-    header = ("backend", "max|dprob|", "max|dlogprob|", "top-1 agree", "gate", "result")
+    if report.get("embedding"):
+        lines.append(f"embedding: output {report['embedding']['output']!r}, {report['embedding']['size']} values per face, "
+                     "compared in every backend")
+    emb = report.get("embedding")
+    header = ("backend", "max|dprob|", "max|dlogprob|", "top-1 agree", *(("max|dembedding|",) if emb else ()), "gate",
+              "result")
     rows = []
     for r in report["backends"].values():
         if "max_abs_dprob" in r:
             n = inp["count"]
             agree = f"{round(r['top1_agreement'] * n)}/{n} ({r['top1_agreement']:.1%})"
             rows.append((r["label"], f"{r['max_abs_dprob']:.2e}", f"{r['max_abs_dlogprob']:.2e}", agree,
-                         _gate_text(r["thresholds"]), "PASS" if r["passed"] else "FAIL"))
+                         *((_embedding_text(r),) if emb else ()), _gate_text(r["thresholds"]),
+                         "PASS" if r["passed"] else "FAIL"))
         else:
-            rows.append((r["label"], "-", "-", "-", _gate_text(r["thresholds"]), "FAIL"))
+            rows.append((r["label"], "-", "-", "-", *(("-",) if emb else ()), _gate_text(r["thresholds"]), "FAIL"))
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     fmt = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
     lines += [fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)]

@@ -28,8 +28,9 @@ DYNAMIC_OPS = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", 
 
 
 def export_tfjs(saved_model_dir: Path, out_dir: Path, quantize: str | None = None,
-                rewrite_graph: bool = True) -> dict | None:
-    """Convert; then (by default) strip onnx-tf's layout round trips. Returns the rewrite report."""
+                rewrite_graph: bool = True, outputs: tuple[str, ...] | list[str] = ()) -> dict | None:
+    """Convert; then (by default) strip onnx-tf's layout round trips. Returns the rewrite report.
+    outputs: signature keys model.json must keep (after the rewrite too): the page reads them by name."""
     if quantize not in (None, *QUANTIZATIONS):
         raise ConvertError(f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
     from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
@@ -52,11 +53,24 @@ def export_tfjs(saved_model_dir: Path, out_dir: Path, quantize: str | None = Non
     dynamic = sorted(ops & DYNAMIC_OPS)
     if dynamic:
         raise ConvertError(f"TF.js graph has dynamic ops {dynamic}: model.predict() would fail in the page")
-    if not rewrite_graph:
-        return None
-    from .tfjs_graph import simplify_tfjs
+    report = None
+    if rewrite_graph:
+        from .tfjs_graph import simplify_tfjs
 
-    return simplify_tfjs(Path(out_dir))
+        report = simplify_tfjs(Path(out_dir))
+    check_outputs(Path(out_dir), outputs)
+    return report
+
+
+def check_outputs(tfjs_dir: Path, outputs) -> None:
+    """Each named output is in model.json's signature and its node is still in the graph."""
+    model = json.loads((Path(tfjs_dir) / "model.json").read_text())
+    signature = model.get("signature", {}).get("outputs", {})
+    nodes = {n["name"] for n in model["modelTopology"]["node"]}
+    for name in outputs:
+        node = signature.get(name, {}).get("name", "").split(":")[0]
+        if node not in nodes:
+            raise ConvertError(f"TF.js graph has no output {name!r} (signature outputs: {sorted(signature)})")
 
 
 def large_weights(tfjs_dir: Path, min_size: int = MIXED_UINT8_MIN_SIZE) -> list[str]:

@@ -52,7 +52,8 @@ def verify(model_dir: Path, checkpoint: Path | None = None) -> dict:
             if differs:
                 raise GateFailed(None, differs)
     with private_tmp():
-        report = run_parity(model_dir, read_reference(model_dir), meta.get("quantization"), torch_model)
+        report = run_parity(model_dir, read_reference(model_dir), meta.get("quantization"), torch_model,
+                            embedding=meta["model"].get("embedding"))
     report["manifest"], report["manifest_error"] = manifest, manifest_error
     report["passed"] = report["passed"] and manifest_error is None
     return report

@@ -75,10 +75,14 @@ def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
         validate(meta, "model-metadata", f"{rel(model_dir)}/metadata.json")
     except SchemaError as exc:
         raise ModelDirError(str(exc)) from None
-    outputs = tfjs_output_size(graph)
+    emb = meta["model"].get("embedding")
+    outputs = tfjs_output_size(graph, exclude=emb["output"] if emb else None)
     if outputs is not None and outputs != len(meta["classes"]):
         raise ModelDirError(f"{rel(model_dir)}: tfjs/model.json gives {outputs} outputs per face but metadata.json "
                             f"names {len(meta['classes'])} classes; {convert_hint(model_dir)}")
+    if emb and emb["output"] not in ((graph.get("signature") or {}).get("outputs") or {}):
+        raise ModelDirError(f"{rel(model_dir)}: metadata.json announces the output {emb['output']!r} but "
+                            f"tfjs/model.json has no such output; {convert_hint(model_dir)}")
     try:
         listed = check_manifest(model_dir)["files"]
     except ManifestError as exc:
@@ -104,10 +108,15 @@ def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
     return meta, files
 
 
-def tfjs_output_size(graph: dict) -> int | None:
-    """Classes the TF.js graph outputs per face, from its signature (None if it does not say)."""
+def tfjs_output_size(graph: dict, exclude: str | None = None) -> int | None:
+    """Classes the TF.js graph outputs per face, from its signature (None if it does not say): its
+    "log_probs" output, else its one output other than `exclude` (the embedding), never by position."""
     try:
-        (output,) = graph["signature"]["outputs"].values()
+        outputs = graph["signature"]["outputs"]
+        if "log_probs" in outputs:
+            output = outputs["log_probs"]
+        else:
+            (output,) = [v for k, v in outputs.items() if k != exclude]
         size = int(output["tensorShape"]["dim"][-1]["size"])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         return None

@@ -5,6 +5,8 @@
     for face in recognize("photo.jpg"):        # a path, a PIL image or an RGB uint8 NumPy array
         print(face.box, face.label, face.confidence, face.probabilities)
     recognize(frame, channels="bgr")           # an OpenCV (BGR) array
+    emb, log_probs = recognize.embed_faces([crop1, crop2])   # face crops -> (N, D) embeddings, (N, K)
+    boxes, emb, log_probs = recognize.embed_detected("photo.jpg")  # the same for each detected face
 
 Each face is a RecognizedFace; `face.to_dict()` is exactly the object of
 web/schemas/face-result.schema.json, the one the browser library's estimateFaces gives for each face
@@ -127,6 +129,60 @@ class Recognizer:
             self._pipeline.backend.strength = prior_strength(self.metadata, tau)
         except PredictError as exc:
             raise PredictError(str(exc)) from None
+
+    @property
+    def embedding_size(self) -> int | None:
+        """Values per face of the model's embedding (metadata model.embedding.size); None for an export
+        without one (embed_faces and embed_detected refuse those)."""
+        emb = self.metadata["model"].get("embedding")
+        return int(emb["size"]) if emb else None
+
+    def embed_faces(self, images, *, channels: str = "rgb") -> tuple:
+        """Embeddings and raw log-probabilities of face images that are already cropped (one face each).
+
+        images: a list of faces, each a path, a PIL image or a uint8 NumPy array (H, W[, 3]) of any size
+        (48x48 is the model's own); a (N, H, W) uint8 array is N grey faces. Each whole image is the crop:
+        made square around its centre (padded with the metadata's fill) and resized as the page resizes
+        a detected face. Returns (embeddings (N, D) float64, log_probs (N, K) float64 in `classes` order:
+        the model's own, without calibration or prior). Raises PredictError (one line) for a model exported
+        without the embedding output (re-convert it) or an unusable image."""
+        import numpy as np
+
+        from fer_browser.predict.preprocess import faces_to_batch
+
+        if isinstance(images, np.ndarray) and (images.ndim != 3 or images.shape[-1] in (3, 4)):
+            raise PredictError(f"embed_faces takes a list of face images or an (N, H, W) grey stack, got an array "
+                               f"of shape {images.shape}")
+        order = _channel_order(channels, None)
+        meta = {**self.metadata, "crop": {**self.metadata["crop"], "scale": 1.0, "shift_y": 0.0}}
+        batch = [faces_to_batch(rgb, [FaceBox(0.0, 0.0, float(rgb.shape[1]), float(rgb.shape[0]))], meta)
+                 for rgb in (_to_rgb(image, order) for image in images)]
+        h, w = self.metadata["input"]["height"], self.metadata["input"]["width"]
+        return self._embed(np.concatenate(batch) if batch else np.zeros((0, 1, h, w), np.float32))
+
+    def embed_detected(self, image, *, channels: str = "rgb", bgr: bool | None = None) -> tuple:
+        """(boxes, embeddings (N, D) float64, log_probs (N, K) float64) for every face the detector finds in
+        `image` (as __call__ takes it), faces left to right as __call__ lists them; crops as __call__ makes them."""
+        from fer_browser.predict.preprocess import faces_to_batch
+
+        rgb = _to_rgb(image, _channel_order(channels, bgr))
+        boxes = sorted(self._pipeline.detector.detect(rgb), key=lambda b: (b.x, b.y))
+        emb, log_probs = self._embed(faces_to_batch(rgb, boxes, self.metadata))
+        return [FaceBox(float(b.x), float(b.y), float(b.width), float(b.height)) for b in boxes], emb, log_probs
+
+    def _embed(self, batch) -> tuple:
+        import numpy as np
+
+        from fer_browser.cli import reconvert_hint
+        from fer_browser.predict.backends import default_checkpoint
+
+        out, emb = self._pipeline.backend.run(batch)
+        if emb is None:
+            raise PredictError(f"{self._pipeline.model_dir}: this model has no embedding output (exported before "
+                               f"embeddings, or a model without one); {reconvert_hint(default_checkpoint(self._pipeline.model_dir))}")
+        if self.metadata["model"].get("output", "log_softmax") == "logits":  # the raw outputs as log-probabilities
+            out = out - np.logaddexp.reduce(out, axis=1, keepdims=True)
+        return np.asarray(emb, np.float64), np.asarray(out, np.float64)
 
     def __call__(self, image, *, channels: str = "rgb", bgr: bool | None = None) -> list[RecognizedFace]:
         """Every face in `image`, left to right (box x ascending, ties by y).

@@ -1,6 +1,8 @@
 """Emotion model backends over one model directory: ONNX Runtime on model.onnx, or the PyTorch checkpoint.
 
-Both take the batch made by preprocess.faces_to_batch and return probabilities (N, classes).
+Both take the batch made by preprocess.faces_to_batch and return probabilities (N, classes); their
+`run(batch)` returns the raw outputs instead: (log-probabilities or logits (N, classes), the embedding
+(N, D) or None for a model without one: an export made before embeddings, or an attention model).
 """
 from __future__ import annotations
 
@@ -85,7 +87,15 @@ class OnnxBackend:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise PredictError(f"{path}: not a loadable ONNX model ({exc})") from None
-        outputs = self.session.get_outputs()[0].shape[-1]
+        names = [o.name for o in self.session.get_outputs()]
+        emb = meta["model"].get("embedding")
+        if emb and emb["output"] not in names:
+            raise PredictError(f"{path}: metadata.json announces the output {emb['output']!r}, the model has {names}")
+        # by name, never by position: log_probs (the converter's name), else the one output that is not the embedding
+        others = [n for n in names if not emb or n != emb["output"]]
+        self.output_name = "log_probs" if "log_probs" in others else others[0]
+        self.embedding_name = emb["output"] if emb else None
+        outputs = self.session.get_outputs()[names.index(self.output_name)].shape[-1]
         if isinstance(outputs, int) and outputs != len(meta["classes"]):  # else labels are misassigned or IndexError
             raise PredictError(f"{path}: the model gives {outputs} outputs per face but metadata.json names "
                                f"{len(meta['classes'])} classes")
@@ -94,15 +104,24 @@ class OnnxBackend:
         self.fixed_batch = isinstance(inp.shape[0], int)  # exported without a dynamic batch axis
         self.meta = meta
 
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(the model's raw outputs (N, classes), its embedding (N, D) or None without one)."""
+        names = [self.output_name] + ([self.embedding_name] if self.embedding_name else [])
+        if len(batch) == 0:
+            size = (self.meta["model"].get("embedding") or {}).get("size", 0)
+            return (np.zeros((0, len(self.meta["classes"])), np.float32),
+                    np.zeros((0, size), np.float32) if self.embedding_name else None)
+        if self.fixed_batch:
+            outs = [self.session.run(names, {self.input_name: batch[i:i + 1]}) for i in range(len(batch))]
+            out = [np.concatenate([o[j] for o in outs]) for j in range(len(names))]
+        else:
+            out = self.session.run(names, {self.input_name: batch})
+        return out[0], out[1] if len(out) > 1 else None
+
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) == 0:
             return np.zeros((0, len(self.meta["classes"])), np.float32)
-        if self.fixed_batch:
-            out = np.concatenate([self.session.run(None, {self.input_name: batch[i:i + 1]})[0]
-                                  for i in range(len(batch))])
-        else:
-            out = self.session.run(None, {self.input_name: batch})[0]
-        return to_probabilities(out, self.meta, self.strength)
+        return to_probabilities(self.run(batch)[0], self.meta, self.strength)
 
 
 class TorchBackend:
@@ -121,6 +140,17 @@ class TorchBackend:
         if ckpt_meta["classes"] != meta["classes"] or ckpt_meta["input"] != meta["input"]:
             raise PredictError(f"{checkpoint}: classes or input differ from the model directory's metadata.json")
         self.torch, self.meta = torch, meta
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(log-probabilities (N, classes), the embedding (N, D) or None for a model without one)."""
+        from fer_browser.training.models import has_embedding
+
+        with self.torch.inference_mode():
+            x = self.torch.from_numpy(np.ascontiguousarray(batch, np.float32))
+            if not has_embedding(self.model):
+                return self.model(x).numpy(), None
+            e = self.model.embed(x)
+            return self.model.classify(e).numpy(), e.numpy()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) == 0:

@@ -44,8 +44,10 @@ def test_conversion_passes_gate_and_writes_the_layout(converted, small_checkpoin
 
     meta = json.loads((out / "metadata.json").read_text())
     _, ckpt_meta = model_from_checkpoint(small_checkpoint)
-    for key in ("classes", "input", "preprocessing", "crop", "model", "metrics"):
+    for key in ("classes", "input", "preprocessing", "crop", "metrics"):
         assert meta[key] == ckpt_meta[key], key
+    size = ckpt_meta["model"]["hparams"]["widths"][-1]  # vgg's embedding: its last stage's width
+    assert meta["model"] == {**ckpt_meta["model"], "embedding": {"output": "embedding", "size": size}}
     # --synthetic: no labelled data, so nothing measured the accuracy; the export and the console say so
     assert meta["accuracy_checked"] is False and '"accuracy_checked": false' in proc.stderr
     assert meta["quantization"] is None
@@ -254,7 +256,8 @@ def test_float16_weights_pass_their_own_gate(converted, tmp_path):
     report = gate_and_publish(staging, target)
     tfjs = report["backends"]["tfjs"]
     assert report["passed"] and report["quantization"] == "float16"
-    assert tfjs["thresholds"] == {"max_abs_dprob": 1e-2, "top1_agreement_faces": 0.99}
+    assert tfjs["thresholds"] == {"max_abs_dprob": 1e-2, "top1_agreement_faces": 0.99, "max_rel_dembedding": 0.01}
+    assert tfjs["embedding_passed"] and report["embedding"]["output"] == "embedding"
     assert report["backends"]["onnxruntime"]["thresholds"]["max_abs_dprob"] == 1e-5  # fp32 elsewhere
     manifest = json.loads((target / "tfjs" / "model.json").read_text())["weightsManifest"][0]
     assert any(w.get("quantization", {}).get("dtype") == "float16" for w in manifest["weights"])

@@ -20,7 +20,9 @@ that readers apply as softmax(log(p) / T), with the ECE it was measured to give.
 (training/prior.py, `python -m training.prior --write`): the training set's class frequencies and a
 default strength tau; readers compute z = log(p) / T - tau * log(prior), probs = softmax(z)
 (training.calibration.adjusted_probabilities, web/lib/prior.js), tau = 0 being the model as trained. Nothing here may
-name a path on the machine that made it: data files are recorded by name and sha256.
+name a path on the machine that made it: data files are recorded by name and sha256. Optional
+"model.embedding" (written by `python -m convert` for a model with embed/classify): {"output": name of
+the graph's second output, "size": D values per face}; absent in single-output exports.
 """
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """Models behind a registry by name: training, conversion and the web metadata all say `name`.
 
 Every model takes (N, 1, 48, 48) float32 and returns log-probabilities (N, num_classes).
+Models with an embedding (vgg, baseline, faceres: the last Linear layer's input) also have
+`embed(x) -> (N, D)` and `classify(e) -> log-probs`, with forward(x) == classify(embed(x)); the
+conversion exports it as a second output (has_embedding). attention's `embed` is a submodule (its
+token conv, a state-dict key), so it stays single-output.
 Each entry carries its default hyper-parameters and its default training recipe.
 """
 from __future__ import annotations
@@ -111,6 +115,11 @@ def check_hparams(name: str, hparams: dict) -> None:
     except (TypeError, ValueError, RuntimeError, ArithmeticError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise OptionError(f"--hparams for model {name!r}: {first}") from None
+
+
+def has_embedding(model: nn.Module) -> bool:
+    """Whether the model defines embed/classify as methods (a submodule named `embed` does not count)."""
+    return all(callable(getattr(type(model), name, None)) for name in ("embed", "classify"))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -36,7 +36,8 @@ class BaselineCNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.log_softmax = nn.LogSoftmax(dim=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 256): the input of the last Linear layer (fc3)."""
         x = self.relu(self.pool1(self.cnn1_bn(self.cnn1(x))))
         x = self.relu(self.pool1(self.cnn2_bn(self.dropout(self.cnn2(x)))))
         x = self.relu(self.pool1(self.cnn3_bn(self.cnn3(x))))
@@ -46,5 +47,10 @@ class BaselineCNN(nn.Module):
         x = self.relu(self.pool2(self.cnn7_bn(self.dropout(self.cnn7(x)))))
         x = torch.flatten(x, 1)
         x = self.relu(self.dropout(self.fc1(x)))
-        x = self.relu(self.dropout(self.fc2(x)))
-        return self.log_softmax(self.fc3(x))
+        return self.relu(self.dropout(self.fc2(x)))
+
+    def classify(self, e: torch.Tensor) -> torch.Tensor:
+        return self.log_softmax(self.fc3(e))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.embed(x))

@@ -210,6 +210,12 @@ class FaceResFER(nn.Module):
         x = torch.matmul(torch.matmul(self.resize, x), self.resize_t)
         return x * self.gain + self.offset  # broadcasting 1 -> 3 channels: no Concat/Expand in the export
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1024): FaceRes's pooled embedding, the expression head's input."""
+        return self.trunk(self.trunk_input(x))
+
+    def classify(self, e: torch.Tensor) -> torch.Tensor:
+        return self.log_softmax(self.fc(self.dropout(e)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        emb = self.trunk(self.trunk_input(x))
-        return self.log_softmax(self.fc(self.dropout(emb)))
+        return self.classify(self.embed(x))

@@ -36,8 +36,14 @@ class CompactVGG(nn.Module):
         self.fc = nn.Linear(cin, num_classes)
         self.log_softmax = nn.LogSoftmax(dim=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, widths[-1]) pooled features: the penultimate embedding, the classifier's input."""
         # mean over H, W (not AdaptiveAvgPool2d + flatten): exports as one ReduceMean, where a
         # flatten turns into a dozen Shape/Slice/Reshape ops in the TF.js graph
-        x = self.features(x).mean((2, 3))
-        return self.log_softmax(self.fc(self.dropout(x)))
+        return self.features(x).mean((2, 3))
+
+    def classify(self, e: torch.Tensor) -> torch.Tensor:
+        return self.log_softmax(self.fc(self.dropout(e)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.embed(x))

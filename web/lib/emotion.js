@@ -2,6 +2,9 @@
 // grayscale weights, normalisation, the face-crop rule, calibration) comes from the model's
 // metadata.json, written by `python -m convert` (training/metadata.py is its definition).
 // Inference runs inside tf.tidy; results are read with await data(), never dataSync.
+// The graph's outputs are read by their signature names (graph.execute(x, names)), never by position:
+// model.json lists them in its own key order. Exports with an embedding (metadata model.embedding) have
+// a second output; exports without one keep working as before.
 import * as tf from '@tensorflow/tfjs';
 import { checkMetadata, checkOutputSize, fetchJson, folderUrl } from './config.js';
 import { cropRegion, cropScale, cropSquare } from './geometry.js';
@@ -29,6 +32,23 @@ export class EmotionModel {
     this.prior = meta.prior?.probabilities ?? null;
     /** tau of the prior correction: 0 = the model as trained; the metadata's default to start with */
     this.priorStrength = meta.prior?.strength ?? 0;
+    const names = graph.outputNodes ?? [];
+    const emb = meta.model?.embedding ?? null;
+    /** the embedding output's name (metadata model.embedding.output), or null for a single-output export */
+    this.embeddingName = emb ? emb.output : null;
+    this.hasEmbedding = emb !== null;
+    /** values per face in the embedding (0 without one) */
+    this.embeddingSize = emb ? emb.size : 0;
+    if (emb && !names.includes(emb.output)) {
+      throw new Error(`emotion model: metadata.json announces the output ${JSON.stringify(emb.output)} but ` +
+        `tfjs/model.json has [${names.join(', ')}]; re-convert the model with \`python -m convert\``);
+    }
+    // log_probs by name; an export whose one other output has another name still works
+    const others = names.filter((n) => n !== this.embeddingName);
+    this.logProbsName = others.includes('log_probs') ? 'log_probs' : others.length === 1 ? others[0] : null;
+    if (this.logProbsName === null) {
+      throw new Error(`emotion model: cannot tell the log-probabilities among the outputs [${names.join(', ')}]`);
+    }
   }
 
   /** Set tau (0 = off); refused outside [0, 2], or above 0 for a model without a prior. @param {number} tau */
@@ -57,15 +77,28 @@ export class EmotionModel {
   }
 
   /** The first inference compiles kernels and allocates: do it once up front, not on the first face. */
-  /** Also checks the output has one number per class. @param {string} [where] */
+  /** Also checks the output has one number per class, and the embedding the metadata's size. @param {string} [where] */
   async warmUp(where = 'emotion model') {
-    const out = tf.tidy(() => this.graph.predict(tf.zeros(this.inputShape(1))));
+    const outs = tf.tidy(() => this.execute(tf.zeros(this.inputShape(1))));
     try {
-      checkOutputSize(out.shape, this.classes, where);
-      await out.data();
+      checkOutputSize(outs[0].shape, this.classes, where);
+      if (this.hasEmbedding) {
+        const size = outs[1].shape[outs[1].shape.length - 1];
+        if (size !== this.embeddingSize) {
+          throw new Error(`${where}: the model's embedding has ${size} values per face but metadata.json says ${this.embeddingSize}`);
+        }
+      }
+      await Promise.all(outs.map((t) => t.data()));
     } finally {
-      out.dispose();
+      tf.dispose(outs);
     }
+  }
+
+  /** [log-probs (or logits), embedding when the export has one] for a batch tensor, by output name. */
+  execute(x) {
+    const names = this.hasEmbedding ? [this.logProbsName, this.embeddingName] : [this.logProbsName];
+    const out = this.graph.execute(x, names);
+    return Array.isArray(out) ? out : [out];
   }
 
   inputShape(n) {
@@ -78,7 +111,7 @@ export class EmotionModel {
    */
   async read(makeBatch, n, raw = false) {
     const out = tf.tidy(() => {
-      const y = this.graph.predict(makeBatch());
+      const y = this.execute(makeBatch())[0];
       // model.output is 'log_softmax' or 'logits' (the schema allows no other; predict reads it alike)
       const logp = this.logOutput ? y : tf.logSoftmax(y);
       return raw ? tf.exp(logp) : logp; // the correction is k numbers a row, done in JS
@@ -92,6 +125,61 @@ export class EmotionModel {
     const k = this.classes.length;
     const rows = Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k)));
     return raw ? rows : rows.map((lp) => adjustProbabilities(lp, this.temperature, this.prior, this.priorStrength));
+  }
+
+  /**
+   * The batch's probabilities (calibrated and prior-corrected, as classifyFrame's) with the raw outputs:
+   * log-probabilities and, when the export has one, the embedding, as Float32Array rows (embeddings null
+   * without). One tidy for the graph; every tensor is disposed before it returns.
+   * @returns {Promise<{probabilities: number[][], logProbs: Float32Array[], embeddings: Float32Array[] | null}>}
+   */
+  async readOutputs(makeBatch, n) {
+    const outs = tf.tidy(() => {
+      const [y, e] = this.execute(makeBatch());
+      return e ? [this.logOutput ? y : tf.logSoftmax(y), e] : [this.logOutput ? y : tf.logSoftmax(y)];
+    });
+    let flat;
+    try {
+      flat = await Promise.all(outs.map((t) => t.data()));
+    } finally {
+      tf.dispose(outs);
+    }
+    const rows = (data, k) => Array.from({ length: n }, (_, i) => data.slice(i * k, (i + 1) * k));
+    const logProbs = rows(flat[0], this.classes.length);
+    return {
+      probabilities: logProbs.map((lp) => adjustProbabilities(Array.from(lp), this.temperature, this.prior, this.priorStrength)),
+      logProbs,
+      embeddings: flat.length > 1 ? rows(flat[1], this.embeddingSize) : null,
+    };
+  }
+
+  /** readOutputs, refused (one line) for an export without the embedding. */
+  async embed(makeBatch, n) {
+    if (!this.hasEmbedding) {
+      throw new Error('this emotion model has no embedding output (an export made before embeddings); ' +
+        're-convert it with `python -m convert` to get embeddings');
+    }
+    if (n === 0) return { probabilities: [], logProbs: [], embeddings: [] };
+    return this.readOutputs(makeBatch, n);
+  }
+
+  /**
+   * Normalised inputs (Float32Array of n*H*W) -> {probabilities, logProbs, embeddings}; needs the embedding.
+   * @param {Float32Array} data
+   * @param {number} n
+   */
+  embedNormalized(data, n) {
+    return this.embed(() => tf.tensor(data, this.inputShape(n)), n);
+  }
+
+  /** classifyFrame's crops -> {probabilities, logProbs, embeddings}; needs the embedding. */
+  async embedFrame(rgb, boxes) {
+    return this.embed(() => this.facesToBatch(this.grayscale(rgb), boxes), boxes.length);
+  }
+
+  /** classifyRegions's crops -> {probabilities, logProbs, embeddings}; needs the embedding. */
+  async embedRegions(faces) {
+    return this.embed(() => this.rgbFacesToBatch(faces), faces.length);
   }
 
   /**

@@ -115,7 +115,8 @@ export interface ModelMetadata {
   input: { height: number; width: number; channels: 1; layout: 'NCHW' | 'NHWC'; dtype?: 'float32' };
   preprocessing: { color: 'grayscale'; grayscale_weights: [number, number, number]; pixel_scale: number; mean: number; std: number; resize: 'area' };
   crop: { shape: 'square'; scale: number; shift_y: number; fill: number };
-  model: { name: string; output?: 'log_softmax' | 'logits' };
+  /** embedding: the graph's second output (name, values per face); absent in single-output exports */
+  model: { name: string; output?: 'log_softmax' | 'logits'; embedding?: { output: string; size: number } };
   calibration?: { version: 1; method?: 'temperature'; temperature: number };
   /** Training-set class frequencies (metadata order) and the default prior-correction strength tau. */
   prior?: { version: 1; probabilities: number[]; strength: number; source: string };
@@ -168,7 +169,20 @@ export class EmotionModel {
   classifyFrame(rgb: tf.Tensor3D, boxes: Box[]): Promise<number[][]>;
   classifyRegions(faces: { rgb: tf.Tensor3D; box: Box }[]): Promise<number[][]>;
   cropRegion(box: Box, width: number, height: number): Box | null;
+  /** Whether the export has the embedding output (metadata model.embedding), and its values per face. */
+  readonly hasEmbedding: boolean;
+  readonly embeddingSize: number;
+  /** Probabilities (as classifyFrame's), raw log-probabilities and embeddings; reject without the embedding. */
+  embedNormalized(data: Float32Array, n: number): Promise<EmotionOutputs>;
+  embedFrame(rgb: tf.Tensor3D, boxes: Box[]): Promise<EmotionOutputs>;
+  embedRegions(faces: { rgb: tf.Tensor3D; box: Box }[]): Promise<EmotionOutputs>;
   dispose(): void;
+}
+
+export interface EmotionOutputs {
+  probabilities: number[][];
+  logProbs: Float32Array[];
+  embeddings: Float32Array[];
 }
 
 export class FaceDetector {
