@@ -21,7 +21,7 @@ FIXTURE = ROOT / "tests/conformance/profile.json"
 K_MODEL = len(META["classes"])
 
 
-def _faces(rng, n, d=6):
+def _faces(rng, n, d=META["model"]["embedding"]["size"]):
     e = np.maximum(rng.normal(0.5, 1.0, (n, d)), 0)
     z = rng.normal(0, 2, (n, K_MODEL))
     return e, z - np.log(np.exp(z).sum(1, keepdims=True))
@@ -78,7 +78,7 @@ def test_probabilities_hide_hidden_classes():
     assert p.shape == (len(e), K_MODEL + 1)
     np.testing.assert_allclose(p.sum(1), 1, atol=1e-12)
     assert not p[:, profile["classes"].index("disgust")].any()
-    with pytest.raises(ProfileError, match="takes n x 6 embeddings"):
+    with pytest.raises(ProfileError, match="takes n x 192 embeddings"):
         profile_probabilities(profile, e[:, :5], lp)
 
 
@@ -137,8 +137,8 @@ def test_not_json_and_a_missing_file(tmp_path):
 
 
 def test_the_embedding_size_is_checked_when_the_model_states_it():
-    meta = dict(META, model=dict(META["model"], embedding={"output": "embedding", "size": 192}))
-    with pytest.raises(ProfileError, match="the head takes 4 embedding values, the model gives 192"):
+    meta = dict(META, model=dict(META["model"], embedding={"output": "embedding", "size": 64}))
+    with pytest.raises(ProfileError, match="the head takes 192 embedding values, the model gives 64"):
         check_profile(json.loads(FIXTURE.read_text()), meta, "p.json")
 
 

@@ -16,15 +16,13 @@ sys.path.insert(0, str(ROOT))
 from fer_browser.adaptation import fit_head  # noqa: E402
 from fer_browser.profile import make_profile  # noqa: E402
 
-D = 4
-
-
 def main():
     meta = json.loads((ROOT / "models/fer-default/export/metadata.json").read_text())
     k_model = len(meta["classes"])
+    d = meta["model"]["embedding"]["size"]  # the shipped model's: the fixture loads against it
     rng = np.random.default_rng(23)
     labels = np.array([0, 0, 0, 1, 1, 1, k_model, k_model, k_model])  # neutral, happiness, the custom "wink"
-    e = np.round(np.maximum(rng.normal(0.5, 1.0, (len(labels), D)), 0), 6)
+    e = np.round(np.maximum(rng.normal(0.5, 1.0, (len(labels), d)), 0), 6)
     z = rng.normal(0, 2, (len(labels), k_model))
     lp = np.round(z - np.log(np.exp(z).sum(1, keepdims=True)), 6)
     head = fit_head(e, lp, labels, k_model + 1, meta["prior"]["probabilities"])

@@ -27,7 +27,7 @@ test('the Python-made fixture is a valid profile; hidden classes get 0', () => {
   assert.equal(p.length, 8);
   assert.equal(p[profile.classes.indexOf('disgust')], 0);
   assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-12);
-  refuses(() => profileProbabilities(profile, [1, 2], META.classes), 'the profile takes 4 embedding values');
+  refuses(() => profileProbabilities(profile, [1, 2], META.classes), 'the profile takes 192 embedding values');
 });
 
 test('a profile for another model is refused naming both digests', () => {
@@ -49,8 +49,8 @@ test('unknown versions, NaN, inconsistent sizes and hidden classes get the messa
     edit(doc);
     refuses(() => checkProfile(doc, META, 'p.json'), want);
   }
-  refuses(() => checkProfile(fixture(), { ...META, model: { embedding: { size: 192 } } }, 'p.json'),
-    'the head takes 4 embedding values, the model gives 192');
+  refuses(() => checkProfile(fixture(), { ...META, model: { embedding: { size: 64 } } }, 'p.json'),
+    'the head takes 192 embedding values, the model gives 64');
 });
 
 test('text over the size cap is refused before parsing; so is text that is not JSON', () => {
