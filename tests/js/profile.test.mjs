@@ -59,7 +59,8 @@ test('text over the size cap is refused before parsing; so is text that is not J
 });
 
 test('makeProfile: the page fits, stamps and checks a profile; a custom class named like a model class is refused', () => {
-  const e = [[1, 0, 0.5], [0.9, 0.1, 0.4], [0, 1, 0.2], [0.1, 0.8, 0.3]];
+  const d = META.model.embedding.size; // the shipped model's
+  const e = [[1, 0, 0.5], [0.9, 0.1, 0.4], [0, 1, 0.2], [0.1, 0.8, 0.3]].map((r) => Array.from({ length: d }, (_, j) => r[j % 3]));
   const lp = e.map(() => META.classes.map(() => -Math.log(7)));
   const head = fitHead(e, lp, [0, 0, 7, 7], 8, META.prior.probabilities);
   const profile = makeProfile(head, META, ['wink']);
