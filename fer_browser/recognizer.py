@@ -7,6 +7,10 @@
     recognize(frame, channels="bgr")           # an OpenCV (BGR) array
     emb, log_probs = recognize.embed_faces([crop1, crop2])   # face crops -> (N, D) embeddings, (N, K)
     boxes, emb, log_probs = recognize.embed_detected("photo.jpg")  # the same for each detected face
+    profile = recognize.calibrate({"happiness": [img1, img2], "wink": [img3, img4]})  # "Calibrate to me"
+    recognize.profile = profile                # answers in the profile's classes; None turns it off
+    Recognizer(profile="me.json")              # a saved profile (fer_browser.profile.save_profile)
+    recognize.classify_faces([crop1, crop2])   # already-cropped faces, no detection -> (N, classes)
 
 Each face is a RecognizedFace; `face.to_dict()` is exactly the object of
 web/schemas/face-result.schema.json, the one the browser library's estimateFaces gives for each face
@@ -96,13 +100,13 @@ class Recognizer:
     (a PredictError and an ImportError) when the 'predict' extra is not installed."""
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, threads: int = 0,
-                 prior_strength: float | None = None):
+                 prior_strength: float | None = None, profile=None):
         """Load and check the model folder (manifest, metadata schema, class count) and the face detector."""
         try:  # NumPy, OpenCV and Pillow are imported here, ONNX Runtime when the model loads
             from fer_browser.predict.pipeline import Pipeline
 
             self._pipeline = Pipeline(Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR,
-                                      threads=threads, prior_strength=prior_strength)
+                                      threads=threads, prior_strength=prior_strength, profile=_as_profile(profile))
         except ModuleNotFoundError as exc:
             top = (exc.name or "").partition(".")[0]
             if not top or top == "fer_browser":
@@ -111,10 +115,78 @@ class Recognizer:
                                     f"install it with: {EXTRA_HINT}") from None
         except PredictError as exc:  # raised afresh: one line, no chain of internal frames
             raise PredictError(str(exc)) from None
-        self.classes: list[str] = list(self._pipeline.classes)
-        """Class names, in the model's output order (metadata.json)."""
         self.metadata: dict = self._pipeline.meta
         """The model's metadata.json."""
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names of the answers: the model's (metadata.json order), or the active profile's visible ones."""
+        return list(self._pipeline.classes)
+
+    @property
+    def profile(self) -> dict | None:
+        """The personal profile in use (fer_browser/profile.py), or None. Assign a path, a profile dict (as
+        `calibrate` returns) or None; a profile for another model, or a damaged one, is refused with one line
+        (PredictError) and the current one kept. While one is active, answers use its classes and head and
+        ignore prior_strength and the calibration temperature."""
+        return self._pipeline.profile
+
+    @profile.setter
+    def profile(self, profile) -> None:
+        try:
+            self._pipeline.set_profile(_as_profile(profile))
+        except PredictError as exc:
+            raise PredictError(str(exc)) from None
+
+    def calibrate(self, samples: dict, *, hidden=(), cropped: bool = False, channels: str = "rgb") -> dict:
+        """Fit a personal profile on a person's own faces; returns it (activate it with `recognizer.profile =
+        profile`, keep it with fer_browser.profile.save_profile).
+
+        samples: {class name: [images]}; a name that is not a model class is a custom expression (added after
+        the model's classes). Images as __call__ takes them, each holding one face (the largest detected face
+        is used; an image without a face is refused, naming it); with cropped=True each image is already the
+        face (no detection, as embed_faces). hidden: class names never to be shown. Deterministic: the same
+        samples give the same profile (web/adaptation.json's settings; the page's fit is its twin)."""
+        import numpy as np
+
+        from fer_browser.adaptation import AdaptationError, fit_head
+        from fer_browser.profile import ProfileError, make_profile
+
+        if not isinstance(samples, dict) or not samples:
+            raise PredictError("calibrate needs {class name: [images]} with at least one class")
+        model_classes = list(self.metadata["classes"])
+        custom = [c for c in samples if c not in model_classes]
+        classes = model_classes + custom
+        emb, logp, labels = [], [], []
+        for name, images in samples.items():
+            if isinstance(images, (str, os.PathLike)) or not hasattr(images, "__len__") or len(images) == 0:
+                raise PredictError(f"calibrate: {name!r} needs a list of at least one image")
+            if cropped:
+                e, lp = self.embed_faces(images, channels=channels)
+            else:
+                rows = [self._largest_face(image, channels, f"{name!r} image {i + 1}") for i, image in enumerate(images)]
+                e, lp = np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+            emb.append(e)
+            logp.append(lp)
+            labels += [classes.index(name)] * len(e)
+        prior = (self.metadata.get("prior") or {}).get("probabilities")
+        try:
+            head = fit_head(np.concatenate(emb), np.concatenate(logp), np.array(labels), len(classes), prior)
+            return make_profile(head, self.metadata, custom=custom, hidden=list(hidden))
+        except (AdaptationError, ProfileError) as exc:
+            raise PredictError(f"calibrate: {exc}") from None
+
+    def _largest_face(self, image, channels: str, what: str):
+        boxes, emb, logp = self.embed_detected(image, channels=channels)
+        if not boxes:
+            raise PredictError(f"calibrate: no face found in {what}")
+        k = max(range(len(boxes)), key=lambda i: boxes[i].width * boxes[i].height)
+        return emb[k], logp[k]
+
+    def classify_faces(self, images, *, channels: str = "rgb"):
+        """Probabilities (N, len(classes)) for face images that are already cropped (as embed_faces takes
+        them), no detection: what evaluation and dataset tools need. Uses the active profile, if any."""
+        return self._pipeline.probabilities(self._crops(images, channels))
 
     @property
     def prior_strength(self) -> float:
@@ -146,10 +218,16 @@ class Recognizer:
         a detected face. Returns (embeddings (N, D) float64, log_probs (N, K) float64 in `classes` order:
         the model's own, without calibration or prior). Raises PredictError (one line) for a model exported
         without the embedding output (re-convert it) or an unusable image."""
+        return self._embed(self._crops(images, channels))
+
+    def _crops(self, images, channels: str):
+        """A model batch from already-cropped faces: each whole image is the crop."""
         import numpy as np
 
         from fer_browser.predict.preprocess import faces_to_batch
 
+        if isinstance(images, (str, os.PathLike)) or not hasattr(images, "__len__"):
+            raise PredictError(f"expected a list of face images, got {type(images).__name__}")
         if isinstance(images, np.ndarray) and (images.ndim != 3 or images.shape[-1] in (3, 4)):
             raise PredictError(f"embed_faces takes a list of face images or an (N, H, W) grey stack, got an array "
                                f"of shape {images.shape}")
@@ -158,7 +236,7 @@ class Recognizer:
         batch = [faces_to_batch(rgb, [FaceBox(0.0, 0.0, float(rgb.shape[1]), float(rgb.shape[0]))], meta)
                  for rgb in (_to_rgb(image, order) for image in images)]
         h, w = self.metadata["input"]["height"], self.metadata["input"]["width"]
-        return self._embed(np.concatenate(batch) if batch else np.zeros((0, 1, h, w), np.float32))
+        return np.concatenate(batch) if batch else np.zeros((0, 1, h, w), np.float32)
 
     def embed_detected(self, image, *, channels: str = "rgb", bgr: bool | None = None) -> tuple:
         """(boxes, embeddings (N, D) float64, log_probs (N, K) float64) for every face the detector finds in
@@ -200,6 +278,15 @@ class Recognizer:
                                probabilities={c: float(p) for c, p in zip(self.classes, f.probs)},
                                detector_score=float(f.box.score))
                 for f in left_to_right(self._pipeline(rgb))]
+
+
+def _as_profile(profile):
+    """A profile argument as the pipeline takes it: None, a dict, or a path."""
+    if profile is None or isinstance(profile, dict):
+        return profile
+    if isinstance(profile, (str, os.PathLike)):
+        return Path(profile)
+    raise PredictError(f"profile must be a path, a profile dict or None, got {type(profile).__name__}")
 
 
 def _channel_order(channels, bgr) -> str:

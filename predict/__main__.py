@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--balanced", type=float, metavar="TAU",
                         help="prior correction strength in [0, 2]: counter the training set's bias towards frequent "
                              "emotions (0 = off; default: the model metadata's prior strength, 0 without a prior)")
+    common.add_argument("--profile", type=Path, metavar="FILE",
+                        help="a personal profile (the page's Export, or Recognizer.calibrate + save_profile): answers "
+                             "in its classes, from its head; made for this model only")
     name = prog("python -m predict")
     description = __doc__.replace("python -m predict", name).replace("python -m convert", command("convert"))
     parser = argparse.ArgumentParser(prog=name, description=description,
@@ -53,7 +56,7 @@ def main(argv=None) -> int:
         command = image_cmd if args.command == "image" else live_cmd
         command.prepare(args)  # bad options and output paths are refused before the model loads
         pipeline = Pipeline(args.model_dir, args.backend, args.checkpoint, threads=args.threads,
-                            prior_strength=args.balanced)
+                            prior_strength=args.balanced, profile=args.profile)
         return command.run(args, pipeline)
     except (PredictError, OSError) as exc:  # OSError: e.g. an output folder that cannot be created or written
         return error(exc)
