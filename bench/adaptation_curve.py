@@ -46,7 +46,7 @@ def embed(model, images: np.ndarray, preprocessing: dict, batch: int = 512):
     """(embeddings, log-probabilities) in float64, one pass per face."""
     import torch
 
-    from fer_browser.training.preprocess import normalize
+    from fer_browser.core.normalize import normalize
     emb, logp = [], []
     with torch.inference_mode():
         for i in range(0, len(images), batch):

@@ -40,7 +40,7 @@ def draw(faces, maps, captions, answers, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from fer_browser.training.atomic import atomic_open
+    from fer_browser.core.atomic import atomic_open
     n = len(faces)
     fig, axes = plt.subplots(2, n, figsize=(1.9 * n, 4.2), squeeze=False)
     for i in range(n):
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
 
     from fer_browser.training.checkpoint import CheckpointError, model_from_checkpoint
     from fer_browser.training.errors import DataError
-    from fer_browser.training.preprocess import normalize
+    from fer_browser.core.normalize import normalize
     try:
         model, meta = model_from_checkpoint(args.checkpoint)
         if not hasattr(model, "attention_map"):

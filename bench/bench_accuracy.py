@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     from fer_browser.training.datasets import load_dataset
     from fer_browser.training.errors import DataError
     from fer_browser.training.metrics import classification_metrics
-    from fer_browser.training.preprocess import normalize
+    from fer_browser.core.normalize import normalize
 
     try:
         meta = read_metadata(args.model_dir)

@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fer_browser.training.augment import augment_batch  # noqa: E402
 from fer_browser.training.checkpoint import save_checkpoint  # noqa: E402
 from fer_browser.training.datasets import load_dataset  # noqa: E402
-from fer_browser.training.metadata import build_metadata  # noqa: E402
+from fer_browser.core.metadata import build_metadata  # noqa: E402
 from fer_browser.training.metrics import plot_history, predict_probs  # noqa: E402
 from fer_browser.training.models import DEFAULT_MODEL, build_model, count_parameters, get_spec  # noqa: E402
-from fer_browser.training.preprocess import normalize  # noqa: E402
+from fer_browser.core.normalize import normalize  # noqa: E402
 from fer_browser.training.rowstore import read_rows, take_rows  # noqa: E402
 
 STEP_PARTS = ["read", "augment", "forward", "backward", "optimizer", "bookkeeping"]

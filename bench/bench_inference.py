@@ -44,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def find_checkpoint(model_dir: Path, meta: dict, given: Path | None) -> Path:
     from fer_browser.convert.errors import ConvertError
-    from fer_browser.training.manifest import file_sha256
+    from fer_browser.core.manifest import file_sha256
 
     if given is not None:
         return given

@@ -84,7 +84,7 @@ def shifts() -> dict:
 def log_probs(model, images: np.ndarray, preprocessing: dict, batch: int = 256) -> np.ndarray:
     import torch
 
-    from fer_browser.training.preprocess import normalize
+    from fer_browser.core.normalize import normalize
     with torch.inference_mode():
         return np.concatenate([model(torch.from_numpy(np.ascontiguousarray(
             normalize(images[i:i + batch], preprocessing), dtype=np.float32))).numpy().astype(np.float64)
@@ -130,13 +130,13 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="write robustness.json and robustness.png here")
     args = p.parse_args(argv)
-    from fer_browser.training.metadata import PRIOR_STRENGTH_RANGE  # the schema's bounds
+    from fer_browser.core.metadata import PRIOR_STRENGTH_RANGE  # the schema's bounds
 
     low, high = PRIOR_STRENGTH_RANGE
     if args.prior_strength is not None and not low <= args.prior_strength <= high:
         p.error(f"--prior-strength must be in [{low:g}, {high:g}]")
 
-    from fer_browser.training.calibration import adjusted_probabilities
+    from fer_browser.core.probabilities import adjusted_probabilities
     from fer_browser.training.checkpoint import CheckpointError, model_from_checkpoint
     from fer_browser.training.datasets import load_dataset
     from fer_browser.training.errors import DataError

@@ -27,9 +27,9 @@ WORKER = r"""
 import sys, time, json, torch
 sys.path.insert(0, sys.argv[1])
 from fer_browser.training.augment import augment_batch
-from fer_browser.training.metadata import DEFAULT_PREPROCESSING
+from fer_browser.core.metadata import DEFAULT_PREPROCESSING
 from fer_browser.training.models import build_model
-from fer_browser.training.preprocess import normalize
+from fer_browser.core.normalize import normalize
 torch.set_num_threads(int(sys.argv[2]))
 torch.manual_seed(0)
 model = build_model("vgg", 7).to(memory_format=torch.channels_last)

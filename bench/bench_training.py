@@ -30,9 +30,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fer_browser.training.augment import augment_batch  # noqa: E402
-from fer_browser.training.metadata import DEFAULT_PREPROCESSING  # noqa: E402
+from fer_browser.core.metadata import DEFAULT_PREPROCESSING  # noqa: E402
 from fer_browser.training.models import build_model, count_parameters  # noqa: E402
-from fer_browser.training.preprocess import normalize  # noqa: E402
+from fer_browser.core.normalize import normalize  # noqa: E402
 
 OPTIMIZER_IMPL = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 

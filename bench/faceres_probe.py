@@ -21,9 +21,9 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fer_browser.training.datasets import load_dataset  # noqa: E402
 from fer_browser.training.errors import DataError  # noqa: E402
-from fer_browser.training.metadata import DEFAULT_PREPROCESSING  # noqa: E402
+from fer_browser.core.metadata import DEFAULT_PREPROCESSING  # noqa: E402
 from fer_browser.training.models import build_model  # noqa: E402
-from fer_browser.training.preprocess import normalize  # noqa: E402
+from fer_browser.core.normalize import normalize  # noqa: E402
 
 
 @torch.no_grad()

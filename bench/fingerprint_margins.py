@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fer_browser.training.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
 from fer_browser.training.models import build_model  # noqa: E402
-from fer_browser.training.preprocess import normalize  # noqa: E402
+from fer_browser.core.normalize import normalize  # noqa: E402
 from fer_browser.training.probes import (MEDIAN_LOGP_TOLERANCE, PROBE_COUNT,  # noqa: E402
                                          TOP1_MIN_AGREEMENT,
                                          compare_fingerprint, fingerprint_record, probe_pixels)

@@ -1,6 +1,6 @@
 """metadata.json beside the artifacts: the checkpoint's metadata, tool versions, parity summary.
 
-Checksums are not here (a file cannot list its own): manifest.json (training/manifest.py), written
+Checksums are not here (a file cannot list its own): manifest.json (fer_browser/core/manifest.py), written
 last, lists every file of the folder with its sha256, metadata.json included.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import platform
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from fer_browser.training.metadata import public_metadata
+from fer_browser.core.metadata import public_metadata
 
 from .to_onnx import INPUT_NAME, OPSET, OUTPUT_NAME
 
@@ -43,7 +43,7 @@ def write_metadata(folder: Path, meta: dict, quantization: str | None, checkpoin
 
 
 def read_metadata(folder: Path) -> dict:
-    from fer_browser.training.metadata import validate_metadata
+    from fer_browser.core.metadata import validate_metadata
 
     from .errors import ConvertError
 

@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from fer_browser.training.atomic import process_alive
+from fer_browser.core.atomic import process_alive
 
 TMP_PREFIX = "fer-convert-"
 LEGACY_TMP_PREFIXES = ("fer-chromium-",)  # Chromium profiles of older versions, made directly in the temp dir

@@ -19,8 +19,8 @@ import numpy as np
 from fer_browser.training.datasets import find_default, load_dataset
 from fer_browser.training.errors import DataError
 from fer_browser.training.labelsets import LABEL_SETS
-from fer_browser.training.metadata import public_path
-from fer_browser.training.preprocess import normalize
+from fer_browser.core.metadata import public_path
+from fer_browser.core.normalize import normalize
 from fer_browser.training.probes import compare_fingerprint, probe_pixels
 
 from .backends import run_onnxruntime

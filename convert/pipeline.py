@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fer_browser.training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
-from fer_browser.training.manifest import check_manifest, file_sha256, write_manifest
+from fer_browser.core.manifest import check_manifest, file_sha256, write_manifest
 
 from .artifacts import METADATA_FILE, read_metadata, write_metadata
 from .backends import pytorch_outputs

@@ -5,7 +5,7 @@ and CC0 photos, seeded augmentations), so an export holds no dataset image. When
 found (training.datasets.find_default) and not --synthetic, a seeded sample of PrivateTest faces is
 added for the gate only (kind "fer"): it is stripped before publishing (Reference.public). Edge
 inputs are always added: all black, all white, mid grey and uniform noise. Pixels are normalised by
-training.preprocess.normalize, the one implementation of the metadata's preprocessing.
+fer_browser.core.normalize.normalize, the one implementation of the metadata's preprocessing.
 
 On disk (beside the artifacts): reference_inputs.bin = raw little-endian float32 [N,C,H,W] model
 inputs; reference.json = shape, dtype, names, kinds ("face"|"edge") and PyTorch's outputs for them.
@@ -23,8 +23,8 @@ import numpy as np
 
 from fer_browser.training.datasets import find_default, load_csv_dataset
 from fer_browser.training.errors import DataError
-from fer_browser.training.metadata import public_path
-from fer_browser.training.preprocess import normalize
+from fer_browser.core.metadata import public_path
+from fer_browser.core.normalize import normalize
 from fer_browser.training.probes import ORIGIN, SET, pixels_sha256, probe_pixels
 
 from .errors import ConvertError

@@ -11,7 +11,7 @@ from pathlib import Path
 import onnx
 
 from .errors import ConvertError
-from .to_onnx import INPUT_NAME, OUTPUT_NAME, input_shape, output_names
+from .to_onnx import INPUT_NAME, input_shape, output_names
 
 
 def export_savedmodel(onnx_model: onnx.ModelProto, out_dir: Path, meta: dict) -> None:

@@ -1,6 +1,6 @@
 """`python -m convert verify DIR`: re-check a published model directory at any time.
 
-First the manifest (training/manifest.py): every file, metadata.json included, must match its sha256
+First the manifest (fer_browser/core/manifest.py): every file, metadata.json included, must match its sha256
 in manifest.json, and no file may be missing or extra. A manifest rewritten after an edit passes that,
 so the contract fields of metadata.json (CONTRACT_FIELDS: what readers act on) must also equal model.onnx's
 own copy in its metadata_props and, given --checkpoint, the checkpoint's: a swapped pair of class names
@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from fer_browser.training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
-from fer_browser.training.manifest import ManifestError, check_manifest, manifest_report
+from fer_browser.core.manifest import ManifestError, check_manifest, manifest_report
 
 from .artifacts import read_metadata
 from .cleanup import private_tmp

@@ -10,7 +10,7 @@ the top of the repo, where people know them; the line below lets `fer_browser.tr
 `<repo>/training` there, so one import spelling works in both places.
 
 Importing this package is cheap (standard library only): `Recognizer` is loaded on first use, so
-`fer_browser.training.manifest` and the server never pull in NumPy or ONNX Runtime.
+`fer_browser.core.manifest` and the server never pull in NumPy or ONNX Runtime.
 """
 from __future__ import annotations
 

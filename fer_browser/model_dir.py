@@ -38,7 +38,7 @@ def rel(p) -> str:
 
 
 def _read_json(model_dir: Path, name: str):
-    from fer_browser.training.manifest import json_problem
+    from fer_browser.core.manifest import json_problem
 
     try:
         return json.loads((model_dir / name).read_text())
@@ -50,7 +50,7 @@ def _read_json(model_dir: Path, name: str):
 def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
     """(metadata, {path: bytes} of every file the page may fetch), after checking the folder is
     complete and matches its manifest; the bytes held are re-checked against the manifest's sha256."""
-    from fer_browser.training.manifest import ManifestError, check_manifest
+    from fer_browser.core.manifest import ManifestError, check_manifest
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():

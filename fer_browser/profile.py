@@ -95,7 +95,7 @@ def load_profile(path, meta: dict) -> dict:
 
 def save_profile(profile: dict, path) -> None:
     """Write `profile` to `path` whole or not at all (a crash keeps the previous file)."""
-    from fer_browser.training.atomic import atomic_open
+    from fer_browser.core.atomic import atomic_open
 
     try:
         validate(profile, "profile", str(path))  # a bad profile never lands on disk

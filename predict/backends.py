@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_browser.training.calibration import adjusted_probabilities
-from fer_browser.training.manifest import ManifestError, check_manifest, json_problem
-from fer_browser.training.metadata import PRIOR_STRENGTH_RANGE, validate_metadata
+from fer_browser.core.probabilities import adjusted_probabilities
+from fer_browser.core.manifest import ManifestError, check_manifest, json_problem
+from fer_browser.core.metadata import PRIOR_STRENGTH_RANGE, validate_metadata
 
 from fer_browser.cli import command
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_browser.paths import BLAZEFACE_JSON as MODEL_JSON, vendor_hint
-from fer_browser.training.tfjs_weights import read_graph_model
+from fer_browser.core.tfjs_weights import read_graph_model
 
 from .errors import PredictError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from fer_browser.training.atomic import DiskFull
+from fer_browser.core.atomic import DiskFull
 
 from .draw import draw_faces
 from .errors import ModelFault, PredictError

@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_browser.training.atomic import atomic_open
+from fer_browser.core.atomic import atomic_open
 
 from .errors import PredictError
 from .input_policy import load_policy, open_checked

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from .draw import draw_faces, draw_fps
 from .errors import PredictError
 from .outputs import FileSet, check_output_file
-from fer_browser.training.atomic import AtomicFile, disk_full, in_place, publish
+from fer_browser.core.atomic import AtomicFile, disk_full, in_place, publish
 from .timeline import Timeline, timeline_path
 from .tracking import Smoother
 
@@ -112,7 +112,7 @@ class VideoOut:
 
 class CsvOut:
     """One row per face per frame, streamed to a temp file beside the target (or written in place
-    to a device or FIFO: training/atomic.py), published when closed cleanly."""
+    to a device or FIFO: fer_browser/core/atomic.py), published when closed cleanly."""
 
     def __init__(self, path: Path, classes: list[str]):
         self.out, self.classes = AtomicFile(path, "w", newline=""), classes

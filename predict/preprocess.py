@@ -1,4 +1,4 @@
-"""Face crops -> model input, exactly as the browser does it (web/lib/emotion.js, training/metadata.py).
+"""Face crops -> model input, exactly as the browser does it (web/lib/emotion.js, fer_browser/core/metadata.py).
 
 grayscale with metadata's luma weights (on RGB) -> square crop around the detector box ->
 tf.image.cropAndResize-style corner-aligned bilinear sampling at k*size (k = round(side/size), 1..4),
@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from fer_browser.training.preprocess import normalize
+from fer_browser.core.normalize import normalize
 
 
 def grayscale(rgb: np.ndarray, meta: dict) -> np.ndarray:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_browser.training.atomic import atomic_open
+from fer_browser.core.atomic import atomic_open
 
 from .draw import class_colour
 

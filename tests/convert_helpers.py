@@ -13,7 +13,7 @@ import torch
 
 from fer_browser.training.checkpoint import save_checkpoint
 from fer_browser.training.labelsets import LABEL_SETS
-from fer_browser.training.metadata import build_metadata
+from fer_browser.core.metadata import build_metadata
 from fer_browser.training.models import build_model, count_parameters
 
 ROOT = Path(__file__).resolve().parent.parent

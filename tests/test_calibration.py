@@ -11,7 +11,7 @@ import pytest
 
 from fer_browser.training.calibration import (apply_temperature, calibration_record, expected_calibration_error,
                                               fit_temperature, log_softmax, nll, reliability_bins)
-from fer_browser.training.metadata import build_metadata, validate_metadata
+from fer_browser.core.metadata import build_metadata, validate_metadata
 from fer_files import make_rows, votes_for, write_fer_csv, write_votes
 from predict_helpers import PYTHON, ROOT
 
@@ -117,7 +117,7 @@ def test_metadata_refuses_a_calibration_a_reader_would_misapply(change, message)
 def _model_copy(tmp_path, name: str, temperature: float | None):
     """A copy of the shipped model folder (export + checkpoint) whose metadata says T (or nothing)."""
     from fer_browser.paths import DEFAULT_MODEL_DIR
-    from fer_browser.training.manifest import write_manifest
+    from fer_browser.core.manifest import write_manifest
 
     root = tmp_path / name
     shutil.copytree(DEFAULT_MODEL_DIR, root / "export")

@@ -22,9 +22,9 @@ from fer_browser.convert.to_tfjs import export_tfjs
 from convert_helpers import (PYTHON, ROOT, TEST_FACES, converted, make_checkpoint, run_cli, small_checkpoint,  # noqa: F401
                              tamper_tfjs_weights, tree_bytes)
 from fer_browser.training.checkpoint import model_from_checkpoint, weights_digest
-from fer_browser.training.manifest import check_manifest, file_sha256, write_manifest
-from fer_browser.training.metadata import build_metadata, copy_metadata
-from fer_browser.training.preprocess import normalize
+from fer_browser.core.manifest import check_manifest, file_sha256, write_manifest
+from fer_browser.core.metadata import build_metadata, copy_metadata
+from fer_browser.core.normalize import normalize
 
 pytestmark = [pytest.mark.slow]
 
@@ -343,7 +343,7 @@ def test_help_describes_both_commands():
 
 def test_reference_sample_from_a_fer_csv_is_seeded_and_normalised(tmp_path, monkeypatch):
     from fer_browser.convert.reference import build_reference
-    from fer_browser.training.metadata import build_metadata
+    from fer_browser.core.metadata import build_metadata
 
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     rng = np.random.default_rng(1)

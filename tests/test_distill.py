@@ -11,7 +11,7 @@ from fer_browser.training import train as train_mod
 from fer_browser.training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
 from fer_browser.training.datasets import load_dataset
 from fer_browser.training.distill import mix_targets, teacher_probs
-from fer_browser.training.preprocess import normalize
+from fer_browser.core.normalize import normalize
 from test_training import ROOT, SMALL
 
 

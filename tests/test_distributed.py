@@ -6,7 +6,7 @@ import torch
 from ddp_helpers import spawn_training, torchrun
 from fer_browser.training import train as train_mod
 from fer_browser.training.checkpoint import load_checkpoint, model_from_checkpoint
-from fer_browser.training.metadata import validate_metadata
+from fer_browser.core.metadata import validate_metadata
 from fer_browser.training.models import build_model
 
 # BatchNorm on (synchronised across ranks), augmentation on (drawn for the global batch), dropout off:

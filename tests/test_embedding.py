@@ -17,7 +17,7 @@ from fer_browser.convert.to_tfjs import DYNAMIC_OPS
 from fer_browser.paths import DEFAULT_MODEL_DIR
 from fer_browser.predict.errors import PredictError
 from fer_browser.training.checkpoint import model_from_checkpoint
-from fer_browser.training.manifest import write_manifest
+from fer_browser.core.manifest import write_manifest
 from fer_browser.training.models import build_model, has_embedding
 
 EXPORT = DEFAULT_MODEL_DIR

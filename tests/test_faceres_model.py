@@ -17,10 +17,10 @@ import torch.nn.functional as F
 
 from conftest import ROOT
 from fer_browser.paths import FACERES_JSON
-from fer_browser.training.metadata import DEFAULT_PREPROCESSING
+from fer_browser.core.metadata import DEFAULT_PREPROCESSING
 from fer_browser.training.models import build_model
 from fer_browser.training.models.faceres import FaceResNet, FaceResTrunk, load_graph_weights
-from fer_browser.training.preprocess import normalize
+from fer_browser.core.normalize import normalize
 from fer_browser.training.probes import PHOTOS
 
 OUTPUTS = {"embedding": "global_pooling/Mean", "age": "age_pred/Softmax:0", "gender": "gender_pred/Sigmoid:0"}

@@ -128,7 +128,7 @@ def test_wrong_weights_still_fail_the_fingerprint(shipped, case):
         torch.manual_seed(0)
         model = build_model(meta["model"]["name"], len(classes), meta["model"].get("hparams")).eval()
         pixels, _ = probe_pixels(PROBE_COUNT, meta)
-        from fer_browser.training.preprocess import normalize
+        from fer_browser.core.normalize import normalize
         with torch.inference_mode():
             lp = model(torch.from_numpy(normalize(pixels, meta["preprocessing"]))).double().numpy()
     else:

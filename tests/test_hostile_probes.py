@@ -95,7 +95,7 @@ def test_json_to_a_fifo_is_written_in_place(tmp_path):
 
 
 def test_atomic_open_writes_dash_to_stdout(tmp_path, monkeypatch, capsys):
-    from fer_browser.training.atomic import atomic_open
+    from fer_browser.core.atomic import atomic_open
 
     monkeypatch.chdir(tmp_path)
     with atomic_open(Path("-"), "w") as fh:
@@ -216,7 +216,7 @@ def test_nul_in_a_url_is_a_404_without_a_traceback(caplog):
 
 def test_deeply_nested_json_is_one_line(tmp_path):
     from fer_browser.model_dir import ModelDirError, load_model_dir
-    from fer_browser.training.manifest import ManifestError, check_manifest
+    from fer_browser.core.manifest import ManifestError, check_manifest
 
     nested = "[" * 100_000 + "]" * 100_000
     folder = tmp_path / "export"

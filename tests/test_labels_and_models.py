@@ -8,7 +8,7 @@ import torch
 from fer_browser.convert.to_onnx import export_onnx
 from fer_browser.training.ferplus_votes import majority_labels
 from fer_browser.training.labelsets import get_label_set, make_targets
-from fer_browser.training.metadata import build_metadata
+from fer_browser.core.metadata import build_metadata
 from fer_browser.training.models import REGISTRY, build_model, count_parameters
 
 # columns: neutral happiness surprise sadness anger disgust fear contempt unknown NF

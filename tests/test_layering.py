@@ -90,3 +90,29 @@ def test_contract_modules_import_nothing_from_above():
         found = imports(ROOT / "fer_browser" / f"{name}.py", "fer_browser")
         assert found, name
         assert sorted(m for m in found if m.startswith(above)) == [], name
+
+
+def test_the_core_layer_imports_only_the_bottom_modules():
+    """fer_browser/core (metadata, manifest, atomic writes, normalisation, probabilities, TF.js weights) is
+    what training, convert, predict, the server and the Recognizer share: it may import the standard-library
+    modules at the bottom (schema, paths, cli) and itself, nothing else of the project."""
+    bottom = ("fer_browser.core", "fer_browser.schema", "fer_browser.paths", "fer_browser.cli")
+    modules = sorted((ROOT / "fer_browser" / "core").glob("*.py"))
+    assert {p.stem for p in modules} >= {"metadata", "manifest", "atomic", "normalize", "probabilities", "tfjs_weights"}
+    for path in modules:
+        found = imports(path, "fer_browser.core")
+        project = sorted(m for m in found if m.startswith("fer_browser") and not m.startswith(bottom))
+        assert project == [], path.name
+    cli = imports(ROOT / "fer_browser" / "cli.py", "fer_browser")
+    assert sorted(m for m in cli if m.startswith("fer_browser") and not m.startswith("fer_browser.paths")) == []
+
+
+def test_runtime_code_reaches_the_contracts_through_core():
+    """predict/, the server and the Recognizer read contracts from fer_browser.core, never from training/
+    (which needs torch); the only arrows from predict into training are the optional torch backend's."""
+    allowed = {"fer_browser.training.checkpoint", "fer_browser.training.models"}  # --backend torch only
+    for folder, package in (("predict", "fer_browser.predict"), ("fer_browser", "fer_browser")):
+        for path in sorted((ROOT / folder).glob("*.py")):
+            found = {m for m in imports(path, package) if m.startswith("fer_browser.training")}
+            stray = sorted(m for m in found if not any(m == a or m.startswith(a + ".") for a in allowed))
+            assert stray == [], f"{folder}/{path.name}: {stray}"

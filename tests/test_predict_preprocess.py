@@ -10,7 +10,7 @@ from predict_helpers import astronaut
 from fer_browser.predict.detector import Box
 from fer_browser.predict.preprocess import crop_resize, crop_square, faces_to_batch, grayscale
 from fer_browser.training.labelsets import LABEL_SETS
-from fer_browser.training.metadata import build_metadata
+from fer_browser.core.metadata import build_metadata
 
 META = build_metadata("vgg", {}, 1, LABEL_SETS["ferplus"].classes, "ferplus")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fer_browser.training.calibration import adjusted_probabilities, apply_temperature, expected_calibration_error
-from fer_browser.training.metadata import build_metadata, validate_metadata
+from fer_browser.core.metadata import build_metadata, validate_metadata
 from fer_files import make_rows, votes_for, write_fer_csv, write_votes
 from predict_helpers import PYTHON, ROOT
 from node_suite import run_node_suite
@@ -71,7 +71,7 @@ def test_metadata_refuses_a_bad_prior_in_one_line(change, message):
 def _model_copy(tmp_path, prior: dict | None):
     """The shipped export, copied, its metadata.json given `prior` (and its manifest rewritten, as convert does)."""
     from fer_browser.paths import DEFAULT_MODEL_DIR
-    from fer_browser.training.manifest import write_manifest
+    from fer_browser.core.manifest import write_manifest
 
     root = tmp_path / ("prior" if prior else "plain")
     shutil.copytree(DEFAULT_MODEL_DIR, root)

@@ -3,7 +3,7 @@
 tests/conformance/schema_cases.json lists documents (edits of the shipped metadata.json and
 face_pipeline.json) with the verdict and message each must get; fer_browser/schema.py is run on
 them here and web/lib/schema.js under Node (tests/js/schema.test.mjs). The readers of each contract
-(training.metadata, the server, predict) are checked to use the validator, on the measured defects.
+(fer_browser.core.metadata, the server, predict) are checked to use the validator, on the measured defects.
 """
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def _export_with(tmp_path, edit) -> Path:
     """A copy of the shipped export with metadata.json edited and manifest.json rewritten to match
     (what a careless or hostile re-export would publish)."""
     from fer_browser.paths import DEFAULT_MODEL_DIR
-    from fer_browser.training.manifest import write_manifest
+    from fer_browser.core.manifest import write_manifest
 
     folder = tmp_path / "export"
     shutil.copytree(DEFAULT_MODEL_DIR, folder)
@@ -175,7 +175,7 @@ def test_predict_refuses_face_pipeline_settings_out_of_bounds(tmp_path, key, val
 
 
 def test_training_metadata_uses_the_same_validator():
-    from fer_browser.training.metadata import build_metadata, validate_metadata
+    from fer_browser.core.metadata import build_metadata, validate_metadata
 
     meta = build_metadata("vgg", {}, 1, ["a", "b"], "ferplus")
     assert validate_metadata(meta) is meta
@@ -186,7 +186,7 @@ def test_training_metadata_uses_the_same_validator():
 
 def test_manifest_and_parity_report_readers_use_the_validator(tmp_path):
     from fer_browser.model_dir import ModelDirError, load_model_dir
-    from fer_browser.training.manifest import ManifestError, read_manifest, write_manifest
+    from fer_browser.core.manifest import ManifestError, read_manifest, write_manifest
 
     folder = _export_with(tmp_path, lambda m: None)
     manifest = json.loads((folder / "manifest.json").read_text())

@@ -147,7 +147,7 @@ def test_altered_model_folder_is_refused_at_start(tmp_path, model_dir, alter, sa
 
 
 def test_serves_only_what_the_manifest_lists_and_the_page_needs(tmp_path, model_dir):
-    from fer_browser.training.manifest import write_manifest
+    from fer_browser.core.manifest import write_manifest
     copy = tmp_path / "export"
     shutil.copytree(model_dir, copy)
     (copy / "tfjs/notes.bin").write_bytes(b"listed in the manifest, but not in model.json")

@@ -14,7 +14,7 @@ from fer_browser.convert.reference import read_reference
 from fer_browser.convert.to_tfjs import MIXED_UINT8_MIN_SIZE
 from fer_browser.paths import DEFAULT_MODEL_DIR
 from fer_browser.training.checkpoint import FORMAT, load_checkpoint, model_from_checkpoint
-from fer_browser.training.manifest import check_manifest, file_sha256
+from fer_browser.core.manifest import check_manifest, file_sha256
 
 EXPORT = DEFAULT_MODEL_DIR
 CHECKPOINT = EXPORT.parent / "checkpoint.pt"

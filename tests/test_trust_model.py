@@ -207,7 +207,7 @@ def test_accuracy_gate_compares_the_claimed_publictest_accuracy(tmp_path, fer_cs
     from fer_browser.convert.gates import accuracy_check
     from fer_browser.convert.to_onnx import export_onnx
     from fer_browser.training.labelsets import LABEL_SETS
-    from fer_browser.training.metadata import build_metadata
+    from fer_browser.core.metadata import build_metadata
     from fer_browser.training.metrics import predict_probs
     from fer_browser.training.models import build_model, count_parameters
     from fer_browser.training.datasets import load_dataset
@@ -299,7 +299,7 @@ def test_no_tracked_file_holds_an_absolute_path_of_this_machine():
 
 
 def test_published_reference_is_the_regenerated_scikit_image_faces():
-    from fer_browser.training.preprocess import normalize
+    from fer_browser.core.normalize import normalize
     from fer_browser.training.probes import ORIGIN, pixels_sha256, probe_pixels
 
     export = SHIPPED / "export"

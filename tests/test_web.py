@@ -326,7 +326,7 @@ def test_parity_panel_passes(open_page):
 def test_parity_panel_fails_on_wrong_reference(browser, model_dir, tmp_path):
     """A model directory whose stored PyTorch outputs do not belong to its weights must FAIL.
     (Re-manifested, as a bad export would be, so the server's manifest check lets it through.)"""
-    from fer_browser.training.manifest import write_manifest
+    from fer_browser.core.manifest import write_manifest
     bad = tmp_path / "export"
     shutil.copytree(model_dir, bad)
     ref = json.loads((model_dir / "reference.json").read_text())
@@ -345,7 +345,7 @@ def test_parity_panel_fails_on_wrong_reference(browser, model_dir, tmp_path):
 
 def test_parity_panel_without_a_parity_report(browser, model_dir, tmp_path):
     """An export without parity.json has no gate to apply: the panel shows the numbers and says so."""
-    from fer_browser.training.manifest import write_manifest
+    from fer_browser.core.manifest import write_manifest
     bare = tmp_path / "export"
     shutil.copytree(model_dir, bare)
     (bare / "parity.json").unlink()
@@ -384,8 +384,8 @@ def test_parity_panel_passes_on_the_shipped_model(browser):
 def test_balanced_slider_changes_the_displayed_probabilities(browser, model_dir, photos, tmp_path):
     """A model whose metadata has a prior: the slider starts at its strength (0 here); moving it to 2
     re-analyses the photo with z = log p / T - 2 log prior, and the bars and heading show the new numbers."""
-    from fer_browser.training.calibration import adjusted_probabilities
-    from fer_browser.training.manifest import write_manifest
+    from fer_browser.core.probabilities import adjusted_probabilities
+    from fer_browser.core.manifest import write_manifest
     folder = tmp_path / "export"
     shutil.copytree(model_dir, folder)
     meta = json.loads((model_dir / "metadata.json").read_text())
@@ -434,7 +434,7 @@ def test_balanced_slider_changes_the_displayed_probabilities(browser, model_dir,
 def test_a_model_whose_accuracy_was_not_checked_shows_a_note(browser, tmp_path):
     """metadata.json "accuracy_checked": false (convert --synthetic) puts a visible note on the page; true hides it."""
     from fer_browser.paths import DEFAULT_MODEL_DIR
-    from fer_browser.training.manifest import write_manifest
+    from fer_browser.core.manifest import write_manifest
     folder = tmp_path / "export"
     shutil.copytree(DEFAULT_MODEL_DIR, folder)
     meta = json.loads((folder / "metadata.json").read_text())

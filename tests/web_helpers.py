@@ -53,7 +53,7 @@ def make_model_dir(out: Path) -> Path:
     sys.path.insert(0, str(ROOT))
     from fer_browser.training.checkpoint import save_checkpoint
     from fer_browser.training.labelsets import LABEL_SETS
-    from fer_browser.training.metadata import build_metadata
+    from fer_browser.core.metadata import build_metadata
     from fer_browser.training.models import build_model, count_parameters, get_spec
     torch.manual_seed(0)
     model = build_model("vgg", 7)
@@ -71,7 +71,7 @@ def make_model_dir(out: Path) -> Path:
     if proc.returncode != 0:
         raise RuntimeError(f"python -m convert failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     if not (out / "manifest.json").is_file():  # server.py refuses a folder without one
-        from fer_browser.training.manifest import write_manifest
+        from fer_browser.core.manifest import write_manifest
         write_manifest(out)
     return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .manifest import file_sha256  # noqa: F401  (datasets.py keys the CSV cache by it: cache.file_sha256)
+from fer_browser.core.manifest import file_sha256  # noqa: F401  (datasets.py keys the CSV cache by it: cache.file_sha256)
 
 
 def cache_dir() -> Path:

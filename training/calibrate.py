@@ -9,7 +9,7 @@ output (a temperature already stored in its metadata is ignored while fitting, a
 T minimises the mean negative log-likelihood on the fit split; by default against the majority
 labels that accuracy and ECE are scored on (`--targets votes`: against the FERPlus vote
 distributions). --write stores the result in a checkpoint's metadata (`calibration`, see
-training/metadata.py), rewritten atomically with the same weights; then re-run `python -m convert`
+fer_browser/core/metadata.py), rewritten atomically with the same weights; then re-run `python -m convert`
 so the export (metadata.json, ONNX metadata_props, manifest) carries it. An export folder cannot be
 written to: its files are checksummed by its manifest.
 """
@@ -30,9 +30,9 @@ from .calibration import (DEFAULT_BINS, apply_temperature, calibration_record, e
 from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, store_metadata
 from .datasets import load_dataset
 from .errors import DataError
-from .manifest import ManifestError, check_manifest
-from .metadata import public_path, validate_metadata
-from .preprocess import normalize
+from fer_browser.core.manifest import ManifestError, check_manifest
+from fer_browser.core.metadata import public_path, validate_metadata
+from fer_browser.core.normalize import normalize
 
 
 def parse_args(argv=None):

@@ -1,11 +1,12 @@
 """Honest confidences: temperature scaling (Guo et al., 2017), expected calibration error, reliability diagram.
 
 A model's calibration is one number T stored in its metadata (`calibration.temperature`, see
-training/metadata.py); whoever turns its outputs into answers (the page, `predict`) applies
+fer_browser/core/metadata.py); whoever turns its outputs into answers (the page, `predict`) applies
 probs = softmax(log(p) / T). T > 1 softens over-confident answers, T < 1 sharpens; dividing by a
 positive number never changes which class is largest, so accuracy is untouched.
 
-Pure numpy/scipy (predict imports apply_temperature without torch); matplotlib only when plotting.
+Fitting and measuring; applying T (and the prior correction) is fer_browser/core/probabilities.py, which
+the runtimes use. Pure numpy/scipy; matplotlib only when plotting.
 """
 from __future__ import annotations
 
@@ -14,33 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .metadata import CALIBRATION_VERSION as VERSION, TEMPERATURE_RANGE as T_RANGE
+from fer_browser.core.metadata import CALIBRATION_VERSION as VERSION, TEMPERATURE_RANGE as T_RANGE
+from fer_browser.core.probabilities import adjusted_probabilities, apply_temperature, log_softmax  # noqa: F401  (this module's users import them here too)
 
 DEFAULT_BINS = 15
-
-
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
-def apply_temperature(log_probs: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(log(p) / T) for log-probabilities (or logits: the same result) of shape (N, C)."""
-    return adjusted_probabilities(log_probs, temperature)
-
-
-def adjusted_probabilities(log_probs: np.ndarray, temperature: float = 1.0, prior=None,
-                           strength: float = 0.0) -> np.ndarray:
-    """The one order every reader follows (web/lib/prior.js is the other copy):
-    z = log(p) / T - tau * log(prior), probs = softmax(z). tau = 0 (or no prior) is plain temperature
-    scaling; tau = 1 divides out the training set's class frequencies (Bayes' rule for a uniform prior)."""
-    lp = np.asarray(log_probs)
-    z = np.asarray(lp, dtype=np.float64) / float(temperature)
-    if prior is not None and strength:
-        z = z - float(strength) * np.log(np.asarray(prior, dtype=np.float64))
-    out = np.exp(log_softmax(z))
-    return out.astype(lp.dtype) if lp.dtype.kind == "f" else out
 
 
 def _targets(targets: np.ndarray, n_classes: int) -> np.ndarray:
@@ -94,7 +72,7 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
 
 def calibration_record(temperature: float, fitted_on: str, ece_before: float, ece_after: float,
                        bins: int = DEFAULT_BINS, **extra) -> dict:
-    """The metadata field (validated by training.metadata.validate_metadata)."""
+    """The metadata field (validated by fer_browser.core.metadata.validate_metadata)."""
     return {"version": VERSION, "method": "temperature", "temperature": round(float(temperature), 6),
             "fitted_on": fitted_on, "ece_before": round(float(ece_before), 6),
             "ece_after": round(float(ece_after), 6), "bins": int(bins), **extra}
@@ -135,7 +113,7 @@ def plot_reliability(panels: list[tuple[str, np.ndarray, np.ndarray]], path: Pat
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    from .atomic import atomic_open
+    from fer_browser.core.atomic import atomic_open
     with atomic_open(path) as fh:
         fig.savefig(fh, format="png", dpi=110)
     plt.close(fig)

@@ -30,10 +30,10 @@ import torch
 
 from fer_browser.cli import error
 
-from .atomic import atomic_open
-from .metadata import public_metadata, validate_metadata
+from fer_browser.core.atomic import atomic_open
+from fer_browser.core.metadata import public_metadata, validate_metadata
 from .models import build_model
-from .preprocess import normalize
+from fer_browser.core.normalize import normalize
 from .probes import FINGERPRINT_VERSION, PROBE_COUNT, PROBE_SEED, compare_fingerprint, fingerprint_record, probe_pixels
 
 FORMAT = "fer-checkpoint/2"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fer_browser.cli import error
 
-from .atomic import atomic_open
+from fer_browser.core.atomic import atomic_open
 from .errors import DataError
 
 

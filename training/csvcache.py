@@ -3,7 +3,7 @@
 The cache is a folder under $FER_CACHE_DIR (default ~/.cache/fer) named by the CSV's SHA-256 (the
 key of the .npz cache it replaces): `images.npy` (N,48,48 uint8, every data row in file order; a
 plain .npy that rowstore.RowFile reads batch by batch), `emotion.npy` and `usage.npy` (N,) int64,
-`info.json`, and `manifest.json` (size and sha256 of each, training/manifest.py) written last.
+`info.json`, and `manifest.json` (size and sha256 of each, fer_browser/core/manifest.py) written last.
 It is built in a temp folder beside it and renamed into place when complete. Every load checks the
 folder against its manifest (0.3 s for FER2013's 83 MB on a busy 2-core CPU), so a truncated or
 altered cache is noticed, removed and decoded again instead of being used.
@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .atomic import process_alive, staged_folder
+from fer_browser.core.atomic import process_alive, staged_folder
 from .cache import cache_dir
 from .errors import DataError
 from .fer_csv import IMAGE_SIZE, NUM_PIXELS, iter_records, parse_pixels
-from .manifest import MANIFEST_FILE, ManifestError, manifest_report, read_manifest, write_manifest
+from fer_browser.core.manifest import MANIFEST_FILE, ManifestError, manifest_report, read_manifest, write_manifest
 
 FORMAT = "fer-csv-cache/1"
 FILES = ("images.npy", "emotion.npy", "usage.npy", "info.json")

@@ -39,7 +39,7 @@ from .datasets import load_dataset
 from .errors import DataError
 from .calibration import adjusted_probabilities, expected_calibration_error
 from .labelsets import SAME_EMOTION
-from .metadata import public_source
+from fer_browser.core.metadata import public_source
 from .metrics import classification_metrics, plot_confusion, predict_probs
 
 

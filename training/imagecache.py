@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .atomic import staged_folder
+from fer_browser.core.atomic import staged_folder
 from .cache import cache_dir
 from .errors import DataError
 from .fer_csv import IMAGE_SIZE

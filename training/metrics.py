@@ -8,7 +8,7 @@ import torch
 from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
                              precision_recall_fscore_support)
 
-from .preprocess import normalize
+from fer_browser.core.normalize import normalize
 
 
 @torch.no_grad()
@@ -98,7 +98,7 @@ def plot_history(history: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    from .atomic import atomic_open  # a reader never sees half a PNG while training redraws it
+    from fer_browser.core.atomic import atomic_open  # a reader never sees half a PNG while training redraws it
     with atomic_open(path) as fh:
         fig.savefig(fh, format="png", dpi=110)
     plt.close(fig)

@@ -16,7 +16,7 @@ for each tau of --taus: accuracy, balanced accuracy (mean per-class recall), mac
 and ECE (15 bins), against the majority labels. The default strength is chosen on PublicTest only: the
 tau with the highest macro-F1 (smallest tau on a tie); PrivateTest is reported, never used to choose.
 --write stores {"version": 1, "probabilities", "strength", "source"} as the checkpoint's "prior"
-(training/metadata.py), rewritten atomically with the same weights; then re-run `python -m convert`.
+(fer_browser/core/metadata.py), rewritten atomically with the same weights; then re-run `python -m convert`.
 """
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ from .calibration import DEFAULT_BINS, adjusted_probabilities, expected_calibrat
 from .checkpoint import CheckpointError, store_metadata
 from .datasets import load_dataset
 from .errors import DataError
-from .manifest import ManifestError
-from .metadata import PRIOR_STRENGTH_RANGE, PRIOR_VERSION, public_path, validate_prior
+from fer_browser.core.manifest import ManifestError
+from fer_browser.core.metadata import PRIOR_STRENGTH_RANGE, PRIOR_VERSION, public_path, validate_prior
 
 DEFAULT_TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
 

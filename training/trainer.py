@@ -16,16 +16,16 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import distributed
-from .atomic import atomic_open
+from fer_browser.core.atomic import atomic_open
 from .augment import augment_batch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .datasets import Dataset, load_dataset
 from .distill import describe_teachers, init_weights, mix_targets, teacher_probs
 from .errors import OptionError
-from .metadata import build_metadata
+from fer_browser.core.metadata import build_metadata
 from .metrics import plot_history, predict_probs
 from .models import build_model, count_parameters, get_spec
-from .preprocess import normalize
+from fer_browser.core.normalize import normalize
 from .rowstore import read_rows, take_rows
 
 NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None, "distill": None, "init": None, "logit_adjust": 0.0}

@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from ..errors import TrainingError
-from ..metadata import DEFAULT_INPUT, DEFAULT_PREPROCESSING
-from ..tfjs_weights import read_graph_model
+from fer_browser.core.metadata import DEFAULT_INPUT, DEFAULT_PREPROCESSING
+from fer_browser.core.tfjs_weights import read_graph_model
 
 # MobileNet v1 after conv1 (32 channels, stride 2): (pointwise width, depthwise stride) per block.
 BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),

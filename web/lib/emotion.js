@@ -1,6 +1,6 @@
 // The emotion model: no DOM, no camera. Everything model-specific (class names, input size,
 // grayscale weights, normalisation, the face-crop rule, calibration) comes from the model's
-// metadata.json, written by `python -m convert` (training/metadata.py is its definition).
+// metadata.json, written by `python -m convert` (fer_browser/core/metadata.py is its definition).
 // Inference runs inside tf.tidy; results are read with await data(), never dataSync.
 // The graph's outputs are read by their signature names (graph.execute(x, names)), never by position:
 // model.json lists them in its own key order. Exports with an embedding (metadata model.embedding) have
