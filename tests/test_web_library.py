@@ -44,7 +44,7 @@ def test_tarball_holds_the_library_the_model_and_nothing_else(packed):
     shards = [f"models/fer-default/export/tfjs/{p}" for g in graph["weightsManifest"] for p in g["paths"]]
     expected = ({f"web/lib/{p.name}" for p in LIB.iterdir() if p.is_file()}
                 | {f"web/schemas/{p.name}" for p in (ROOT / "web/schemas").glob("*.schema.json")}  # schema.js imports them
-                | {"web/face_pipeline.json", "models/fer-default/export/metadata.json",
+                | {"web/face_pipeline.json", "web/adaptation.json", "models/fer-default/export/metadata.json",
                    "models/fer-default/export/tfjs/model.json", *shards, "package.json", "README.md", "LICENSE"})
     assert set(files) == expected
     assert "web/lib/index.d.ts" in files and "web/lib/index.js" in files
