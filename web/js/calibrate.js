@@ -69,6 +69,8 @@ export function restoreProfile() {
       showMessage(`${err.message.split('\n')[0]} (it was not used)`, 'error');
     }
   }
+  el.calibrate.title = canCalibrate() ? 'Teach the page how your face shows each expression (needs the camera running)'
+    : 'This model cannot be calibrated: it has no embedding output or no weights digest (re-convert it with python -m convert)';
   showBar();
 }
 
@@ -92,7 +94,7 @@ export function showBar() {
 }
 
 function toggle() {
-  if (!state.profile) return;
+  if (!state.profile || !state.ready) return; // ready: not while a backend switch replaces the recognizer
   const on = !state.profileOn;
   useProfile(state.profile, on);
   try { storeOn(state.recognizer.metadata, on); } catch { /* the choice holds for this visit */ }
@@ -110,6 +112,7 @@ function exportProfile() {
 }
 
 async function importProfile(file) {
+  if (!state.ready || !canCalibrate()) return;
   clearMessage();
   const r = state.recognizer;
   let profile;
@@ -135,7 +138,7 @@ function keep(profile) {
 }
 
 function deleteProfile() {
-  if (!state.profile) return;
+  if (!state.profile || !state.ready) return;
   try { removeStored(state.recognizer.metadata); } catch { /* nothing was stored */ }
   useProfile(null, false);
   el.profileStatus.textContent = 'Your profile was deleted from this browser: the labels are the model’s own.';
