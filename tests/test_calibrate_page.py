@@ -159,12 +159,14 @@ def test_calibrate_flow_export_delete_import(site, tmp_path):
         assert csv_head == ",".join(["time_s", "face_id", *visible])
         cards = page.eval_on_selector_all("#faces .face .bar .name", "els => els.map(e => e.textContent)")
         assert cards == visible
+        assert page.is_disabled("#balance")
 
         # off and on again, from the keyboard
         page.focus("#profile-toggle")
         page.keyboard.press("Enter")
         assert page.evaluate("ferApp.profile()") is None and page.evaluate("ferApp.classes()") == META["classes"]
         assert page.text_content("#profile-status").startswith("Your profile is off")
+        assert page.is_enabled("#balance")  # the shipped model has a prior; under a profile it does not apply
         frames_later(page)
         assert page.evaluate("ferApp.timeline.csv()").split("\n")[0].endswith(",".join(META["classes"]))
         page.keyboard.press("Enter")

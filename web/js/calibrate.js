@@ -91,6 +91,9 @@ export function showBar() {
   el.profileToggle.setAttribute('aria-pressed', String(state.profileOn));
   el.profileImport.disabled = !state.ready || !canCalibrate() || state.calibrating;
   el.profileDelete.disabled = el.profileToggle.disabled = state.calibrating;
+  // a profile reads the model's own log-probabilities: the prior correction does not apply under it
+  if (state.recognizer) el.balance.disabled = state.profileOn || state.recognizer.model.prior === null;
+  el.balanceNote.classList.toggle('off', el.balance.disabled);
 }
 
 function toggle() {
