@@ -242,8 +242,18 @@ def test_calibrate_panel_fits_a_phone(site):
             assert box["x"] >= 0 and box["x"] + box["width"] <= width, (sel, box)
             if sel.startswith("#cal-") and sel not in ("#cal-progress", "#cal-prompt") or sel == "#calibrate":
                 assert box["height"] >= 44, (sel, box)  # touch targets
+        # recording waits for a face, and for a paused camera, and says so (frames without a face stand in
+        # for the fake camera's, which always has one)
+        page.evaluate("ferApp.state.countdownMs = 0")
+        page.tap("#pause")
+        page.tap("#cal-record")
+        wait_js(page, "ferApp.state.recorder !== null")
+        said = page.evaluate("ferApp.state.recorder([]), document.getElementById('cal-status').textContent")
+        assert said == "No face in view: look at the camera." and page.evaluate("ferApp.state.recorder !== null")
+        wait_js(page, "document.getElementById('cal-status').textContent.includes('paused')")
         page.tap("#cal-cancel")
-        assert page.is_hidden("#calibrate-panel")
+        assert page.is_hidden("#calibrate-panel") and page.evaluate("ferApp.state.recorder") is None
+        assert page.evaluate("ferApp.profile()") is None
         assert watch.errors == []
     finally:
         context.close()
