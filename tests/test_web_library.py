@@ -44,7 +44,7 @@ def test_tarball_holds_the_library_the_model_and_nothing_else(packed):
     shards = [f"models/fer-default/export/tfjs/{p}" for g in graph["weightsManifest"] for p in g["paths"]]
     expected = ({f"web/lib/{p.name}" for p in LIB.iterdir() if p.is_file()}
                 | {f"web/schemas/{p.name}" for p in (ROOT / "web/schemas").glob("*.schema.json")}  # schema.js imports them
-                | {"web/face_pipeline.json", "models/fer-default/export/metadata.json",
+                | {"web/face_pipeline.json", "web/adaptation.json", "models/fer-default/export/metadata.json",
                    "models/fer-default/export/tfjs/model.json", *shards, "package.json", "README.md", "LICENSE"})
     assert set(files) == expected
     assert "web/lib/index.d.ts" in files and "web/lib/index.js" in files
@@ -293,4 +293,68 @@ def test_metadata_that_breaks_its_contract_is_refused_in_one_line(browser, site)
     assert re.fullmatch(r"http://\S+/two-classes/tfjs/model\.json: the model gives 7 outputs per face but "
                         r"metadata\.json names 2 classes", two), two
     assert re.fullmatch(r"http://\S+/big-crop/metadata\.json: crop\.scale must be <= 4, got 1000000000", big), big
+    page.close()
+
+
+def test_recognizer_profile(browser, site, astronaut_png):
+    """"Calibrate to me" through the public API: faces' features (not in the face's JSON), a head fitted on
+    them made into a profile, setProfile: the profile's classes (custom one included, hidden one left out),
+    the recorded face read as its recorded class, another model's profile refused in one line with the
+    current one kept, null back to the model; no tensor left behind."""
+    page = browser.new_page()
+    page.route("**/prof/astronaut.png", lambda route: route.fulfill(status=200, body=astronaut_png.read_bytes(),
+                                                                     content_type="image/png"))
+    page.goto(site.url + "/examples/basic.html")
+    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    out = page.evaluate("""async () => {
+        const lib = await import('fer-browser');
+        const tf = await import('@tensorflow/tfjs');
+        const r = await lib.createRecognizer({ modelUrl: '../model/', detectorUrl: '../face_pipeline.json',
+            detectorWeightsUrl: '../vendor/blazeface/blazeface.json', wasmPaths: '../vendor/tfjs-backend-wasm/' });
+        const start = tf.memory().numTensors;
+        const img = new Image(); img.src = '/prof/astronaut.png'; await img.decode();
+        // two looks of the same face: as shot ('wink'), mirrored ('neutral'); three brightnesses each
+        const look = (mirror, b) => { const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+            const g = c.getContext('2d'); g.filter = `brightness(${b})`;
+            if (mirror) { g.translate(c.width, 0); g.scale(-1, 1); } g.drawImage(img, 0, 0); return c; };
+        const E = [], L = [], y = [];
+        for (const [mirror, label] of [[false, 7], [true, 0]]) for (const b of [0.9, 1, 1.1]) {
+            const [f] = await r.estimateFaces(look(mirror, b), { features: true });
+            E.push(f.embedding); L.push(f.logProbs); y.push(label);
+        }
+        const [plain] = await r.estimateFaces(img);
+        const [tracked] = await r.estimateFaces(img, { track: true, features: true, timestamp: 0 });
+        const head = lib.fitHead(E, L, y, 8, r.metadata.prior?.probabilities ?? null);
+        const profile = lib.makeProfile(head, r.metadata, ['wink'], ['fear']);
+        r.setProfile(profile);
+        const [mine] = await r.estimateFaces(img);
+        const withProfile = { classes: r.classes, label: mine.label, keys: Object.keys(mine.probabilities),
+            sum: Object.values(mine.probabilities).reduce((a, b) => a + b, 0), valid: !!lib.validate(mine, 'face-result', 'face') };
+        const other = { ...profile, model: { ...profile.model, weights_sha256: 'f'.repeat(64) } };
+        let refused = '';
+        try { r.setProfile(other); } catch (e) { refused = `${e.constructor.name}: ${e.message}`; }
+        const kept = r.profile === profile;
+        for (let i = 0; i < 3; i++) await r.estimateFaces(img, { track: true, timestamp: 40 * (i + 1) });
+        const [trackedMine] = await r.estimateFaces(img, { track: true, timestamp: 200 });
+        r.setProfile(null);
+        const [back] = await r.estimateFaces(img);
+        const end = tf.memory().numTensors;
+        r.dispose();
+        return { start, end, withProfile, refused, kept, trackedLabel: trackedMine.label,
+            plainKeys: Object.keys(plain), plainJson: JSON.stringify(plain).includes('embedding'),
+            featureKeys: Object.keys(tracked), embLen: tracked.embedding.length, lpLen: tracked.logProbs.length,
+            trackedValid: !!lib.validate(tracked, 'face-result', 'face'), trackedJson: JSON.stringify(tracked).includes('logProbs'),
+            plainEmb: plain.embedding === undefined, backClasses: r.classes, backLabel: back.label, profileAfter: r.profile };
+    }""")
+    names = classes()
+    visible = [c for c in names if c != "fear"] + ["wink"]
+    assert out["withProfile"]["classes"] == visible and out["withProfile"]["keys"] == visible
+    assert out["withProfile"]["label"] == "wink" and out["trackedLabel"] == "wink", out
+    assert out["withProfile"]["sum"] == pytest.approx(1, abs=1e-6) and out["withProfile"]["valid"]
+    assert out["refused"].startswith("ProfileError: setProfile: made for model ffffffffffff") and "\n" not in out["refused"]
+    assert out["kept"] and out["profileAfter"] is None
+    assert out["embLen"] == 192 and out["lpLen"] == len(names) and out["trackedValid"] and out["plainEmb"]
+    assert "embedding" not in out["featureKeys"] and not out["trackedJson"] and not out["plainJson"]
+    assert out["backClasses"] == names and out["backLabel"] in names
+    assert out["end"] == out["start"], out
     page.close()

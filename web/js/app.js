@@ -1,9 +1,10 @@
 // The page, on top of the fer-browser library (web/lib): loads a recognizer for the chosen backend
 // and wires the controls. Camera: camera.js (controls) and loop.js (frames); photos: upload.js;
-// drawing: draw.js; numbers: stats.js; timeline: timeline.js; parity panel: parity.js; test hooks:
-// hooks.js.
+// drawing: draw.js; numbers: stats.js; timeline: timeline.js; parity panel: parity.js; "Calibrate to
+// me" and the profile bar: calibrate.js (profile_store.js keeps the profile); test hooks: hooks.js.
 import { createRecognizer, PRIOR_STRENGTH_RANGE } from 'fer-browser';
 import { registerBackend } from './backends.js';
+import { restoreProfile, wireCalibration } from './calibrate.js';
 import { createLoop, setButtons, startCamera, stopCamera, togglePause } from './camera.js';
 import { el, showMessage } from './dom.js';
 import { installHooks } from './hooks.js';
@@ -54,6 +55,7 @@ async function load(backend) {
   state.live ??= createLoop(ablations);
   resetStats();
   state.ready = true;
+  restoreProfile(); // the profile this browser keeps for this model, on the new recognizer
   el.status.textContent = 'ready';
   setButtons();
 }
@@ -101,5 +103,6 @@ el.backend.addEventListener('change', async () => {
   if (resume) togglePause();
 });
 wireUploads();
+wireCalibration();
 
 installHooks(load(params.get('backend') || 'wasm').then(() => true, (err) => { fatal(err); return false; }));

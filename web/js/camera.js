@@ -89,5 +89,8 @@ export function setButtons() {
   el.pause.disabled = !state.ready || !cam;
   el.stop.disabled = !cam;
   el.parity.disabled = !state.ready;
+  // calibrating records live frames of a model with an embedding (calibrate.js)
+  el.calibrate.disabled = !state.ready || !cam || !state.running || state.calibrating || !state.recognizer?.model.hasEmbedding
+    || !state.recognizer?.metadata.weights_sha256;
   el.pause.textContent = cam && !state.running ? 'Resume' : 'Pause';
 }

@@ -10,6 +10,16 @@ export const el = {
   timeline: $('timeline'), timelineLegend: $('timeline-legend'), timelineNote: $('timeline-note'),
   downloadCsv: $('download-csv'), balance: $('balance'), balanceValue: $('balance-value'),
   balanceNote: $('balance-note'), modelNote: $('model-note'),
+  // "Calibrate to me" (calibrate.js)
+  calibrate: $('calibrate'), profileBar: $('profile-bar'), profileStatus: $('profile-status'),
+  profileToggle: $('profile-toggle'), profileExport: $('profile-export'), profileImport: $('profile-import'),
+  profileFile: $('profile-file'), profileDelete: $('profile-delete'), calPanel: $('calibrate-panel'),
+  calTitle: $('calibrate-title'), calSetup: $('cal-setup'), calClasses: $('cal-classes'),
+  calCustomForm: $('cal-custom-form'), calCustom: $('cal-custom'), calCustomError: $('cal-custom-error'),
+  calBegin: $('cal-begin'), calCancel: $('cal-cancel'), calStep: $('cal-step'), calStepCount: $('cal-step-count'),
+  calPrompt: $('cal-prompt'), calProgress: $('cal-progress'), calStatus: $('cal-status'), calRecord: $('cal-record'),
+  calSkip: $('cal-skip'), calResult: $('cal-result'), calResultNote: $('cal-result-note'), calTable: $('cal-table'),
+  calDone: $('cal-done'),
 };
 
 // the frame or photo is drawn here and read back by the recognizer

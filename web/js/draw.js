@@ -58,7 +58,11 @@ function faceCard(classes) {
 
 /** One card per face: its label and a bar per class. */
 export function renderFaces(faces, classes) {
-  if (el.faces.children.length !== faces.length) el.faces.replaceChildren(...faces.map(() => faceCard(classes)));
+  const key = classes.join('\n'); // a profile switched on or off changes the bars a card needs
+  if (el.faces.children.length !== faces.length || el.faces.dataset.classes !== key) {
+    el.faces.replaceChildren(...faces.map(() => faceCard(classes)));
+    el.faces.dataset.classes = key;
+  }
   faces.forEach((f, i) => {
     const li = el.faces.children[i];
     li.style.setProperty('--c', classColor(topIndex(f, classes)));

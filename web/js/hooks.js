@@ -23,5 +23,8 @@ export function installHooks(ready) {
       every: state.recognizer?.cadence.every, threads: state.threads,
       tracks: state.recognizer?.tracker.tracks.map((t) => ({ id: t.id, missed: t.missed })) },
     timeline: { points: () => timeline.points(), csv: () => timeline.csv() },
+    /** The active profile (null when none or off) and the faces' classes. */
+    profile: () => state.recognizer?.profile ?? null,
+    classes: () => state.recognizer?.classes ?? null,
   };
 }

@@ -88,26 +88,30 @@ export class CameraLoop {
       el.canvas.height = v.videoHeight;
     }
     ctx.drawImage(v, 0, 0); // the frame on screen; the recognizer reads it from the canvas
-    const faces = await r.estimateFaces(el.canvas, { ...this.options, track: true, smooth: this.smooth, timestamp: t0 });
+    // the faces' classes as this call reads them (a profile switched on or off meanwhile applies from the next)
+    const classes = r.classes;
+    const recorder = state.recorder; // calibrate.js recording: the model's raw features too
+    const faces = await r.estimateFaces(el.canvas, { ...this.options, track: true, smooth: this.smooth, timestamp: t0,
+      features: !!recorder });
     if (this.stream !== stream || !this.running) return; // stopped or paused while this frame ran
     const timings = r.lastTimings;
     if (timings.detectorMs !== null) this.detectorCalls += 1;
     const audit = this.audit && this.frames % this.audit === 0 ? await r.detectFaces(el.canvas) : undefined;
     this.frames += 1;
-    show(faces, { arrival, start: t0, timings, audit });
+    show(faces, classes, { arrival, start: t0, timings, audit });
+    if (recorder && state.recorder === recorder) recorder(faces);
   }
 }
 
 /** Draw one analysed camera frame and record it. */
-function show(faces, { arrival, start, timings, audit }) {
-  const classes = state.recognizer.classes;
+function show(faces, classes, { arrival, start, timings, audit }) {
   state.results = faces;
   drawOverlays(faces, classes);
   renderFaces(faces, classes);
   state.frames += 1;
   const now = performance.now();
   recordTimings(timings, now);
-  timeline.add(now, faces);
+  timeline.add(now, faces, classes);
   // bench/bench_browser.py and tests set frameLog = [] to record every frame
   state.frameLog?.push({ t: now, arrival, workMs: now - start, faces: faces.length, detMs: timings.detectorMs,
     modelMs: timings.modelMs, every: timings.every, ids: faces.map((f) => f.id), boxes: faces.map((f) => f.box), audit });

@@ -16,4 +16,9 @@ export const state = {
   frameLog: null, // bench/ and tests set [] to record every camera frame
   parity: null, // the last parity check's numbers
   priorStrength: null, // the Balanced slider's tau once moved (kept across a backend switch)
+  profile: null, // the personal profile of this model (calibrate.js), on or off
+  profileOn: false,
+  calibrating: false, // the "Calibrate to me" panel is open
+  recorder: null, // while recording: called with each camera frame's faces (loop.js)
+  countdownMs: null, // tests shorten the recording countdown (web/adaptation.json's otherwise)
 };

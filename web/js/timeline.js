@@ -1,6 +1,6 @@
 // The emotion timeline of a camera session: each tracked face's probabilities over time, drawn as a
 // small chart (one band per face, one line per class) and offered as CSV (time, face id, one column
-// per class, in the model's class order).
+// per class, in the model's class order, or the profile's classes while one is on).
 import { el } from './dom.js';
 import { classColor } from './draw.js';
 
@@ -30,8 +30,13 @@ class Timeline {
     this.draw();
   }
 
-  /** Record the faces of a frame shown at time t (ms, performance.now() time base). */
-  add(t, faces) {
+  /**
+   * Record the faces of a frame shown at time t (ms, performance.now() time base), read over `classes`.
+   * A frame read over other classes than the session's (a profile switched on or off as it ran) is left
+   * out: the page starts a new session when the classes change.
+   */
+  add(t, faces, classes = this.classes) {
+    if (classes.length !== this.classes.length || classes.some((c, k) => c !== this.classes[k])) return;
     for (const f of faces) {
       if (f.id === undefined || t - (this.last.get(f.id) ?? -Infinity) < this.gap) continue;
       this.last.set(f.id, t);

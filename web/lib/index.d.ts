@@ -47,6 +47,11 @@ export interface EstimateOptions {
   detectorInput?: 'downscaled' | 'full';
   /** Benchmarks only: 'full' reads the whole frame for the emotion model. */
   modelInput?: 'regions' | 'full';
+  /**
+   * Also give each face the model's raw outputs, `embedding` and `logProbs` (not enumerable: absent
+   * from JSON and the face schema), to record a profile with fitHead. Needs a model with an embedding.
+   */
+  features?: boolean;
 }
 
 /**
@@ -69,6 +74,10 @@ export interface Face {
   readonly score: number;
   /** @deprecated use `detector_score` (not enumerable: absent from JSON). */
   readonly faceScore: number;
+  /** With `features: true` only: the model's embedding of this face (not enumerable). */
+  readonly embedding?: Float32Array;
+  /** With `features: true` only: the model's own log-probabilities, model class order, before calibration, prior or profile (not enumerable). */
+  readonly logProbs?: Float32Array;
 }
 
 export interface DetectedBox extends Box {
@@ -129,7 +138,17 @@ export interface ModelMetadata {
 export function createRecognizer(options: RecognizerOptions): Promise<Recognizer>;
 
 export class Recognizer {
+  /** The faces' classes: the model's, or with a profile active the profile's visible classes. */
   readonly classes: string[];
+  /** The active personal profile, or null. */
+  readonly profile: Profile | null;
+  /**
+   * Read every face through a profile from now on (null: the model alone). Throws a one-line
+   * ProfileError for a profile of another model and keeps the current one. Restarts smoothing.
+   * With a profile, the prior correction (priorStrength) and calibration do not apply: the head works
+   * on the model's own log-probabilities.
+   */
+  setProfile(profile: Profile | null): void;
   readonly metadata: ModelMetadata;
   readonly config: PipelineConfig;
   /** The TF.js backend in use. */
@@ -239,3 +258,51 @@ export class SchemaError extends Error {}
 export function validate<T = unknown>(doc: T, contract: 'model-metadata' | 'face-pipeline' | 'manifest' | 'parity-report' | 'face-result' | 'adaptation' | 'profile', where: string): T;
 export const PIPELINE_SCHEMA: 'fer-face-pipeline/1';
 export const METADATA_SCHEMA: 'fer-model-metadata/1';
+
+// ---- "Calibrate to me": personal profiles ----
+
+/** A fitted head: weights d x K, bias K, the embedding's center (d) and scale, recorded faces per class. */
+export interface Head {
+  weights: number[][];
+  bias: number[];
+  center: number[];
+  scale: number;
+  counts: number[];
+}
+
+/** A personal profile, web/schemas/profile.schema.json (fer-profile/1). */
+export interface Profile {
+  schema: 'fer-profile/1';
+  model: { weights_sha256: string; classes: string[] };
+  /** The model's classes, then the user's own. */
+  classes: string[];
+  hidden: string[];
+  counts: number[];
+  head: { weights: number[][]; bias: number[]; center: number[]; scale: number };
+  settings: { steps: number; weight_decay: number; bias_decay: number };
+  created?: string;
+}
+
+/** web/adaptation.json (fer-adaptation/1): the fit's settings and the page's recording settings. */
+export interface AdaptationSettings {
+  schema: 'fer-adaptation/1';
+  fit: { steps: number; weight_decay: number; bias_decay: number };
+  recording: { frames: number; countdown_ms: number };
+  [key: string]: unknown;
+}
+export const ADAPTATION: AdaptationSettings;
+export class AdaptationError extends Error {}
+/** Fit a head on recorded faces: labels index the model's classes, then custom ones; prior: metadata.prior.probabilities or null. */
+export function fitHead(embeddings: ArrayLike<number>[], logProbs: ArrayLike<number>[], labels: number[], nClasses: number,
+  prior?: ArrayLike<number> | null, settings?: AdaptationSettings): Head;
+export function headProbabilities(head: Profile['head'], embedding: ArrayLike<number>, logp: ArrayLike<number>, hidden?: number[]): number[];
+export const PROFILE_SCHEMA: 'fer-profile/1';
+/** A profile that cannot be made, read or used with this model; the message is one line. */
+export class ProfileError extends Error {}
+export function checkProfile(doc: unknown, meta: ModelMetadata, where: string): Profile;
+export function makeProfile(head: Head, meta: ModelMetadata, custom?: string[], hidden?: string[],
+  settings?: AdaptationSettings, created?: string | null): Profile;
+/** A profile file's text, checked for this model (size, JSON, schema, digest); ProfileError otherwise. */
+export function parseProfile(text: string, meta: ModelMetadata, where?: string): Profile;
+/** Probabilities over profile.classes for one face (hidden classes 0). */
+export function profileProbabilities(profile: Profile, embedding: ArrayLike<number>, logProbs: ArrayLike<number>): number[];

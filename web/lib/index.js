@@ -17,3 +17,6 @@ export { iou, cropSquare, cropRegion } from './geometry.js';
 export { makeAnchors, decode } from './blazeface.js';
 export { checkPipelineConfig, checkMetadata, PIPELINE_SCHEMA, METADATA_SCHEMA } from './config.js';
 export { validate, SchemaError } from './schema.js';
+// "Calibrate to me": fit a head on a person's recorded faces, keep it as a profile (recognizer.setProfile)
+export { ADAPTATION, AdaptationError, fitHead, headProbabilities } from './adaptation.js';
+export { PROFILE_SCHEMA, ProfileError, checkProfile, makeProfile, parseProfile, profileProbabilities } from './profile.js';

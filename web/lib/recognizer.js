@@ -6,6 +6,7 @@ import { absoluteUrl, checkPipelineConfig, fetchJson } from './config.js';
 import { FaceDetector } from './detector.js';
 import { EmotionModel } from './emotion.js';
 import { FrameReader, sourceSize } from './frames.js';
+import { checkProfile, profileProbabilities } from './profile.js';
 import { EmaSmoother } from './smoothing.js';
 import { DetectionCadence, FaceTracker } from './tracker.js';
 
@@ -19,6 +20,12 @@ const DEPRECATED = {
   score: { get() { return this.confidence; } },
   faceScore: { get() { return this.detector_score; } },
 };
+// estimateFaces(..., {features: true}): the model's raw outputs for recording a profile, kept off the
+// schema's object in the same way (not own enumerable properties).
+const features = (embedding, logProbs) => ({
+  embedding: { value: embedding, enumerable: false },
+  logProbs: { value: logProbs, enumerable: false },
+});
 
 /**
  * Load the emotion model and the face detector; see index.d.ts for the options.
@@ -64,11 +71,49 @@ export class Recognizer {
     /** @type {import('./index.js').Timings | null} */
     this.lastTimings = null;
     this.disposed = false;
+    /** the active personal profile (fer-profile/1), or null */
+    this.activeProfile = null;
+    this.view = this.makeView(null);
   }
 
-  /** Class names, in the model's output order (metadata.json). */
+  /**
+   * Class names of the faces' probabilities: the model's output order (metadata.json), or with a
+   * profile active its visible classes (the model's, then the user's, hidden ones left out).
+   */
   get classes() {
-    return this.model.classes;
+    return this.view.classes;
+  }
+
+  /** The active personal profile (web/schemas/profile.schema.json), or null. */
+  get profile() {
+    return this.activeProfile;
+  }
+
+  /**
+   * Use a personal profile (made by makeProfile or read by parseProfile) for every face from now on,
+   * or none (null). It must be for this model (weights digest, classes, embedding size); otherwise this
+   * throws a one-line ProfileError and the current profile stays. Needs a model with an embedding.
+   * Tracked faces' smoothing restarts (the classes change).
+   * @param {object | null} profile
+   */
+  setProfile(profile) {
+    this.checkOpen();
+    if (profile !== null) {
+      if (!this.model.hasEmbedding) {
+        throw new Error('setProfile: this emotion model has no embedding output; re-convert it with `python -m convert` to use profiles');
+      }
+      checkProfile(profile, this.metadata, 'setProfile');
+    }
+    this.activeProfile = profile;
+    this.view = this.makeView(profile);
+    this.smoother.reset();
+  }
+
+  /** What a face's probabilities are made of: the profile (or null), its visible classes and their indices. */
+  makeView(profile) {
+    if (!profile) return { profile: null, classes: this.model.classes, visible: null };
+    const visible = profile.classes.map((_, k) => k).filter((k) => !profile.hidden.includes(profile.classes[k]));
+    return { profile, classes: visible.map((k) => profile.classes[k]), visible };
   }
 
   /**
@@ -102,9 +147,14 @@ export class Recognizer {
     this.checkOpen();
     const { width, height } = input instanceof tf.Tensor ? { width: input.shape[1], height: input.shape[0] } : sourceSize(input);
     if (!(width > 0 && height > 0)) throw new Error('estimateFaces: the input has no pixels yet (a video before its first frame, or an image not loaded)');
-    if (!options.track) return this.estimateStill(input);
+    if (options.features && !this.model.hasEmbedding) {
+      throw new Error('estimateFaces: features need an emotion model with an embedding output; re-convert it with `python -m convert`');
+    }
+    // the profile in use when the call began: a setProfile during it applies from the next call
+    const view = this.view;
+    if (!options.track) return this.estimateStill(input, view, !!options.features);
     if (input instanceof tf.Tensor) throw new Error('estimateFaces: track needs a video, canvas, image or ImageData, not a tensor');
-    return this.estimateTracked(input, width, height, options);
+    return this.estimateTracked(input, width, height, options, view);
   }
 
   /**
@@ -151,8 +201,7 @@ export class Recognizer {
     return input instanceof tf.Tensor ? input : tf.browser.fromPixels(this.frames.full(input), 3);
   }
 
-  face(box, probs, id) {
-    const classes = this.classes;
+  face(box, probs, id, classes, extra = null) {
     const top = argmax(probs);
     // web/schemas/face-result.schema.json: the same names as the Python API's RecognizedFace.to_dict()
     const face = {
@@ -163,20 +212,41 @@ export class Recognizer {
       probabilities: Object.fromEntries(classes.map((name, k) => [name, probs[k]])),
       detector_score: box.score,
     };
-    return Object.defineProperties(face, DEPRECATED);
+    Object.defineProperties(face, DEPRECATED);
+    return extra ? Object.defineProperties(face, features(extra.embedding, extra.logProbs)) : face;
+  }
+
+  /**
+   * The model on each face (kind 'frame': classifyFrame's arguments, 'regions': classifyRegions's):
+   * {probs (over view.classes), extras ({embedding, logProbs} per face, or null)}. The embedding is read
+   * only when a profile is active or the features are asked for.
+   */
+  async readFaces(view, kind, args, wantFeatures) {
+    if (!view.profile && !wantFeatures) {
+      return { probs: await (kind === 'frame' ? this.model.classifyFrame(...args) : this.model.classifyRegions(...args)), extras: null };
+    }
+    const out = await (kind === 'frame' ? this.model.embedFrame(...args) : this.model.embedRegions(...args));
+    const probs = view.profile
+      ? out.embeddings.map((e, i) => {
+        const p = profileProbabilities(view.profile, e, out.logProbs[i]);
+        return view.visible.map((k) => p[k]); // hidden classes are 0: left out, the rest still sum to 1
+      })
+      : out.probabilities;
+    const extras = wantFeatures ? out.embeddings.map((e, i) => ({ embedding: e, logProbs: out.logProbs[i] })) : null;
+    return { probs, extras };
   }
 
   /** A photo: the pixels are read once, the detector sees all of them, each face is cut from them. */
-  async estimateStill(input) {
+  async estimateStill(input, view, wantFeatures) {
     const t0 = performance.now();
     const rgb = this.pixels(input);
     try {
       const boxes = (await this.detector.detect(rgb)).sort(leftToRight); // left to right, ties by y
       const t1 = performance.now();
-      const probs = await this.model.classifyFrame(rgb, boxes);
+      const { probs, extras } = await this.readFaces(view, 'frame', [rgb, boxes], wantFeatures);
       const t2 = performance.now();
       this.lastTimings = { detectorMs: t1 - t0, modelMs: boxes.length ? (t2 - t1) / boxes.length : null, every: 1, totalMs: t2 - t0 };
-      return boxes.map((b, i) => this.face(b, probs[i]));
+      return boxes.map((b, i) => this.face(b, probs[i], undefined, view.classes, extras?.[i]));
     } finally {
       if (rgb !== input) rgb.dispose();
     }
@@ -187,8 +257,8 @@ export class Recognizer {
    * between, and the model reads only the pixels around each face.
    * detectorInput 'full' / modelInput 'full' read the whole frame instead (for benchmarks).
    */
-  async estimateTracked(input, W, H, options) {
-    const { smooth = true, timestamp = performance.now(), detectorInput = 'downscaled', modelInput = 'regions' } = options;
+  async estimateTracked(input, W, H, options, view) {
+    const { smooth = true, features: wantFeatures = false, timestamp = performance.now(), detectorInput = 'downscaled', modelInput = 'regions' } = options;
     const t0 = performance.now();
     let detectorMs = null, tracks;
     if (this.cadence.due(timestamp, this.tracker.wantsDetection(timestamp))) {
@@ -215,17 +285,18 @@ export class Recognizer {
       return true;
     });
     const tm = performance.now();
-    let probs;
+    let probs, extras;
     try {
-      probs = await this.model.classifyRegions(inputs);
+      ({ probs, extras } = await this.readFaces(view, 'regions', [inputs], wantFeatures));
     } finally {
       tf.dispose(whole ? [whole] : inputs.map((i) => i.rgb));
     }
     const t2 = performance.now();
-    if (smooth) probs = probs.map((p, i) => this.smoother.update(tracks[i].id, p));
+    // the smoother holds vectors over this.view's classes: a profile set during this call restarted it
+    if (smooth && view === this.view) probs = probs.map((p, i) => this.smoother.update(tracks[i].id, p));
     else this.smoother.reset();
     this.smoother.retain(this.tracker.tracks.map((t) => t.id));
-    const faces = tracks.map((t, i) => this.face({ ...t.box, score: t.score }, probs[i], t.id)).sort(byBox);
+    const faces = tracks.map((t, i) => this.face({ ...t.box, score: t.score }, probs[i], t.id, view.classes, extras?.[i])).sort(byBox);
     this.lastTimings = { detectorMs, modelMs: tracks.length ? (t2 - tm) / tracks.length : null, every: this.cadence.every, totalMs: t2 - t0 };
     this.cadence.record(timestamp, detectorMs, t2 - t0 - (detectorMs ?? 0));
     return faces;
