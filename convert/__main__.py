@@ -107,7 +107,7 @@ def _run(verifying: bool, args) -> int:
             if report.get("manifest_error"):
                 print(f"error: {_one_line(report['manifest_error'])}", file=sys.stderr)
             return 0 if report["passed"] else 1
-        from .pipeline import convert
+        from .publish import convert
 
         report = convert(args.checkpoint, args.out, args.quantize, args.csv, args.faces, args.synthetic, args.seed,
                          not args.no_graph_rewrite)

@@ -16,7 +16,7 @@ Each face is a RecognizedFace; `face.to_dict()` is exactly the object of
 web/schemas/face-result.schema.json, the one the browser library's estimateFaces gives for each face
 (the same names, faces left to right by box x, ties by y).
 
-A thin layer over predict.pipeline.Pipeline (the page's detector, crop and normalisation, the
+A thin layer over predict.recognition.Pipeline (the page's detector, crop and normalisation, the
 model on ONNX Runtime), so Python and the page give the same answers. The folder is checked
 against its manifest.json before use, its metadata.json against web/schemas/model-metadata.schema.json
 (fer_browser/schema.py) and its class count against model.onnx's output size. Needs `pip install "fer-browser[predict]"`
@@ -103,7 +103,7 @@ class Recognizer:
                  prior_strength: float | None = None, profile=None):
         """Load and check the model folder (manifest, metadata schema, class count) and the face detector."""
         try:  # NumPy, OpenCV and Pillow are imported here, ONNX Runtime when the model loads
-            from fer_browser.predict.pipeline import Pipeline
+            from fer_browser.predict.recognition import Pipeline
 
             self._pipeline = Pipeline(Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR,
                                       threads=threads, prior_strength=prior_strength, profile=_as_profile(profile))
@@ -269,7 +269,7 @@ class Recognizer:
         channels: the array's channel order, "rgb" (default) or "bgr" for OpenCV arrays
         (cv2.imread, cv2.VideoCapture frames); `bgr=True` says the same. Paths and PIL images know
         their own order. Raises PredictError (one line) for an unusable image."""
-        from fer_browser.predict.pipeline import left_to_right
+        from fer_browser.predict.recognition import left_to_right
 
         order = _channel_order(channels, bgr)
         rgb = _to_rgb(image, order)

@@ -17,7 +17,7 @@ from .errors import PredictError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .pipeline import DEFAULT_MODEL_DIR
+    from .recognition import DEFAULT_MODEL_DIR
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        from .pipeline import Pipeline
+        from .recognition import Pipeline
 
         command = image_cmd if args.command == "image" else live_cmd
         command.prepare(args)  # bad options and output paths are refused before the model loads

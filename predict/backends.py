@@ -72,7 +72,7 @@ def to_probabilities(outputs: np.ndarray, meta: dict, strength: float = 0.0) -> 
 
 class OnnxBackend:
     name = "onnx"
-    strength = 0.0  # prior correction; set by predict.pipeline.Pipeline
+    strength = 0.0  # prior correction; set by predict.recognition.Pipeline
 
     def __init__(self, model_dir: Path, meta: dict, threads: int = 0):
         import onnxruntime as ort

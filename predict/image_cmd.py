@@ -20,7 +20,7 @@ from .errors import ModelFault, PredictError
 from .images import find_images, output_names, read_rgb, write_image, write_text
 from .input_policy import InputRejected
 from .outputs import FileSet, check_output_file, check_output_folder
-from .pipeline import left_to_right
+from .recognition import left_to_right
 
 RESULT_SCHEMA = "fer-predict-result/2"
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from .boxes import Box, iou
 from .face_pipeline import load_face_pipeline
-from .pipeline import Face
+from .recognition import Face
 
 
 @dataclass

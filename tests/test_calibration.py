@@ -148,7 +148,7 @@ def test_predict_backends_apply_the_metadata_temperature(tmp_path, backend):
 
 
 def test_predict_pipeline_on_a_real_face_applies_the_temperature(tmp_path):
-    from fer_browser.predict.pipeline import Pipeline
+    from fer_browser.predict.recognition import Pipeline
     from predict_helpers import astronaut
 
     plain, tempered = _model_copy(tmp_path, "plain", None), _model_copy(tmp_path, "t05", 0.5)

@@ -108,7 +108,7 @@ def test_tracker_behaves_as_the_browsers():
 def test_the_live_loops_smoother_gives_the_pages_ids():
     """predict live runs the detector on every frame and keys each face's smoothing by its track:
     on every detector-only sequence, Smoother gives each face the id the page's tracker shows for its box."""
-    from fer_browser.predict.pipeline import Face
+    from fer_browser.predict.recognition import Face
     from fer_browser.predict.tracking import Smoother
 
     checked = 0

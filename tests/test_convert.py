@@ -15,7 +15,7 @@ import torch
 
 from fer_browser.convert.artifacts import write_metadata
 from fer_browser.convert.errors import GateFailed
-from fer_browser.convert.pipeline import accuracy_checked, gate_and_publish, make_staging
+from fer_browser.convert.publish import accuracy_checked, gate_and_publish, make_staging
 from fer_browser.convert.to_onnx import DYNAMIC_SHAPE_OPS, model_props
 from fer_browser.convert.verify import contract_difference, verify
 from fer_browser.convert.to_tfjs import export_tfjs

@@ -18,7 +18,7 @@ from fer_browser.predict.boxes import Box
 from fer_browser.predict.detector import FaceDetector
 from fer_browser.predict.errors import PredictError
 from fer_browser.predict.face_pipeline import face_pipeline_path, load_face_pipeline
-from fer_browser.predict.pipeline import Face
+from fer_browser.predict.recognition import Face
 from fer_browser.predict.tracking import Smoother
 
 

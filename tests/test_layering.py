@@ -72,14 +72,14 @@ def test_the_cycle_finder_finds_the_old_convert_cycle():
 
 def test_no_import_cycle_among_convert_modules():
     graph = module_graph("convert")
-    assert {"gates", "parity", "backends", "report", "pipeline"} <= set(graph)
+    assert {"gates", "parity", "backends", "report", "publish"} <= set(graph)
     assert cycles(graph) == []
 
 
 def test_the_model_gate_imports_only_the_backend_runner():
     graph = module_graph("convert")
     assert "backends" in graph["gates"]
-    assert not {"parity", "report", "pipeline", "verify"} & graph["gates"]
+    assert not {"parity", "report", "publish", "verify"} & graph["gates"]
     assert not {"parity", "report", "gates"} & graph["backends"]  # the runner judges and prints nothing
 
 
@@ -116,3 +116,14 @@ def test_runtime_code_reaches_the_contracts_through_core():
             found = {m for m in imports(path, package) if m.startswith("fer_browser.training")}
             stray = sorted(m for m in found if not any(m == a or m.startswith(a + ".") for a in allowed))
             assert stray == [], f"{folder}/{path.name}: {stray}"
+
+
+def test_no_two_modules_share_a_name_that_says_what_they_do():
+    """Two preprocess.py and two pipeline.py used to mean reading the folder to know which; generic
+    entry points (__init__, __main__, errors) and the per-folder backends may repeat."""
+    allowed = {"__init__.py", "__main__.py", "errors.py", "backends.py", "server.py"}  # server.py: the root shim
+    seen: dict[str, list[str]] = {}
+    for folder in ("training", "training/models", "convert", "predict", "fer_browser", "fer_browser/core", "bench"):
+        for path in (ROOT / folder).glob("*.py"):
+            seen.setdefault(path.name, []).append(folder)
+    assert {name: where for name, where in seen.items() if len(where) > 1 and name not in allowed} == {}

@@ -87,7 +87,7 @@ def test_wheel_holds_one_package_with_page_model_and_npm_files(wheel):
     tops = {n.split("/")[0] for n in names}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"fer_browser"}, tops  # nothing generic on top
     for sub in ("training/train.py", "training/models/vgg.py", "convert/__main__.py",
-                "convert/browser_harness.html", "predict/pipeline.py", "server.py", "recognizer.py"):
+                "convert/browser_harness.html", "predict/recognition.py", "server.py", "recognizer.py"):
         assert f"fer_browser/{sub}" in names
     web = {p.relative_to(ROOT).as_posix() for p in (ROOT / "web").rglob("*") if p.is_file()}
     assert web and {f"fer_browser/{w}" for w in web} <= set(names)

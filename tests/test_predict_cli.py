@@ -14,7 +14,7 @@ from predict_helpers import match, model_dir, photos, run_predict, video
 
 from fer_browser.predict.backends import default_checkpoint
 from fer_browser.predict.draw import class_colour
-from fer_browser.predict.pipeline import Pipeline
+from fer_browser.predict.recognition import Pipeline
 
 
 def classes() -> list[str]:

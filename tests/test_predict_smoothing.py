@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fer_browser.predict.detector import Box
-from fer_browser.predict.pipeline import Face
+from fer_browser.predict.recognition import Face
 from fer_browser.predict.tracking import Smoother
 
 FRAME_MS = 33

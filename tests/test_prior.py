@@ -86,7 +86,7 @@ def _model_copy(tmp_path, prior: dict | None):
 
 def test_predict_and_recognizer_apply_the_prior_at_the_chosen_strength(tmp_path):
     from fer_browser import PredictError, Recognizer
-    from fer_browser.predict.pipeline import Pipeline
+    from fer_browser.predict.recognition import Pipeline
     from predict_helpers import astronaut
 
     # the astronaut is "happiness" (class 1): a prior that makes happiness common pulls it down

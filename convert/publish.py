@@ -69,7 +69,7 @@ def make_staging(out: Path) -> Path:
     return staging
 
 
-def publish(staging: Path, out: Path) -> None:
+def swap_folder(staging: Path, out: Path) -> None:
     """Swap staging into DIR with renames; on failure the old DIR is put back."""
     staging, out = Path(staging), Path(out)
     if not out.exists():
@@ -123,7 +123,7 @@ def gate_and_publish(staging: Path, out: Path, steps: Steps | None = None, model
         raise GateFailed(report, f"parity gate failed; {out} left unchanged")
     with _step(steps, f"publish into {out}"):
         check_manifest(staging)
-        publish(staging, out)
+        swap_folder(staging, out)
     return report
 
 
