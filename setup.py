@@ -22,7 +22,6 @@ LICENCES = {
     "@tensorflow/tfjs-core": HERE / "LICENSES" / "Apache-2.0.txt",
     "@tensorflow/tfjs-converter": HERE / "LICENSES" / "Apache-2.0.txt",
     "@tensorflow/tfjs-backend-webgl": HERE / "LICENSES" / "Apache-2.0.txt",
-    "@vladmandic/human": HERE / "node_modules" / "@vladmandic" / "human" / "LICENSE",  # MIT; BlazeFace: Apache-2.0
 }
 
 
@@ -38,7 +37,8 @@ def data_files() -> list[tuple[Path, str]]:
     """(source, destination relative to the package) for every data file the wheel carries."""
     paths = _paths()
     out = []
-    for folder in (paths.WEB_DIR, paths.DEFAULT_MODEL_DIR):
+    # BlazeFace's folder is the repository's own (weights + NOTICE.md with their licences)
+    for folder in (paths.WEB_DIR, paths.DEFAULT_MODEL_DIR, paths.VENDOR["blazeface"][0]):
         out += [(p, p.relative_to(paths.ROOT).as_posix()) for p in sorted(folder.rglob("*")) if p.is_file()]
     missing = paths.missing_vendor_files()
     if missing:
@@ -46,6 +46,8 @@ def data_files() -> list[tuple[Path, str]]:
               f"page's npm files, and the installed server and predict will refuse to start")
         return out
     for folder, names in paths.VENDOR.values():
+        if paths.NODE_MODULES not in folder.parents:
+            continue  # already listed above
         out += [(folder / n, (folder / n).relative_to(paths.ROOT).as_posix()) for n in sorted(names)]
     for package, text in LICENCES.items():
         out.append((text, f"node_modules/{package}/LICENSE"))

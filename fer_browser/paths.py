@@ -31,7 +31,9 @@ VENDOR = {
     "tfjs-backend-wasm": (NODE_MODULES / "@tensorflow/tfjs-backend-wasm/dist", {
         "tf-backend-wasm.fesm.min.js", "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm",
         "tfjs-backend-wasm-threaded-simd.wasm"}),
-    "blazeface": (NODE_MODULES / "@vladmandic/human/models", {"blazeface.json", "blazeface.bin"}),
+    # BlazeFace's TF.js weights live in the repository (their licences: models/blazeface/NOTICE.md),
+    # so neither the page nor predict needs @vladmandic/human; still served at /vendor/blazeface/.
+    "blazeface": (ROOT / "models" / "blazeface", {"blazeface.json", "blazeface.bin"}),
 }
 BLAZEFACE_JSON = VENDOR["blazeface"][0] / "blazeface.json"
 # Human's face-description net (HSE FaceRes): pretrained weights for the `faceres` training model.

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 COMMANDS = ["fer-serve", "fer-predict", "fer-train", "fer-evaluate", "fer-convert"]
 NPM_FILES = ["node_modules/@tensorflow/tfjs/dist/tf.fesm.min.js",
              "node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm",
-             "node_modules/@vladmandic/human/models/blazeface.bin",
+             "models/blazeface/blazeface.bin", "models/blazeface/NOTICE.md",  # the repository's own copy
              # the app page's TF.js: core + converter, webgl when chosen (web/js/tf.js)
              "node_modules/@tensorflow/tfjs-core/dist/tf-core.fesm.min.js",
              "node_modules/@tensorflow/tfjs-converter/dist/tf-converter.fesm.min.js",
@@ -99,10 +99,11 @@ def test_wheel_holds_one_package_with_page_model_and_npm_files(wheel):
     for npm in NPM_FILES:
         assert f"fer_browser/{npm}" in names
     for package in ("@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@tensorflow/tfjs-core",
-                    "@tensorflow/tfjs-converter", "@tensorflow/tfjs-backend-webgl", "@vladmandic/human"):
+                    "@tensorflow/tfjs-converter", "@tensorflow/tfjs-backend-webgl"):
         text = zipfile.ZipFile(wheel).read(f"fer_browser/node_modules/{package}/LICENSE").decode()
         assert ("Apache License" in text) or ("MIT License" in text)
     assert not any("package.json" in n and "node_modules" in n for n in names)  # the whitelist only
+    assert not any("@vladmandic" in n for n in names)  # BlazeFace comes from models/blazeface/
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert all(f"{c} = fer_browser.cli:" in entry_points for c in COMMANDS)
 
@@ -192,6 +193,7 @@ def test_without_npm_files_serve_predict_and_recognizer_fail_in_one_line(serve_v
     # without node_modules would lack them.
     for bin_dir in (serve_venv, full_venv):
         shutil.rmtree(site_packages(bin_dir) / "fer_browser" / "node_modules")
+        shutil.rmtree(site_packages(bin_dir) / "fer_browser" / "models" / "blazeface")  # the detector's too
     proc = sh(serve_venv / "fer-serve", "--port", str(free_port()), cwd=tmp_path, check=False, timeout=60)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "npm files are missing" in proc.stderr and "npm ci" in proc.stderr

@@ -44,12 +44,21 @@ def test_tarball_holds_the_library_the_model_and_nothing_else(packed):
     shards = [f"models/fer-default/export/tfjs/{p}" for g in graph["weightsManifest"] for p in g["paths"]]
     expected = ({f"web/lib/{p.name}" for p in LIB.iterdir() if p.is_file()}
                 | {f"web/schemas/{p.name}" for p in (ROOT / "web/schemas").glob("*.schema.json")}  # schema.js imports them
-                | {"web/face_pipeline.json", "web/adaptation.json", "models/fer-default/export/metadata.json",
-                   "models/fer-default/export/tfjs/model.json", *shards, "package.json", "README.md", "LICENSE"})
+                | {"web/face_pipeline.json", "models/fer-default/export/metadata.json",
+                   "models/fer-default/export/tfjs/model.json", *shards, "package.json", "README.md", "LICENSE",
+                   # BlazeFace with its licences, so no second package is needed; the example page
+                   "models/blazeface/blazeface.json", "models/blazeface/blazeface.bin", "models/blazeface/NOTICE.md",
+                   "LICENSES/Apache-2.0.txt", "web/examples/installed.html", "web/examples/basic.js",
+                   "web/adaptation.json"})
     assert set(files) == expected
     assert "web/lib/index.d.ts" in files and "web/lib/index.js" in files
-    for name in ("models/fer-default/export/metadata.json", "web/face_pipeline.json", *shards):
+    for name in ("models/fer-default/export/metadata.json", "web/face_pipeline.json", *shards,
+                 "models/blazeface/blazeface.json", "models/blazeface/blazeface.bin"):
         assert files[name] == (ROOT / name).read_bytes(), name  # the files as they are in the repo
+    # the package's own short README (npm/README.md, put in place by prepack), not the project's;
+    # the project's README is back in place after packing
+    assert files["README.md"] == (ROOT / "npm/README.md").read_bytes()
+    assert (ROOT / "README.md").read_text().startswith("# FER in the browser")
 
 
 def test_tarball_package_json_is_publishable(packed):
@@ -159,16 +168,26 @@ def readme_snippet() -> str:
     return blocks[0]
 
 
+def test_readme_snippet_is_the_package_readmes():
+    """The project README shows the package README's snippet; tests/test_npm_package.py runs that one
+    from an installed tarball, where its defaults hold."""
+    package = re.search(r"```js\n(.*?)```", (ROOT / "npm/README.md").read_text(), re.S).group(1)
+    assert readme_snippet() == package
+    assert "createRecognizer()" in package and len(package.splitlines()) <= 6
+
+
 def test_readme_snippet_runs_as_written(browser, site, astronaut_png):
-    """The snippet is served unchanged as a module; a loader puts a photo in the page first and
-    records what the snippet logs. The example page only lends its import map."""
-    snippet = readme_snippet()
+    """The snippet is served as a module, its one zero-config call given the project server's URLs
+    (its defaults are the installed package's: tests/test_npm_package.py); a loader puts a photo in
+    the page first and records what the snippet logs. The example page only lends its import map."""
+    snippet = readme_snippet().replace("createRecognizer()", "createRecognizer(JSON.parse(document.getElementById('options').textContent))")
     assert "from 'fer-browser'" in snippet and len(snippet.splitlines()) <= 12
     loader = """const img = new Image(); img.src = '/readme/astronaut.png'; document.body.append(img); await img.decode();
         window.logged = []; const log = console.log; console.log = (...a) => { window.logged.push(a); log(...a); };
         await import('/readme/snippet.js'); window.snippetDone = true;"""
     bodies = {"basic.js": (loader, "text/javascript"), "snippet.js": (snippet, "text/javascript"),
-              "astronaut.png": (astronaut_png.read_bytes(), "image/png")}
+              "astronaut.png": (astronaut_png.read_bytes(), "image/png"),
+              "photo.jpg": (astronaut_png.read_bytes(), "image/png")}  # the snippet's URL, beside the page
     page = browser.new_page()
     watch = PageWatch(page)
     def serve(body, ctype):
@@ -220,9 +239,56 @@ def test_library_memory_and_errors(browser, site, astronaut_png):
     model_err, pipeline_err, missing = out["errors"]
     assert re.search(r"model metadata not found at http://\S+/no-model/metadata\.json \(HTTP 404\)", model_err), model_err
     assert "face pipeline settings not found" in pipeline_err and "missing.json" in pipeline_err, pipeline_err
-    assert "modelUrl is required" in missing
+    # no URL: the defaults, which on this server (not an installed package) are not there
+    assert re.fullmatch(r"face pipeline settings not found at http://\S+/examples/fer-browser/web/face_pipeline\.json "
+                        r"\(HTTP 404\)", missing), missing
     assert "disposed" in out["disposed"]
     assert all("\n" not in e for e in out["errors"])
+    page.close()
+
+
+def test_image_urls_and_backends_that_fail(browser, site, astronaut_png):
+    """estimateFaces and detectFaces take an image's URL; a URL that is no image fails in one line
+    naming it. A backend that does not start rejects createRecognizer, naming it (and, for wasm,
+    where its .wasm files were looked for), instead of running on another one; an import map that
+    lacks a module the wasm backend imports names that module."""
+    page = browser.new_page()
+    page.route("**/urls/astronaut.png", lambda route: route.fulfill(status=200, body=astronaut_png.read_bytes(),
+                                                                     content_type="image/png"))
+    page.route("**/examples/basic.js", lambda route: route.fulfill(status=200, body="", content_type="text/javascript"))
+    # basic.html's import map without @tensorflow/tfjs-core, as the README once showed it
+    html = (ROOT / "web/examples/basic.html").read_text()
+    page.route("**/examples/no-core.html", lambda route: route.fulfill(
+        status=200, content_type="text/html", body=re.sub(r'\n\s*"@tensorflow/tfjs-core": [^\n]*', "", html)))
+    page.goto(site.url + "/examples/basic.html")  # basic.js stubbed: no backend started yet
+    out = page.evaluate("""async () => {
+        const { createRecognizer } = await import('fer-browser');
+        const opts = JSON.parse(document.getElementById('options').textContent);
+        const errors = [];
+        for (const bad of [{ ...opts, wasmPaths: '../nowhere/' }, { ...opts, backend: 'nope' }]) {
+            try { await createRecognizer(bad); errors.push('no error'); } catch (e) { errors.push(e.message); }
+        }
+        const r = await createRecognizer({ ...opts, backend: 'cpu' });
+        const faces = await r.estimateFaces('/urls/astronaut.png');
+        const boxes = await r.detectFaces(new URL('/urls/astronaut.png', location.href));
+        try { await r.estimateFaces('/urls/missing.png'); errors.push('no error'); } catch (e) { errors.push(e.message); }
+        r.dispose();
+        return { faces, boxes, errors, backend: r.backend };
+    }""")
+    wasm, unknown, missing = out["errors"]
+    assert re.fullmatch(r'TF\.js backend "wasm" failed to initialise here \(its \.wasm files were looked for in '
+                        r'http://\S+/nowhere/; pass wasmPaths: .*\)', wasm), wasm
+    assert unknown.startswith('TF.js backend "nope" failed to initialise here') and "backend: 'wasm'" in unknown, unknown
+    assert re.fullmatch(r"the image at http://\S+/urls/missing\.png could not be loaded \(HTTP 404\)", missing), missing
+    assert out["backend"] == "cpu" and len(out["faces"]) == 1 and on_astronaut(out["faces"][0]["box"])
+    assert len(out["boxes"]) == 1 and on_astronaut(out["boxes"][0])
+    page.goto(site.url + "/examples/no-core.html")
+    error = page.evaluate("""async () => {
+        const { createRecognizer } = await import('fer-browser');
+        try { await createRecognizer(JSON.parse(document.getElementById('options').textContent)); return 'no error'; }
+        catch (e) { return e.message; } }""")
+    assert error.startswith('the wasm backend could not be loaded: module "@tensorflow/tfjs-core" did not resolve'), error
+    assert "\n" not in error and all("\n" not in e for e in out["errors"])
     page.close()
 
 

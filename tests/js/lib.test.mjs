@@ -1,6 +1,6 @@
 // fer-browser's pure modules (no tf, no DOM) under Node's test runner (run by tests/test_tracker.py):
 // the EMA smoothing face_pipeline.json defines, the checks on face_pipeline.json and metadata.json,
-// the crop geometry.
+// the crop geometry, where createRecognizer's default URLs point.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { EmaSmoother } from '../../web/lib/smoothing.js';
 import { checkMetadata, checkOutputSize, checkPipelineConfig } from '../../web/lib/config.js';
 import { cropRegion, cropSquare, iou } from '../../web/lib/geometry.js';
 import { decode, makeAnchors } from '../../web/lib/blazeface.js';
+import { defaultUrls } from '../../web/lib/defaults.js';
 
 const CFG = JSON.parse(readFileSync(new URL('../../web/face_pipeline.json', import.meta.url)));
 const META = JSON.parse(readFileSync(new URL('../../models/fer-default/export/metadata.json', import.meta.url)));
@@ -92,4 +93,33 @@ test('detector merge: overlapping candidates merge below iouThreshold; a thresho
   assert.equal(kept.length, 2);
   assert.ok(kept.every((b) => [b.x, b.y, b.width, b.height].every(Number.isFinite)));
   assert.ok(kept[0].score > kept[1].score && Math.abs(kept[1].x - kept[0].x - 2 / CFG.detector.inputSize) < 1e-6);
+});
+
+test('defaultUrls: an installed package finds its files and the sibling wasm backend from its own URL', () => {
+  const pkg = 'http://h/node_modules/fer-browser/';
+  assert.deepEqual(defaultUrls(undefined, `${pkg}web/lib/defaults.js?v=1`), {
+    filesUrl: pkg,
+    modelUrl: `${pkg}models/fer-default/export/`,
+    detectorUrl: `${pkg}web/face_pipeline.json`,
+    detectorWeightsUrl: `${pkg}models/blazeface/blazeface.json`,
+    wasmPaths: 'http://h/node_modules/@tensorflow/tfjs-backend-wasm/dist/',
+  });
+  // a checkout served as files: its own node_modules
+  assert.equal(defaultUrls(undefined, 'http://h/repo/web/lib/defaults.js').wasmPaths,
+    'http://h/repo/node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+  // filesUrl overrides the base, bundled or not; the .wasm files are looked for there too
+  const given = defaultUrls('http://cdn/fer', `${pkg}web/lib/defaults.js`);
+  assert.equal(given.detectorWeightsUrl, 'http://cdn/fer/models/blazeface/blazeface.json');
+  assert.equal(given.wasmPaths, 'http://cdn/fer/');
+});
+
+test('defaultUrls: bundled (another file name), the files are in fer-browser/ beside the page', () => {
+  globalThis.location = { href: 'http://h/app/index.html' };
+  try {
+    const urls = defaultUrls(undefined, 'http://h/app/assets/index-1a2b.js');
+    assert.equal(urls.modelUrl, 'http://h/app/fer-browser/models/fer-default/export/');
+    assert.equal(urls.wasmPaths, 'http://h/app/fer-browser/');
+  } finally {
+    delete globalThis.location;
+  }
 });

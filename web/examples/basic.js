@@ -2,12 +2,9 @@
 import { createRecognizer } from 'fer-browser';
 
 const $ = (id) => document.getElementById(id);
-const recognizer = await createRecognizer({
-  modelUrl: '../model/', // metadata.json + tfjs/model.json
-  detectorUrl: '../face_pipeline.json',
-  detectorWeightsUrl: '../vendor/blazeface/blazeface.json',
-  wasmPaths: '../vendor/tfjs-backend-wasm/',
-});
+// installed.html (the npm package's page) names no URL: the package finds its own files. basic.html,
+// served by the project's server at other URLs, names them in its #options.
+const recognizer = await createRecognizer(JSON.parse($('options')?.textContent ?? '{}'));
 $('status').textContent = 'ready';
 
 $('photo').addEventListener('change', async () => {

@@ -1,11 +1,12 @@
 // Choosing TF.js's backend. The wasm backend is imported only when asked for, so a page that uses
-// webgl or cpu never downloads it.
+// webgl or cpu never downloads it. A backend that was asked for and does not start is an error, not
+// a silent fallback: the page would otherwise run on another backend at another speed.
 import * as tf from '@tensorflow/tfjs';
 import { folderUrl } from './config.js';
 
 /**
- * Switch TF.js to `name` ('wasm', 'webgl', 'cpu', ...) and wait until it is ready. Returns the
- * backend really in use: tf.setBackend can fall back silently when one is unavailable.
+ * Switch TF.js to `name` ('wasm', 'webgl', 'cpu', ...) and wait until it is ready; rejects in one
+ * line naming the backend (and, for wasm, where the .wasm files were looked for) when it cannot start.
  * @param {string} [name]
  * @param {{wasmPaths?: string}} [options]  wasmPaths: the folder (URL ending in '/') serving
  *   tfjs-backend-wasm's .wasm files; without it TF.js looks beside the page
@@ -17,7 +18,10 @@ export async function setBackend(name = 'wasm', { wasmPaths } = {}) {
     try {
       wasm = await import('@tensorflow/tfjs-backend-wasm'); // registers the backend once
     } catch (err) {
-      throw new Error(`the wasm backend needs @tensorflow/tfjs-backend-wasm (npm install it, or map it in the import map): ${err.message}`);
+      // name the module that failed: with an incomplete import map it is often tfjs-core, which the
+      // wasm backend imports, not the backend itself
+      const failed = /specifier ["']([^"']+)["']/.exec(err.message)?.[1] ?? '@tensorflow/tfjs-backend-wasm';
+      throw new Error(`the wasm backend could not be loaded: module "${failed}" did not resolve (npm install it, or map it in the import map; ${err.message})`);
     }
     if (wasmPaths && !tf.engine().registry.wasm) wasm.setWasmPaths(folderUrl(wasmPaths));
   }
@@ -27,7 +31,12 @@ export async function setBackend(name = 'wasm', { wasmPaths } = {}) {
   } catch {
     ok = false; // an unknown name throws; treat it like an unavailable backend
   }
+  if (!ok) {
+    const hint = name === 'wasm'
+      ? `its .wasm files were looked for in ${wasmPaths ? folderUrl(wasmPaths) : 'the page\'s folder'}; pass wasmPaths: the folder serving @tensorflow/tfjs-backend-wasm/dist/*.wasm`
+      : `pass backend: 'wasm' or 'cpu'`;
+    throw new Error(`TF.js backend "${name}" failed to initialise here (${hint})`);
+  }
   await tf.ready();
-  if (!ok) console.warn(`TF.js backend ${name} is unavailable here; using ${tf.getBackend()}`);
   return tf.getBackend();
 }

@@ -1,5 +1,5 @@
-// Face detection with BlazeFace (the 256x256 "back" model; its weights ship in the npm package
-// @vladmandic/human as models/blazeface.json + .bin). Every constant comes from face_pipeline.json's
+// Face detection with BlazeFace (the 256x256 "back" model; its TF.js weights, from @vladmandic/human,
+// ship in this package as models/blazeface/blazeface.json + .bin). Every constant comes from face_pipeline.json's
 // "detector" section; the decoding is blazeface.js. Results are read with await, never dataSync.
 import * as tf from '@tensorflow/tfjs';
 import { decode, makeAnchors } from './blazeface.js';

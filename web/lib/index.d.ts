@@ -9,8 +9,8 @@ export interface Box {
   height: number;
 }
 
-/** What estimateFaces and detectFaces read: anything TF.js's fromPixels reads, or an RGB [H, W, 3] tensor (still images only). */
-export type RecognizerInput =
+/** Pixels: anything TF.js's fromPixels reads, or an RGB [H, W, 3] tensor (still images only). */
+export type PixelInput =
   | HTMLVideoElement
   | HTMLImageElement
   | HTMLCanvasElement
@@ -19,16 +19,26 @@ export type RecognizerInput =
   | ImageData
   | tf.Tensor3D;
 
+/** What estimateFaces and detectFaces read: pixels, or the URL of an image (relative to the page; fetched and decoded, EXIF orientation applied). */
+export type RecognizerInput = PixelInput | string | URL;
+
+/**
+ * Every URL is optional: by default the files the installed package carries, found from the
+ * library's own URL (import.meta.url) when it is loaded unbundled, or in `fer-browser/` beside the
+ * page when a bundler merged it (copy the package there; see the package README).
+ */
 export interface RecognizerOptions {
+  /** Folder URL holding the package's files (models/, web/face_pipeline.json) and the .wasm files: the base of every default below. */
+  filesUrl?: string | URL;
   /** Folder URL of an exported model: metadata.json and tfjs/model.json (+ weight shards). */
-  modelUrl: string | URL;
+  modelUrl?: string | URL;
   /** URL of face_pipeline.json (detector, tracking, smoothing and cadence settings). */
-  detectorUrl: string | URL;
-  /** URL of the BlazeFace model.json; default: face_pipeline.json's detector.weights beside it. */
+  detectorUrl?: string | URL;
+  /** URL of the BlazeFace model.json; default: the package's models/blazeface/blazeface.json, or, with detectorUrl, its detector.weights beside it. */
   detectorWeightsUrl?: string | URL;
-  /** TF.js backend: 'wasm' (default), 'webgl', 'cpu', ... The one really used is `recognizer.backend`. */
+  /** TF.js backend: 'wasm' (default), 'webgl', 'cpu', ...; one that fails to start rejects createRecognizer. */
   backend?: string;
-  /** Folder URL (ending in '/') serving tfjs-backend-wasm's .wasm files, for backend 'wasm'. */
+  /** Folder URL serving tfjs-backend-wasm's .wasm files, for backend 'wasm'; default: the installed @tensorflow/tfjs-backend-wasm/dist/ (unbundled) or filesUrl. */
   wasmPaths?: string;
   /** Overrides merged into face_pipeline.json's sections, e.g. { smoothing: { alpha: 1 } }. */
   pipeline?: Partial<{ [S in keyof PipelineConfig]: Partial<PipelineConfig[S]> }>;
@@ -169,7 +179,12 @@ export class Recognizer {
   dispose(): void;
 }
 
-/** Switch TF.js's backend; resolves to the backend really in use. */
+/** The URLs createRecognizer uses when none is given (each resolved against filesUrl when given). */
+export function defaultUrls(filesUrl?: string | URL): {
+  filesUrl: string; modelUrl: string; detectorUrl: string; detectorWeightsUrl: string; wasmPaths: string;
+};
+
+/** Switch TF.js's backend; rejects in one line when it cannot start. */
 export function setBackend(name?: string, options?: { wasmPaths?: string }): Promise<string>;
 
 // ---- building blocks, for pages that run their own loop ----
@@ -207,7 +222,7 @@ export interface EmotionOutputs {
 export class FaceDetector {
   static load(weightsUrl: string | URL, cfg: DetectorConfig): Promise<FaceDetector>;
   readonly cfg: DetectorConfig;
-  detect(source: RecognizerInput, scale?: number): Promise<DetectedBox[]>;
+  detect(source: PixelInput, scale?: number): Promise<DetectedBox[]>;
   dispose(): void;
 }
 

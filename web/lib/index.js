@@ -1,13 +1,14 @@
 // fer-browser: facial-expression recognition in the browser with TF.js (types: index.d.ts).
 //
-//   const recognizer = await createRecognizer({ modelUrl, detectorUrl, detectorWeightsUrl, backend });
-//   const faces = await recognizer.estimateFaces(imageOrVideoOrCanvas);  // [{box, label, confidence, probabilities, detector_score}]
+//   const recognizer = await createRecognizer();  // the package's model, settings and detector (defaults.js)
+//   const faces = await recognizer.estimateFaces(imageOrVideoOrCanvasOrUrl);  // [{box, label, confidence, probabilities, detector_score}]
 //   recognizer.dispose();
 //
 // The building blocks below are exported for pages that need their own loop; no module here keeps
-// global state or knows a URL.
+// global state, and only defaults.js knows where the package's files are.
 export { createRecognizer, Recognizer } from './recognizer.js';
 export { setBackend } from './backend.js';
+export { defaultUrls } from './defaults.js';
 export { EmotionModel } from './emotion.js';
 export { FaceDetector } from './detector.js';
 export { FaceTracker, DetectionCadence } from './tracker.js';

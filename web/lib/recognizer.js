@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from './backend.js';
 import { absoluteUrl, checkPipelineConfig, fetchJson } from './config.js';
+import { defaultUrls } from './defaults.js';
 import { FaceDetector } from './detector.js';
 import { EmotionModel } from './emotion.js';
 import { FrameReader, sourceSize } from './frames.js';
@@ -10,6 +11,7 @@ import { checkProfile, profileProbabilities } from './profile.js';
 import { EmaSmoother } from './smoothing.js';
 import { DetectionCadence, FaceTracker } from './tracker.js';
 
+const isUrl = (x) => typeof x === 'string' || x instanceof URL;
 const argmax = (p) => p.indexOf(Math.max(...p));
 // Left to right by box x, ties by y: the order of web/schemas/face-result.schema.json (Python's too).
 const leftToRight = (a, b) => a.x - b.x || a.y - b.y;
@@ -28,18 +30,23 @@ const features = (embedding, logProbs) => ({
 });
 
 /**
- * Load the emotion model and the face detector; see index.d.ts for the options.
- * @param {import('./index.js').RecognizerOptions} options
+ * Load the emotion model and the face detector; see index.d.ts for the options. Every URL has a
+ * default: the files the installed package carries (defaults.js says how they are found).
+ * @param {import('./index.js').RecognizerOptions} [options]
  * @returns {Promise<Recognizer>}
  */
 export async function createRecognizer(options = {}) {
-  const { modelUrl, detectorUrl, detectorWeightsUrl, backend = 'wasm', wasmPaths, pipeline = {}, priorStrength } = options;
-  if (!modelUrl) throw new Error('createRecognizer: modelUrl is required (the folder holding metadata.json and tfjs/model.json)');
-  if (!detectorUrl) throw new Error('createRecognizer: detectorUrl is required (the URL of face_pipeline.json)');
+  const { backend = 'wasm', pipeline = {}, priorStrength } = options;
+  const defaults = defaultUrls(options.filesUrl);
+  const modelUrl = options.modelUrl ?? defaults.modelUrl;
+  const wasmPaths = options.wasmPaths ?? defaults.wasmPaths;
   const used = await setBackend(backend, { wasmPaths });
-  const cfgUrl = absoluteUrl(detectorUrl);
+  const cfgUrl = absoluteUrl(options.detectorUrl ?? defaults.detectorUrl);
   const config = checkPipelineConfig(await fetchJson(cfgUrl, 'face pipeline settings'), cfgUrl, pipeline);
-  const weightsUrl = absoluteUrl(detectorWeightsUrl ?? new URL(config.detector.weights, cfgUrl));
+  // a face_pipeline.json of the caller's names its weights relative to itself; the package's own
+  // weights are in models/blazeface/, not beside web/face_pipeline.json
+  const weightsUrl = absoluteUrl(options.detectorWeightsUrl
+    ?? (options.detectorUrl === undefined ? defaults.detectorWeightsUrl : new URL(config.detector.weights, cfgUrl)));
   const [model, detector] = await Promise.allSettled([EmotionModel.load(modelUrl), FaceDetector.load(weightsUrl, config.detector)]);
   if (model.status === 'rejected' || detector.status === 'rejected') {
     for (const part of [model, detector]) if (part.status === 'fulfilled') part.value.dispose();
@@ -145,6 +152,9 @@ export class Recognizer {
    */
   async estimateFaces(input, options = {}) {
     this.checkOpen();
+    if (isUrl(input)) return this.withImage(input, (image) => this.estimateFaces(image, options));
+    // an <img> still loading (a page's script often runs before its images): wait for its pixels
+    if (typeof HTMLImageElement !== 'undefined' && input instanceof HTMLImageElement && !input.complete) await input.decode().catch(() => {});
     const { width, height } = input instanceof tf.Tensor ? { width: input.shape[1], height: input.shape[0] } : sourceSize(input);
     if (!(width > 0 && height > 0)) throw new Error('estimateFaces: the input has no pixels yet (a video before its first frame, or an image not loaded)');
     if (options.features && !this.model.hasEmbedding) {
@@ -163,6 +173,7 @@ export class Recognizer {
    */
   async detectFaces(input) {
     this.checkOpen();
+    if (isUrl(input)) return this.withImage(input, (image) => this.detectFaces(image));
     const rgb = this.pixels(input);
     try {
       return await this.detector.detect(rgb);
@@ -191,6 +202,24 @@ export class Recognizer {
     this.disposed = true;
     this.model.dispose();
     this.detector.dispose();
+  }
+
+  /** Load the image at `url` (relative to the page), run `use` on it, then free it. */
+  async withImage(url, use) {
+    const href = absoluteUrl(url);
+    let image;
+    try {
+      const res = await fetch(href);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      image = await createImageBitmap(await res.blob(), { imageOrientation: 'from-image' }); // EXIF as a viewer shows it
+    } catch (err) {
+      throw new Error(`the image at ${href} could not be loaded (${err.message})`);
+    }
+    try {
+      return await use(image);
+    } finally {
+      image.close();
+    }
   }
 
   checkOpen() {
