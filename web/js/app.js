@@ -1,10 +1,11 @@
 // The page, on top of the fer-browser library (web/lib): loads a recognizer for the chosen backend
 // and wires the controls. Camera: camera.js (controls) and loop.js (frames); photos: upload.js;
 // drawing: draw.js; numbers: stats.js; timeline: timeline.js; parity panel: parity.js; "Calibrate to
-// me" and the profile bar: calibrate.js (profile_store.js keeps the profile); test hooks: hooks.js.
+// me": calibrate.js, its profile bar profile_bar.js (profile_store.js keeps the profile); test hooks: hooks.js.
 import { createRecognizer, PRIOR_STRENGTH_RANGE } from 'fer-browser';
 import { registerBackend } from './backends.js';
-import { restoreProfile, wireCalibration } from './calibrate.js';
+import { wireCalibration } from './calibrate.js';
+import { restoreProfile, wireProfileBar } from './profile_bar.js';
 import { createLoop, setButtons, startCamera, stopCamera, togglePause } from './camera.js';
 import { el, showMessage } from './dom.js';
 import { installHooks } from './hooks.js';
@@ -104,5 +105,6 @@ el.backend.addEventListener('change', async () => {
 });
 wireUploads();
 wireCalibration();
+wireProfileBar();
 
 installHooks(load(params.get('backend') || 'wasm').then(() => true, (err) => { fatal(err); return false; }));
