@@ -34,6 +34,9 @@ VENDOR = {
     "blazeface": (NODE_MODULES / "@vladmandic/human/models", {"blazeface.json", "blazeface.bin"}),
 }
 BLAZEFACE_JSON = VENDOR["blazeface"][0] / "blazeface.json"
+# predict's face detector: the BlazeFace graph above, translated once to ONNX and committed with its
+# sha256 (`python -m predict.blazeface --write`), so predict needs neither onnx nor node_modules.
+BLAZEFACE_ONNX = ROOT / "models" / "blazeface" / "blazeface.onnx"
 # Human's face-description net (HSE FaceRes): pretrained weights for the `faceres` training model.
 # Read at build time only, never served, so not in VENDOR.
 FACERES_JSON = NODE_MODULES / "@vladmandic/human/models/faceres.json"
