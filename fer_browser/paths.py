@@ -19,6 +19,17 @@ ROOT = _checkout if IN_CHECKOUT else PACKAGE_DIR
 WEB_DIR = ROOT / "web"
 NODE_MODULES = ROOT / "node_modules"
 DEFAULT_MODEL_DIR = ROOT / "models" / "fer-default" / "export"
+# Files of an export that only fer-convert's own checks read (TensorFlow parity on the SavedModel,
+# the embeddings' reference): the wheel leaves them out, and run-time manifest checks allow them to
+# be absent (a present one is still checked). reference.json and reference_inputs.bin stay: the
+# page's parity check fetches them.
+EXPORT_BUILD_ONLY = ("saved_model/", "reference_embeddings.bin")
+
+
+def build_only(rel: str) -> bool:
+    """Whether an export-relative posix path is in EXPORT_BUILD_ONLY (a trailing / names a folder)."""
+    return any(rel.startswith(p) if p.endswith("/") else rel == p for p in EXPORT_BUILD_ONLY)
+
 
 # URL prefix under /vendor/ -> (folder, files allowed from it): only what the page and predict's
 # detector load, never the whole folder. A wheel carries exactly these files (setup.py).
