@@ -4,10 +4,10 @@
 
 Clones this repository at --ref (its node_modules linked in, so the wheel carries the npm files as
 after `npm ci`), builds the wheel, installs it with the extra into a fresh venv from the package
-index, then measures site-packages (`du -s`, pip's and setuptools' own files included), its biggest
-entries, and the medians of --runs fresh processes for `import fer_browser` and for
-`from fer_browser import Recognizer; Recognizer()("photo.jpg")` (the astronaut photo; import,
-model load and the first call). Not part of `python -m bench`: it downloads from the package index.
+index, then measures site-packages (`du -s`, in MiB as `du -h` shows; pip's and setuptools' own
+files included), its biggest entries, and the medians of --runs fresh processes for
+`import fer_browser` and for `from fer_browser import Recognizer; Recognizer()("photo.jpg")` (the
+astronaut photo; import, model load and the first call). Not part of `python -m bench`: it downloads from the package index.
 Times depend on the machine's load: compare refs in one sitting.
 """
 from __future__ import annotations
@@ -54,9 +54,9 @@ def measure(ref: str, extra: str, runs: int, workdir: Path) -> dict:
     Image.fromarray(data.astronaut()).save(tmp / "photo.jpg", quality=95)
     times = {name: statistics.median(float(run(py, "-c", code, cwd=tmp).split()[0]) for _ in range(runs))
              for name, code in (("import_s", IMPORT), ("first_call_s", FIRST_CALL))}
-    return {"ref": ref, "extra": extra, "wheel_mb": wheel.stat().st_size / 1e6,
-            "site_packages_mb": du_bytes(site) / 1e6, "biggest_mb": {n: round(b / 1e6, 1) for b, n in sizes[:8]},
-            **times, "folder": str(tmp)}
+    mib = lambda n: round(n / 2**20, 1)  # noqa: E731
+    return {"ref": ref, "extra": extra, "wheel_mib": mib(wheel.stat().st_size), "site_packages_mib": mib(du_bytes(site)),
+            "biggest_mib": {name: mib(n) for n, name in sizes[:8]}, **times, "folder": str(tmp)}
 
 
 def main(argv=None) -> int:
