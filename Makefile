@@ -19,9 +19,13 @@ help:  ## list the targets
 
 setup: $(VENV)/.installed node_modules/.installed $(CHROMIUM)  ## install Python, npm and browser dependencies
 
+# The pins name opencv-python-headless: an older .venv's GUI build goes first (two OpenCV wheels
+# share cv2/, and removing one breaks the other), then requirements.txt installs the headless one.
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt $(wildcard requirements/*.txt)
 	$(PY) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
+	if $(PYTHON) -m pip show --quiet opencv-python 2>/dev/null; then \
+		$(PYTHON) -m pip uninstall --quiet --yes opencv-python opencv-python-headless; fi
 	$(PYTHON) -m pip install -r requirements.txt
 	$(PYTHON) -m pip install --no-deps -r requirements-nodeps.txt
 	touch $@

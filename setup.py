@@ -1,10 +1,11 @@
 """Build hook for `pip install .`: the wheel also carries the page (web/), the shipped model's
-export and the npm files the page and predict's detector load (only those listed in
-fer_browser/paths.py VENDOR, with their licence texts), under fer_browser/ in the same layout as
+export (its run-time files: not fer_browser/paths.py EXPORT_BUILD_ONLY), predict's face detector
+(models/blazeface/) and the npm files the page loads (only those listed in fer_browser/paths.py
+VENDOR, with their licence texts), under fer_browser/ in the same layout as
 the checkout. Everything else is declared in pyproject.toml.
 
 Without node_modules (no `npm ci` before the build) the wheel still builds, without the npm files;
-the installed fer-serve and fer-predict then say so in one line.
+the installed fer-serve then says so in one line (fer-predict and the Recognizer do not need them).
 """
 import importlib.util
 import shutil
@@ -37,13 +38,15 @@ def data_files() -> list[tuple[Path, str]]:
     """(source, destination relative to the package) for every data file the wheel carries."""
     paths = _paths()
     out = []
-    # BlazeFace's folder is the repository's own (weights + NOTICE.md with their licences)
-    for folder in (paths.WEB_DIR, paths.DEFAULT_MODEL_DIR, paths.VENDOR["blazeface"][0]):
-        out += [(p, p.relative_to(paths.ROOT).as_posix()) for p in sorted(folder.rglob("*")) if p.is_file()]
+    # BlazeFace's folder is the repository's own (TF.js weights for the page, the ONNX file for predict,
+    # NOTICE.md with their licences); build-only files of the export stay out
+    for folder in (paths.WEB_DIR, paths.DEFAULT_MODEL_DIR, paths.BLAZEFACE_ONNX.parent):
+        out += [(p, p.relative_to(paths.ROOT).as_posix()) for p in sorted(folder.rglob("*")) if p.is_file()
+                and not (folder == paths.DEFAULT_MODEL_DIR and paths.build_only(p.relative_to(folder).as_posix()))]
     missing = paths.missing_vendor_files()
     if missing:
         print(f"warning: {missing[0]} is missing (run `npm ci` first): the wheel will not carry the "
-              f"page's npm files, and the installed server and predict will refuse to start")
+              f"page's npm files, and the installed server will refuse to start")
         return out
     for folder, names in paths.VENDOR.values():
         if paths.NODE_MODULES not in folder.parents:

@@ -84,7 +84,7 @@ def load_model_dir(model_dir: Path) -> tuple[dict, dict[str, bytes]]:
         raise ModelDirError(f"{rel(model_dir)}: metadata.json announces the output {emb['output']!r} but "
                             f"tfjs/model.json has no such output; {convert_hint(model_dir)}")
     try:
-        listed = check_manifest(model_dir)["files"]
+        listed = check_manifest(model_dir, runtime=True)["files"]  # an installed wheel has no saved_model/
     except ManifestError as exc:
         raise ModelDirError(str(exc)) from None
     files = {}

@@ -53,3 +53,18 @@ def vendor_hint() -> str:
     return ("this fer-browser was built without node_modules; build it from a checkout after `npm ci` "
             "(pip install .)")
 
+
+# predict's face detector: BLAZEFACE_JSON translated once to ONNX and committed with its sha256
+# (`python -m predict.blazeface --write`), so predict needs neither onnx nor node_modules.
+BLAZEFACE_ONNX = ROOT / "models" / "blazeface" / "blazeface.onnx"
+
+# Files of an export that only fer-convert's own checks read (TensorFlow parity on the SavedModel,
+# the embeddings' reference): the wheel leaves them out, and run-time manifest checks allow them to
+# be absent (a present one is still checked). reference.json and reference_inputs.bin stay: the
+# page's parity check fetches them.
+EXPORT_BUILD_ONLY = ("saved_model/", "reference_embeddings.bin")
+
+
+def build_only(rel: str) -> bool:
+    """Whether an export-relative posix path is in EXPORT_BUILD_ONLY (a trailing / names a folder)."""
+    return any(rel.startswith(p) if p.endswith("/") else rel == p for p in EXPORT_BUILD_ONLY)

@@ -1,7 +1,8 @@
 """python -m predict image|live: the emotion model on photos, a camera or a video, in Python.
 
 Uses the same model directory as the browser (metadata.json + model.onnx, made by `python -m convert`)
-and the same face detector (BlazeFace from node_modules/@vladmandic/human).
+and the same face detector (BlazeFace: the weights of node_modules/@vladmandic/human, as
+models/blazeface/blazeface.onnx).
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def load_metadata(model_dir: Path) -> dict:
     if not path.is_file():
         raise PredictError(f"{model_dir}: not a model directory (no metadata.json; make one with `{command('convert')}`)")
     try:  # every file (metadata.json, model.onnx, ...) must match the export's manifest before use
-        check_manifest(model_dir)
+        check_manifest(model_dir, runtime=True)  # build-only files (saved_model/) may be absent, as in a wheel
     except ManifestError as exc:
         raise PredictError(str(exc)) from None
     try:

@@ -1,19 +1,28 @@
-"""BlazeFace-back, the browser's face detector, rebuilt for ONNX Runtime from the npm package's files.
+"""BlazeFace-back, the browser's face detector, as an ONNX file for ONNX Runtime.
 
 The page loads node_modules/@vladmandic/human/models/blazeface.json (a TF.js graph model: a TF
-GraphDef as JSON + weights in blazeface.bin). Python runs the very same weights: each TF node is
-translated to its ONNX twin in memory (a few ms, nothing downloaded or cached), so the command needs
-neither TensorFlow at run time nor a second detector. tests/test_predict_detector.py checks the
-translation against TensorFlow running the original GraphDef.
+GraphDef as JSON + weights in blazeface.bin). Python runs the very same weights from
+models/blazeface/blazeface.onnx, which to_onnx() made once from those files by translating each TF
+node to its ONNX twin; it is committed with its sha256 (blazeface.onnx.sha256), checked before
+loading. So predict needs neither TensorFlow, nor the onnx package, nor node_modules at run time.
+Regenerate it (after `npm ci`, with the `convert` extra's onnx) with
+
+    python -m predict.blazeface --write
+
+tests/test_predict_detector.py checks the translation against TensorFlow running the original
+GraphDef, and that the committed file is what a fresh translation gives.
 """
 from __future__ import annotations
 
+import argparse
 import base64
+import hashlib
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from fer_browser.paths import BLAZEFACE_JSON as MODEL_JSON, vendor_hint
+from fer_browser.paths import BLAZEFACE_JSON as MODEL_JSON, BLAZEFACE_ONNX as MODEL_ONNX, IN_CHECKOUT, vendor_hint
 from fer_browser.core.tfjs_weights import read_graph_model
 
 from .errors import PredictError
@@ -133,12 +142,68 @@ def to_onnx(model_json: Path = MODEL_JSON):
     return model, signature
 
 
-def session(model_json: Path = MODEL_JSON, threads: int = 0):
-    """An ONNX Runtime session for the detector; outputs come back as {name: array}."""
+def sha256_path(model: Path) -> Path:
+    """The file holding model's sha256, in `sha256sum` format (`sha256sum -c` checks it too)."""
+    return model.with_name(model.name + ".sha256")
+
+
+def write_onnx(out: Path = MODEL_ONNX, model_json: Path = MODEL_JSON) -> str:
+    """Translate the TF.js graph and write it to `out` with its sha256 beside it; returns the sha256."""
+    model, _ = to_onnx(model_json)
+    data = model.SerializeToString()
+    digest = hashlib.sha256(data).hexdigest()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    sha256_path(out).write_text(f"{digest}  {out.name}\n")
+    return digest
+
+
+def read_onnx(path: Path = MODEL_ONNX) -> bytes:
+    """The ONNX file's bytes, after checking them against its sha256 file (weights are never used unchecked)."""
+    path = Path(path)
+    again = ("regenerate it with `python -m predict.blazeface --write`" if IN_CHECKOUT
+             else "reinstall fer-browser")
+    try:
+        data = path.read_bytes()
+        want = sha256_path(path).read_text().split()[0]
+    except (OSError, IndexError) as exc:
+        what = exc.filename if isinstance(exc, OSError) and exc.filename else sha256_path(path)
+        raise DetectorModelError(f"face detector weights not found or unreadable ({what}); {again}") from None
+    if hashlib.sha256(data).hexdigest() != want:
+        raise DetectorModelError(f"{path} does not match its sha256 ({sha256_path(path).name}); {again}")
+    return data
+
+
+def session(path: Path = MODEL_ONNX, threads: int = 0, model=None):
+    """An ONNX Runtime session for the detector: the committed, checked ONNX file, or `model` (an
+    onnx.ModelProto, e.g. a fresh to_onnx() translation) when given."""
     import onnxruntime as ort
 
-    model, _ = to_onnx(model_json)
+    data = model.SerializeToString() if model is not None else read_onnx(path)
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m predict.blazeface", description=(
+        "Translate the page's BlazeFace TF.js graph to the ONNX file predict loads, and record its sha256."))
+    p.add_argument("--write", action="store_true", help=f"write {MODEL_ONNX.name} and {MODEL_ONNX.name}.sha256")
+    p.add_argument("--json", type=Path, default=MODEL_JSON, help="the TF.js graph (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=MODEL_ONNX, help="the ONNX file (default: %(default)s)")
+    args = p.parse_args(argv)
+    if not args.write:
+        p.error("nothing to do: pass --write")
+    try:
+        digest = write_onnx(args.out, args.json)
+    except DetectorModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: sha256 {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

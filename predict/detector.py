@@ -11,6 +11,7 @@ clipped to the frame.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -122,7 +123,9 @@ class FaceDetector:
 
     def __init__(self, cfg: dict | None = None, threads: int = 0):
         self.cfg = cfg = detector_config(cfg)
-        self.session = blazeface.session(blazeface.MODEL_JSON.parent / cfg["weights"], threads=threads)
+        # the page's cfg["weights"] (blazeface.json), as translated to ONNX: models/blazeface/blazeface.onnx
+        weights = blazeface.MODEL_ONNX.with_name(Path(cfg["weights"]).stem + ".onnx")
+        self.session = blazeface.session(weights, threads=threads)
         self.input_name = self.session.get_inputs()[0].name
         # per feature map, in anchor order: the box-regression output, then the score output
         self.output_names = [name for fmap in cfg["featureMaps"] for name in (fmap["boxes"], fmap["scores"])]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from fer_browser.core.atomic import atomic_open
@@ -62,6 +61,8 @@ def pil_to_rgb(img) -> np.ndarray:
 
 def write_image(path: Path, bgr: np.ndarray) -> None:
     """Encode in memory, then write atomically: never half an image."""
+    import cv2  # only here: reading (PIL) and the Recognizer need no OpenCV
+
     ok, buf = cv2.imencode(Path(path).suffix, bgr)
     if not ok:
         raise PredictError(f"{path}: OpenCV cannot encode {Path(path).suffix} images")

@@ -1,13 +1,16 @@
 """`python -m predict live`: camera or video file -> faces, smoothed emotions and fps, shown and/or saved.
 
-Window mode shows frames with cv2.imshow (q or Esc quits). Without a display, or with --no-window,
-it runs headless and writes the annotated video (--out) and per-frame rows (--csv). With --csv it also
-draws each face's smoothed probabilities over time as a PNG beside the CSV (FILE_timeline.png).
+Window mode shows frames with cv2.imshow (q or Esc quits). Without a display, with --no-window, or
+with OpenCV's headless build (the predict extra's), it runs headless and writes the annotated video
+(--out) and per-frame rows (--csv). With --csv it also draws each face's smoothed probabilities over
+time as a PNG beside the CSV (FILE_timeline.png) when matplotlib is installed.
 """
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
+import re
 import sys
 import tempfile
 import time
@@ -44,6 +47,13 @@ def add_arguments(p) -> None:
 
 def has_display() -> bool:
     return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def has_gui() -> bool:
+    """Whether this OpenCV can open a window: opencv-python-headless (the predict extra's) has no GUI
+    backend, and its cv2.imshow only raises."""
+    found = re.search(r"^\s*GUI:\s*(\S+)", cv2.getBuildInformation(), re.M)
+    return not found or found.group(1).upper() != "NONE"
 
 
 def open_source(args) -> tuple[cv2.VideoCapture, str]:
@@ -191,6 +201,9 @@ def prepare(args) -> None:
         raise PredictError("--max-frames must be 0 (no limit) or more")
     if not (args.out or args.csv) and (args.no_window or not has_display()):
         raise PredictError("no display for a window: pass --out FILE.mp4 and/or --csv FILE to run headless")
+    if not (args.out or args.csv) and not has_gui():
+        raise PredictError("this OpenCV has no window support (opencv-python-headless): pass --out FILE.mp4 "
+                           "and/or --csv FILE to run headless, or install opencv-python in its place")
     if args.video is not None and not args.video.is_file():
         raise PredictError(f"{args.video}: no such video file")
     inputs = FileSet([args.video] if args.video is not None else [])
@@ -202,6 +215,10 @@ def prepare(args) -> None:
         check_output_file(args.out, "--out", inputs)
     # A device or FIFO given as --csv is written in place and has no folder to put a chart "beside"
     args.timeline = timeline_path(args.csv) if args.csv and not in_place(args.csv) else None
+    if args.timeline and importlib.util.find_spec("matplotlib") is None:  # not in the predict extra
+        print(f"note: no timeline chart ({args.timeline.name}): matplotlib is not installed "
+              "(pip install matplotlib)", file=sys.stderr)
+        args.timeline = None
     if args.csv:
         check_output_file(args.csv, "--csv", inputs, FileSet([args.out] if args.out else []))
     if args.timeline:
@@ -224,7 +241,7 @@ def cut_off_mjpeg(path: Path) -> bool:
 
 
 def run(args, pipeline) -> int:
-    window = Window() if not args.no_window and has_display() else None
+    window = Window() if not args.no_window and has_display() and has_gui() else None
     cap, what = open_source(args)
     ok, frame = cap.read()
     if not ok:

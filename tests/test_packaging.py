@@ -1,14 +1,17 @@
 """The Python package as a user gets it: the wheel `pip install .` builds, installed into fresh venvs.
 
 - the wheel's file list: one import package (fer_browser), the page, the shipped model's export
+  (its run-time files: no saved_model/, no build-only references), predict's BlazeFace ONNX file
   and the whitelisted npm files with their licences; nothing generic at the top of site-packages;
+- the wheel's metadata: the `predict` extra pulls neither onnx, matplotlib, the GUI OpenCV nor torch;
 - a venv with only the `serve` extra (from the package index, as `pip install ".[serve]"` does):
   torch and TensorFlow are not importable, fer-serve serves the page, every other command's
   --help says in one line which extra to install;
 - a venv with the package installed --no-deps on top of the project's full environment (a .pth
   line to .venv's site-packages, so nothing big is reinstalled): every command's --help, and the
   README's Python API snippet run as written from another folder;
-- without the npm files, fer-serve, fer-predict and the Recognizer fail in one line.
+- without the npm files, fer-serve fails in one line; fer-predict and the Recognizer still work
+  (their detector is models/blazeface/blazeface.onnx).
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ from pathlib import Path
 import pytest
 
 from web_helpers import PYTHON, ROOT, astronaut_frame, free_port
+
+from fer_browser.paths import build_only
 
 pytestmark = pytest.mark.slow
 
@@ -93,8 +98,12 @@ def test_wheel_holds_one_package_with_page_model_and_npm_files(wheel):
     assert web and {f"fer_browser/{w}" for w in web} <= set(names)
     export = ROOT / "models/fer-default/export"
     listed = json.loads((export / "manifest.json").read_text())["files"]
-    for rel in [*listed, "manifest.json"]:
-        assert f"fer_browser/models/fer-default/export/{rel}" in names
+    for rel in [*listed, "manifest.json"]:  # run-time files only: build-only ones stay out of the wheel
+        assert (f"fer_browser/models/fer-default/export/{rel}" in names) != build_only(rel), rel
+    assert not any("saved_model" in n or "reference_embeddings" in n for n in names)
+    assert "fer_browser/models/fer-default/export/reference_inputs.bin" in names  # the page's parity check
+    for rel in ("blazeface.onnx", "blazeface.onnx.sha256"):
+        assert f"fer_browser/models/blazeface/{rel}" in names
     assert not any(n.endswith("checkpoint.pt") for n in names)
     for npm in NPM_FILES:
         assert f"fer_browser/{npm}" in names
@@ -106,6 +115,20 @@ def test_wheel_holds_one_package_with_page_model_and_npm_files(wheel):
     assert not any("@vladmandic" in n for n in names)  # BlazeFace comes from models/blazeface/
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert all(f"{c} = fer_browser.cli:" in entry_points for c in COMMANDS)
+
+
+def test_predict_extra_is_lean(wheel):
+    """No onnx (the detector ships as ONNX), no matplotlib (plots are for training and bench), OpenCV
+    without its GUI libraries; read from the wheel's metadata, nothing installed."""
+    zf = zipfile.ZipFile(wheel)
+    meta = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    predict = {re.split(r"[=<>!~;\[ ]", line.split(":", 1)[1].strip())[0].lower()
+               for line in meta.splitlines()
+               if line.startswith("Requires-Dist:") and re.search(r"extra\s*==\s*['\"]predict['\"]", line)}
+    assert {"onnxruntime", "opencv-python-headless", "numpy"} <= predict, predict
+    assert not predict & {"onnx", "matplotlib", "opencv-python", "torch", "tensorflow"}, predict
+    requires = [line for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    assert not any("opencv-python==" in line for line in requires)  # no extra brings a second OpenCV
 
 
 def test_serve_extra_serves_the_page_without_torch_or_tensorflow(serve_venv, tmp_path):
@@ -168,8 +191,8 @@ def test_readme_recognizer_snippet_runs_as_written_installed(full_venv, tmp_path
     snippet = readme_api_snippet()
     assert "photo.jpg" in snippet
     # The snippet as written, then which heavy modules it pulled in.
-    check = ("\nimport sys\nprint('MODULES', sorted(m for m in ('flask', 'werkzeug', 'tensorflow', 'torch') "
-             "if m in sys.modules))\n")
+    check = ("\nimport sys\nprint('MODULES', sorted(m for m in ('flask', 'werkzeug', 'tensorflow', 'torch', "
+             "'onnx', 'matplotlib', 'cv2') if m in sys.modules))\n")
     proc = sh(full_venv / "python", "-c", snippet + check, cwd=tmp_path)
     lines = proc.stdout.splitlines()
     assert lines[-1] == "MODULES []", proc.stdout
@@ -184,11 +207,12 @@ def test_readme_recognizer_snippet_runs_as_written_installed(full_venv, tmp_path
 def test_recognizer_import_is_light_in_the_checkout():
     code = ("import sys\nfrom fer_browser import Recognizer\nimport numpy as np\n"
             "Recognizer()(np.zeros((120, 160, 3), np.uint8))\n"
-            "print(sorted(m for m in ('flask', 'werkzeug', 'tensorflow', 'torch') if m in sys.modules))")
+            "print(sorted(m for m in ('flask', 'werkzeug', 'tensorflow', 'torch', 'onnx', 'matplotlib', 'cv2') "
+            "if m in sys.modules))")
     assert sh(PYTHON, "-c", code, cwd=ROOT).stdout.strip() == "[]"
 
 
-def test_without_npm_files_serve_predict_and_recognizer_fail_in_one_line(serve_venv, full_venv, tmp_path):
+def test_without_npm_files_serve_fails_in_one_line_predict_and_recognizer_work(serve_venv, full_venv, tmp_path):
     # Last in this file: it removes the installed npm files from both venvs, as a wheel built
     # without node_modules would lack them.
     for bin_dir in (serve_venv, full_venv):
@@ -201,12 +225,8 @@ def test_without_npm_files_serve_predict_and_recognizer_fail_in_one_line(serve_v
     from PIL import Image
 
     Image.fromarray(astronaut_frame()).save(tmp_path / "photo.jpg")
-    proc = sh(full_venv / "fer-predict", "image", tmp_path / "photo.jpg", "--json", "-", cwd=tmp_path,
-              check=False)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
-    assert proc.stderr.startswith("error: face detector weights not found") and "npm ci" in proc.stderr
+    proc = sh(full_venv / "fer-predict", "image", tmp_path / "photo.jpg", "--json", "-", cwd=tmp_path)
+    assert len(json.loads(proc.stdout)["images"][0]["faces"]) == 1, proc.stdout
 
-    code = ("from fer_browser import PredictError, Recognizer\ntry:\n    Recognizer()\n"
-            "except PredictError as exc:\n    print(exc)\n")
-    out = sh(full_venv / "python", "-c", code, cwd=tmp_path).stdout
-    assert out.count("\n") == 1 and out.startswith("face detector weights not found"), out
+    code = "from fer_browser import Recognizer\nprint(len(Recognizer()('photo.jpg')))\n"
+    assert sh(full_venv / "python", "-c", code, cwd=tmp_path).stdout == "1\n"

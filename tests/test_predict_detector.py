@@ -1,11 +1,14 @@
-"""predict's face detector: the browser's BlazeFace weights, translated to ONNX, decoded like web/lib/blazeface.js."""
+"""predict's face detector: the browser's BlazeFace weights, translated to ONNX (committed as
+models/blazeface/blazeface.onnx), decoded like web/lib/blazeface.js."""
 from __future__ import annotations
+
+import subprocess
 
 import cv2
 import numpy as np
 import pytest
 
-from predict_helpers import match, photos
+from predict_helpers import PYTHON, ROOT, match, photos
 
 from fer_browser.predict import blazeface
 from fer_browser.predict.detector import FaceDetector, letterbox, resize_bilinear
@@ -37,19 +40,62 @@ def tf_reference(x: np.ndarray) -> list[np.ndarray]:
 
 
 def test_onnx_translation_matches_tensorflow_on_the_original_graph(detector):
+    """A fresh translation of blazeface.json, and the committed ONNX file the detector loads."""
     path, _ = photos()["two_faces"]
     frame = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     noise = np.random.default_rng(0).uniform(-1, 1, (1, 256, 256, 3)).astype(np.float32)
+    fresh = blazeface.session(model=blazeface.to_onnx()[0])
+    sigmoid = lambda o: 1 / (1 + np.exp(-np.clip(o, -50, 50)))  # noqa: E731
     for x in (letterbox(frame)[0], noise):
-        ours = detector.session.run(OUTPUTS, {"input": x})
-        for got, want in zip(ours, tf_reference(x)):
-            assert got.shape == want.shape
-            assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max() + 1e-3
-        # both score heads (outputs 1 and 3), as probabilities: where the detector's threshold acts
-        sigmoid = lambda o: 1 / (1 + np.exp(-np.clip(o, -50, 50)))  # noqa: E731
         want = tf_reference(x)
-        for k in (1, 3):
-            assert np.abs(sigmoid(ours[k]) - sigmoid(want[k])).max() < 1e-4, k
+        for session in (fresh, detector.session):
+            ours = session.run(OUTPUTS, {"input": x})
+            for got, ref in zip(ours, want):
+                assert got.shape == ref.shape
+                assert np.abs(got - ref).max() <= 1e-5 * np.abs(ref).max() + 1e-3
+            # both score heads (outputs 1 and 3), as probabilities: where the detector's threshold acts
+            for k in (1, 3):
+                assert np.abs(sigmoid(ours[k]) - sigmoid(want[k])).max() < 1e-4, k
+
+
+def test_committed_onnx_file_is_a_fresh_translation():
+    """Same nodes and attributes, and byte-equal initializers (copied weights, not computed floats),
+    so no float hash is compared across machines; the ONNX files' bytes may differ by onnx version."""
+    import onnx
+
+    committed = onnx.load_from_string(blazeface.read_onnx())
+    fresh, _ = blazeface.to_onnx()
+    assert [n.SerializeToString() for n in committed.graph.node] == [n.SerializeToString() for n in fresh.graph.node]
+    assert committed.graph.input == fresh.graph.input and committed.graph.output == fresh.graph.output
+    assert committed.opset_import == fresh.opset_import
+    got = {t.name: (onnx.numpy_helper.to_array(t).dtype, t.dims, onnx.numpy_helper.to_array(t).tobytes())
+           for t in committed.graph.initializer}
+    want = {t.name: (onnx.numpy_helper.to_array(t).dtype, t.dims, onnx.numpy_helper.to_array(t).tobytes())
+            for t in fresh.graph.initializer}
+    assert got == want
+
+
+def test_altered_or_missing_onnx_file_is_refused(tmp_path):
+    bad = tmp_path / "blazeface.onnx"
+    bad.write_bytes(blazeface.MODEL_ONNX.read_bytes()[:-1] + b"\0")
+    blazeface.sha256_path(bad).write_bytes(blazeface.sha256_path(blazeface.MODEL_ONNX).read_bytes())
+    with pytest.raises(blazeface.DetectorModelError, match="does not match its sha256"):
+        blazeface.session(bad)
+    blazeface.sha256_path(bad).unlink()
+    with pytest.raises(blazeface.DetectorModelError, match="face detector weights not found"):
+        blazeface.session(bad)
+
+
+def test_detector_needs_neither_onnx_nor_node_modules():
+    """At run time only ONNX Runtime loads the committed file: the onnx package is never imported
+    and blazeface.json is never opened (its path is pointed at nothing)."""
+    code = ("import sys\nimport fer_browser.paths as paths\n"
+            "paths.BLAZEFACE_JSON = paths.ROOT / 'no-such-dir' / 'blazeface.json'\n"
+            "from fer_browser.predict import blazeface\nblazeface.MODEL_JSON = paths.BLAZEFACE_JSON\n"
+            "from fer_browser.predict.detector import FaceDetector\nimport numpy as np\n"
+            "FaceDetector().detect(np.zeros((120, 160, 3), np.uint8))\nprint('onnx' in sys.modules)")
+    out = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
 
 
 @pytest.mark.parametrize("shape, out", [((480, 640, 3), (192, 256)), ((437, 1000, 3), (112, 256)),

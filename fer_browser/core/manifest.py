@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from fer_browser.cli import command
+from fer_browser.paths import build_only
 from fer_browser.schema import SchemaError, validate
 
 MANIFEST_FILE = "manifest.json"
@@ -80,8 +81,10 @@ def read_manifest(folder: Path) -> dict:
         raise ManifestError(str(exc)) from None
 
 
-def manifest_report(folder: Path) -> dict:
-    """Compare a folder with its manifest: changed, missing, extra files and symlinks."""
+def manifest_report(folder: Path, runtime: bool = False) -> dict:
+    """Compare a folder with its manifest: changed, missing, extra files and symlinks. runtime: for
+    a reader that uses the model, not convert's checks: build-only files (fer_browser.paths
+    EXPORT_BUILD_ONLY, which the wheel does not ship) may be missing."""
     folder = Path(folder)
     expected = read_manifest(folder)["files"]
     files, links = _walk(folder)
@@ -92,7 +95,7 @@ def manifest_report(folder: Path) -> dict:
         p = folder / rel
         if p.stat().st_size != want.get("bytes") or file_sha256(p) != want.get("sha256"):
             changed.append(rel)
-    missing = sorted(set(expected) - present - set(links))
+    missing = sorted(rel for rel in set(expected) - present - set(links) if not (runtime and build_only(rel)))
     extra = sorted(present - set(expected))
     report = {"checked": len(expected), "changed": changed, "missing": missing, "extra": extra,
               "symlinks": links}
@@ -100,9 +103,10 @@ def manifest_report(folder: Path) -> dict:
     return report
 
 
-def check_manifest(folder: Path) -> dict:
-    """Raise ManifestError (one line, naming the file) unless the folder matches its manifest exactly."""
-    report = manifest_report(folder)
+def check_manifest(folder: Path, runtime: bool = False) -> dict:
+    """Raise ManifestError (one line, naming the file) unless the folder matches its manifest exactly
+    (runtime: build-only files may be missing, see manifest_report)."""
+    report = manifest_report(folder, runtime)
     for key, what in (("symlinks", "is a symbolic link"), ("changed", "does not match its sha256"),
                       ("missing", "is missing"), ("extra", "is not in the manifest")):
         if report[key]:
