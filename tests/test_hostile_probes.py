@@ -192,7 +192,7 @@ class NanBackend:
 
 def test_non_finite_probabilities_are_refused(monkeypatch, tmp_path, capsys):
     from fer_browser.predict import __main__ as cli
-    from fer_browser.predict import pipeline
+    from fer_browser.predict import recognition as pipeline
     from fer_browser.predict.errors import PredictError
 
     monkeypatch.setattr(pipeline, "make_backend", lambda *a, **k: NanBackend())  # damaged weights, any backend
