@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from fer_browser.paths import DEFAULT_MODEL_DIR
+from fer_browser.image_input import as_profile, channel_order, to_rgb
 from fer_browser.predict.errors import PredictError
 
 __all__ = ["Recognizer", "RecognizedFace", "FaceBox", "PredictError", "MissingExtraError"]
@@ -106,7 +107,7 @@ class Recognizer:
             from fer_browser.predict.recognition import Pipeline
 
             self._pipeline = Pipeline(Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR,
-                                      threads=threads, prior_strength=prior_strength, profile=_as_profile(profile))
+                                      threads=threads, prior_strength=prior_strength, profile=as_profile(profile))
         except ModuleNotFoundError as exc:
             top = (exc.name or "").partition(".")[0]
             if not top or top == "fer_browser":
@@ -134,7 +135,7 @@ class Recognizer:
     @profile.setter
     def profile(self, profile) -> None:
         try:
-            self._pipeline.set_profile(_as_profile(profile))
+            self._pipeline.set_profile(as_profile(profile))
         except PredictError as exc:
             raise PredictError(str(exc)) from None
 
@@ -231,10 +232,10 @@ class Recognizer:
         if isinstance(images, np.ndarray) and (images.ndim != 3 or images.shape[-1] in (3, 4)):
             raise PredictError(f"embed_faces takes a list of face images or an (N, H, W) grey stack, got an array "
                                f"of shape {images.shape}")
-        order = _channel_order(channels, None)
+        order = channel_order(channels, None)
         meta = {**self.metadata, "crop": {**self.metadata["crop"], "scale": 1.0, "shift_y": 0.0}}
         batch = [faces_to_batch(rgb, [FaceBox(0.0, 0.0, float(rgb.shape[1]), float(rgb.shape[0]))], meta)
-                 for rgb in (_to_rgb(image, order) for image in images)]
+                 for rgb in (to_rgb(image, order) for image in images)]
         h, w = self.metadata["input"]["height"], self.metadata["input"]["width"]
         return np.concatenate(batch) if batch else np.zeros((0, 1, h, w), np.float32)
 
@@ -243,7 +244,7 @@ class Recognizer:
         `image` (as __call__ takes it), faces left to right as __call__ lists them; crops as __call__ makes them."""
         from fer_browser.predict.preprocess import faces_to_batch
 
-        rgb = _to_rgb(image, _channel_order(channels, bgr))
+        rgb = to_rgb(image, channel_order(channels, bgr))
         boxes = sorted(self._pipeline.detector.detect(rgb), key=lambda b: (b.x, b.y))
         emb, log_probs = self._embed(faces_to_batch(rgb, boxes, self.metadata))
         return [FaceBox(float(b.x), float(b.y), float(b.width), float(b.height)) for b in boxes], emb, log_probs
@@ -271,80 +272,10 @@ class Recognizer:
         their own order. Raises PredictError (one line) for an unusable image."""
         from fer_browser.predict.recognition import left_to_right
 
-        order = _channel_order(channels, bgr)
-        rgb = _to_rgb(image, order)
+        order = channel_order(channels, bgr)
+        rgb = to_rgb(image, order)
         return [RecognizedFace(box=FaceBox(float(f.box.x), float(f.box.y), float(f.box.width), float(f.box.height)),
                                label=self.classes[f.top], confidence=float(f.probs[f.top]),
                                probabilities={c: float(p) for c, p in zip(self.classes, f.probs)},
                                detector_score=float(f.box.score))
                 for f in left_to_right(self._pipeline(rgb))]
-
-
-def _as_profile(profile):
-    """A profile argument as the pipeline takes it: None, a dict, or a path."""
-    if profile is None or isinstance(profile, dict):
-        return profile
-    if isinstance(profile, (str, os.PathLike)):
-        return Path(profile)
-    raise PredictError(f"profile must be a path, a profile dict or None, got {type(profile).__name__}")
-
-
-def _channel_order(channels, bgr) -> str:
-    if bgr is not None:
-        if not isinstance(bgr, bool):
-            raise PredictError(f"bgr must be True or False, got {bgr!r}")
-        want = "bgr" if bgr else "rgb"
-        if channels != "rgb" and channels != want:
-            raise PredictError(f"channels={channels!r} and bgr={bgr} disagree; give one of them")
-        return want
-    if not isinstance(channels, str) or channels.lower() not in ("rgb", "bgr"):
-        raise PredictError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
-    return channels.lower()
-
-
-def _to_rgb(image, order: str = "rgb"):
-    import numpy as np
-
-    if order == "bgr" and not isinstance(image, np.ndarray):
-        raise PredictError(f"channels='bgr' is for NumPy arrays (OpenCV's order); a {type(image).__name__} "
-                           "knows its own channel order")
-    if isinstance(image, (str, os.PathLike)):
-        from fer_browser.predict.images import read_rgb
-
-        try:
-            return read_rgb(Path(image))
-        except PredictError as exc:
-            raise PredictError(str(exc)) from None
-    from fer_browser.predict.input_policy import InputRejected, check_dimensions
-
-    try:  # web/input_policy.json's pixel limit holds for images in memory too, checked before any copy
-        if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
-            check_dimensions(*image.size, "the PIL image")
-            return _pil_to_rgb(image)
-        if isinstance(image, np.ndarray) and image.ndim in (2, 3):
-            check_dimensions(image.shape[1], image.shape[0], "the array")
-    except InputRejected as exc:
-        raise InputRejected(exc.reason, str(exc)) from None
-    if not isinstance(image, np.ndarray):
-        raise PredictError(f"expected a path, a PIL image or a NumPy array, got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise PredictError(f"expected a uint8 RGB image (0-255), got dtype {image.dtype}")
-    if image.ndim == 2:  # greyscale (the same in either order)
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
-        raise PredictError(f"expected an RGB image of shape (height, width, 3), got {image.shape}")
-    return np.ascontiguousarray(image[..., 2::-1] if order == "bgr" else image[..., :3])
-
-
-def _pil_to_rgb(image):
-    """As a file of the same pixels is read (16-bit greyscale included); a lazily opened image
-    decodes here, so a truncated file fails here, as a PredictError."""
-    from fer_browser.predict.images import pil_to_rgb
-    from fer_browser.predict.input_policy import InputRejected
-
-    try:
-        image.load()
-    except Exception as exc:  # Pillow raises OSError, SyntaxError, ... for damaged data
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
-        raise InputRejected("corrupt", f"the PIL image is truncated or damaged ({reason})") from None
-    return pil_to_rgb(image)

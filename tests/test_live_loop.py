@@ -1,7 +1,7 @@
 """The live view's loop (web/js/camera.js on fer-browser's tracked estimateFaces) in real headless Chromium with the fake camera.
 
 - three heads drifting on grey: every frame shows three faces with the same three ids, no tensor is
-  left behind over 300 frames, and the detector runs on well under half the frames (tracking between);
+  left behind over 300 frames, with the detector on every 3rd frame (the tracker carries the boxes between);
 - faces that move, appear and leave (bench/live_accuracy.py): faces present > 0.5 s are shown, shown
   boxes stay within IoU 0.5 of the detector run on the whole frame, a face that leaves loses its box
   within 0.5 s.
@@ -31,7 +31,9 @@ def test_three_moving_faces_keep_their_ids_and_no_tensors_leak(playwright, serve
     try:
         page = browser.new_context(permissions=["camera"]).new_page()
         watch = PageWatch(page)
-        page.goto(server.url + "/")
+        # the detector every 3rd frame, not on the default's clock (at most 250 ms apart): on a loaded CPU
+        # slow frames made that rule detect on every 2nd frame; the tracking between is what is tested
+        page.goto(server.url + "/?detect-every=3")
         assert page.evaluate("ferApp.ready") is True
         page.click("#start")
         wait_js(page, "ferApp.state.frames >= 15", timeout_s=120)
