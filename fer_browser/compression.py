@@ -1,5 +1,6 @@
 """gzip for the page's big files, compressed once and kept in memory (issue 24: bytes before the first
-label). TF.js, its wasm binary and the two models are about 3 MB; gzip sends about 1.5 MB.
+label). TF.js, its wasm binary and the two models are the bulk of it; the bytes with and without gzip
+are measured by bench/bench_bytes.py (README.md, Web app).
 
 A response is compressed only when the request's Accept-Encoding takes gzip; it then carries
 `Content-Encoding: gzip`, and every answer for a compressible file carries `Vary: Accept-Encoding`

@@ -5,7 +5,7 @@ key of the .npz cache it replaces): `images.npy` (N,48,48 uint8, every data row 
 plain .npy that rowstore.RowFile reads batch by batch), `emotion.npy` and `usage.npy` (N,) int64,
 `info.json`, and `manifest.json` (size and sha256 of each, fer_browser/core/manifest.py) written last.
 It is built in a temp folder beside it and renamed into place when complete. Every load checks the
-folder against its manifest (0.3 s for FER2013's 83 MB on a busy 2-core CPU), so a truncated or
+folder against its manifest (cheap next to decoding: bench/bench_epoch.py), so a truncated or
 altered cache is noticed, removed and decoded again instead of being used.
 
 The main process reads the CSV (csv module; header, labels and Usage checked as in fer_csv.py)

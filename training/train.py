@@ -5,7 +5,7 @@
 
 Defaults come from the chosen model's recipe in the registry (training/models): without --model,
 `vgg`'s, the recipe of the shipped model (70 epochs, AdamW, one-cycle lr peaking at 2e-3, FERPlus
-vote distributions as soft targets, flip TTA for validation: about 70 minutes on 2 CPU cores);
+vote distributions as soft targets, flip TTA for validation; its time: MODEL_CARD.md, Training);
 `--model baseline` gives the seed's (140 epochs, Adam, lr 1e-3 -> 1e-4 at 100 -> 1e-5 at 120,
 flip + rotation, FERPlus majority labels). `--model NAME --help` lists NAME's defaults; every option
 overrides them. Writes OUT/last.pt (every epoch, with optimizer state, for --resume), OUT/best.pt

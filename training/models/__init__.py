@@ -33,7 +33,7 @@ class ModelSpec:
 
 
 REGISTRY: dict[str, ModelSpec] = {}
-DEFAULT_MODEL = "vgg"  # training.train's default: the shipped model's recipe (about 70 min on 2 CPU cores)
+DEFAULT_MODEL = "vgg"  # training.train's default: the shipped model's recipe (its time: MODEL_CARD.md, Training)
 
 
 def register(spec: ModelSpec) -> None:
