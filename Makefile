@@ -52,7 +52,8 @@ run: $(SERVE_VENV)/.installed node_modules/.installed  ## install only what serv
 # (OpenBLAS, ATen, oneDNN, OpenCV), so a result that depends on this CPU fails here, not on a user's.
 NUMERICS_TESTS := tests/test_cpu_profile.py tests/test_fingerprint_portability.py tests/test_trust_model.py \
 	tests/test_shipped_model.py tests/test_convert.py tests/test_calibration.py tests/test_predict_detector.py \
-	tests/test_predict_preprocess.py tests/test_predict_cli.py tests/test_predict_outputs.py tests/test_embedding.py
+	tests/test_predict_preprocess.py tests/test_predict_cli.py tests/test_predict_outputs.py tests/test_embedding.py \
+	tests/test_adaptation.py tests/test_profile.py tests/test_calibrate_api.py
 
 test: setup  ## run the whole test suite, then its numerics-sensitive part again on generic CPU kernels
 	$(PYTHON) -m pytest
