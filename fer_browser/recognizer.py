@@ -41,7 +41,7 @@ EXTRA_HINT = 'pip install "fer-browser[predict]"'
 
 
 class MissingExtraError(PredictError, ImportError):
-    """Recognizer() without the 'predict' extra (NumPy, ONNX Runtime, OpenCV, Pillow): one line naming it."""
+    """Recognizer() without the 'predict' extra (NumPy, ONNX Runtime, Pillow): one line naming it."""
 
 
 class FaceBox(NamedTuple):
@@ -103,7 +103,7 @@ class Recognizer:
     def __init__(self, model_dir: str | os.PathLike | None = None, *, threads: int = 0,
                  prior_strength: float | None = None, profile=None):
         """Load and check the model folder (manifest, metadata schema, class count) and the face detector."""
-        try:  # NumPy, OpenCV and Pillow are imported here, ONNX Runtime when the model loads
+        try:  # NumPy and Pillow are imported here, ONNX Runtime when the model loads
             from fer_browser.predict.recognition import Pipeline
 
             self._pipeline = Pipeline(Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR,

@@ -10,12 +10,11 @@ import os
 import sys
 from pathlib import Path
 
-import cv2
 from tqdm import tqdm
 
 from fer_browser.core.atomic import DiskFull
 
-from .draw import draw_faces
+from .draw import annotate
 from .errors import ModelFault, PredictError
 from .images import find_images, output_names, read_rgb, write_image, write_text
 from .input_policy import InputRejected
@@ -68,7 +67,7 @@ def run(args, pipeline) -> int:
             entry.update(width=rgb.shape[1], height=rgb.shape[0],
                          faces=[f.as_dict(pipeline.classes) for f in faces])
             if not args.no_images:
-                write_image(out, draw_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), faces, pipeline.classes))
+                write_image(out, annotate(rgb, faces, pipeline.classes))
                 entry["annotated"] = str(out)
             if not to_stdout:
                 tops = ", ".join(f"{pipeline.classes[f.top]} {f.confidence:.2f}" for f in faces) or "-"

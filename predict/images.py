@@ -59,15 +59,21 @@ def pil_to_rgb(img) -> np.ndarray:
     return out
 
 
-def write_image(path: Path, bgr: np.ndarray) -> None:
-    """Encode in memory, then write atomically: never half an image."""
-    import cv2  # only here: reading (PIL) and the Recognizer need no OpenCV
+def write_image(path: Path, img) -> None:
+    """Encode a Pillow image in memory (format from the suffix), then write atomically: never half an
+    image. Pillow, not OpenCV: the predict extra has no OpenCV (it is the video extra's)."""
+    import io
 
-    ok, buf = cv2.imencode(Path(path).suffix, bgr)
-    if not ok:
-        raise PredictError(f"{path}: OpenCV cannot encode {Path(path).suffix} images")
+    from PIL import Image
+
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise PredictError(f"{path}: Pillow cannot encode {Path(path).suffix} images")
+    buf = io.BytesIO()
+    # JPEG and WebP at quality 95 (OpenCV's JPEG default, which wrote these copies before); Pillow's is 75
+    img.save(buf, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
     with atomic_open(path) as fh:
-        fh.write(buf.tobytes())
+        fh.write(buf.getvalue())
 
 
 def write_text(path: Path, text: str) -> None:

@@ -1,7 +1,7 @@
 """`python -m predict live`: camera or video file -> faces, smoothed emotions and fps, shown and/or saved.
 
 Window mode shows frames with cv2.imshow (q or Esc quits). Without a display, with --no-window, or
-with OpenCV's headless build (the predict extra's), it runs headless and writes the annotated video
+with OpenCV's headless build (the video extra's), it runs headless and writes the annotated video
 (--out) and per-frame rows (--csv). With --csv it also draws each face's smoothed probabilities over
 time as a PNG beside the CSV (FILE_timeline.png) when matplotlib is installed.
 """
@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 from tqdm import tqdm
 
 from .draw import draw_faces, draw_fps
@@ -24,6 +23,14 @@ from fer_browser.core.atomic import in_place
 from .live_outputs import CsvOut, VideoOut, close_outputs
 from .timeline import Timeline, timeline_path
 from .tracking import Smoother
+
+try:  # OpenCV is the 'video' extra's, not predict's: without it `image` and --help still work
+    import cv2
+except ModuleNotFoundError as exc:
+    if exc.name != "cv2":
+        raise
+    cv2 = None
+VIDEO_HINT = 'pip install "fer-browser[video]"'
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own lines would bury our one-line errors
 WINDOW = "predict live (q or Esc quits)"
@@ -49,13 +56,13 @@ def has_display() -> bool:
 
 
 def has_gui() -> bool:
-    """Whether this OpenCV can open a window: opencv-python-headless (the predict extra's) has no GUI
+    """Whether this OpenCV can open a window: opencv-python-headless (the video extra's) has no GUI
     backend, and its cv2.imshow only raises."""
     found = re.search(r"^\s*GUI:\s*(\S+)", cv2.getBuildInformation(), re.M)
     return not found or found.group(1).upper() != "NONE"
 
 
-def open_source(args) -> tuple[cv2.VideoCapture, str]:
+def open_source(args) -> tuple["cv2.VideoCapture", str]:
     if args.video is not None:
         if not args.video.is_file():
             raise PredictError(f"{args.video}: no such video file")
@@ -96,6 +103,9 @@ class Window:
 
 def prepare(args) -> None:
     """Options and output paths, refused before the model loads or a frame is read."""
+    if cv2 is None:
+        raise PredictError(f"live needs the 'video' extra (OpenCV, for cameras, video files and mp4); "
+                           f"install it with: {VIDEO_HINT}")
     if args.smooth is not None and not 0 < args.smooth <= 1:
         raise PredictError("--smooth must be in (0, 1]")
     if args.max_frames < 0:

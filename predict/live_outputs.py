@@ -7,8 +7,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import cv2
-
 from fer_browser.core.atomic import AtomicFile, disk_full, publish
 
 from .errors import PredictError
@@ -23,6 +21,8 @@ class VideoOut:
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".mp4")
         os.close(fd)
+        import cv2  # the video extra's: only `predict live` imports this module
+
         self.path, self.tmp, self.frames = path, Path(tmp), 0
         self.writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not self.writer.isOpened():
@@ -35,6 +35,8 @@ class VideoOut:
 
     def finish(self) -> None:
         """End the file and check it; raises DiskFull or PredictError (the temp file is removed then)."""
+        import cv2
+
         self.writer.release()
         cap = cv2.VideoCapture(str(self.tmp))
         complete = cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == self.frames

@@ -3,7 +3,8 @@
 - the wheel's file list: one import package (fer_browser), the page, the shipped model's export
   (its run-time files: no saved_model/, no build-only references), predict's BlazeFace ONNX file
   and the whitelisted npm files with their licences; nothing generic at the top of site-packages;
-- the wheel's metadata: the `predict` extra pulls neither onnx, matplotlib, the GUI OpenCV nor torch;
+- the wheel's metadata: the `predict` extra pulls neither onnx, matplotlib, OpenCV nor torch; `video`
+  adds the headless OpenCV;
 - a venv with only the `serve` extra (from the package index, as `pip install ".[serve]"` does):
   torch and TensorFlow are not importable, fer-serve serves the page, every other command's
   --help says in one line which extra to install;
@@ -118,15 +119,23 @@ def test_wheel_holds_one_package_with_page_model_and_npm_files(wheel):
 
 
 def test_predict_extra_is_lean(wheel):
-    """No onnx (the detector ships as ONNX), no matplotlib (plots are for training and bench), OpenCV
-    without its GUI libraries; read from the wheel's metadata, nothing installed."""
+    """No onnx (the detector ships as ONNX), no matplotlib (plots are for training and bench), no OpenCV
+    (stills are drawn with Pillow; `fer-predict live` has the `video` extra, OpenCV without its GUI
+    libraries); read from the wheel's metadata, nothing installed."""
     zf = zipfile.ZipFile(wheel)
     meta = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
-    predict = {re.split(r"[=<>!~;\[ ]", line.split(":", 1)[1].strip())[0].lower()
-               for line in meta.splitlines()
-               if line.startswith("Requires-Dist:") and re.search(r"extra\s*==\s*['\"]predict['\"]", line)}
-    assert {"onnxruntime", "opencv-python-headless", "numpy"} <= predict, predict
-    assert not predict & {"onnx", "matplotlib", "opencv-python", "torch", "tensorflow"}, predict
+
+    def extra(name: str) -> set[str]:
+        return {re.split(r"[=<>!~;\[ ]", line.split(":", 1)[1].strip())[0].lower()
+                for line in meta.splitlines()
+                if line.startswith("Requires-Dist:") and re.search(rf"extra\s*==\s*['\"]{name}['\"]", line)}
+    predict, video = extra("predict"), extra("video")
+    assert {"onnxruntime", "numpy", "pillow"} <= predict, predict
+    heavy = {"onnx", "matplotlib", "opencv-python", "opencv-python-headless", "torch", "tensorflow"}
+    assert not predict & heavy, predict
+    assert predict | {"opencv-python-headless"} == video, video  # video: predict's and OpenCV headless
+    for everything in ("all", "dev"):  # the dev environment and CI keep OpenCV
+        assert "opencv-python-headless" in extra(everything), everything
     requires = [line for line in meta.splitlines() if line.startswith("Requires-Dist:")]
     assert not any("opencv-python==" in line for line in requires)  # no extra brings a second OpenCV
 

@@ -5,12 +5,13 @@ import csv
 import json
 import os
 import shutil
+import subprocess
 
 import cv2
 import numpy as np
 import pytest
 
-from predict_helpers import match, model_dir, photos, run_predict, video
+from predict_helpers import PYTHON, ROOT, match, model_dir, photos, run_predict, video
 
 from fer_browser.predict.backends import default_checkpoint
 from fer_browser.predict.draw import class_colour
@@ -59,8 +60,13 @@ def test_image_command_writes_annotations_and_json(image_run):
         for face in entry["faces"]:
             b = face["box"]
             x0, y0 = int(b["x"]), int(b["y"])
-            assert changed[y0:y0 + int(b["height"]), x0:x0 + 3].mean() > 0.9  # the box's left edge
+            # the box's left edge: each row crosses it (a 1-px Pillow line at round(x); int(x) floors)
+            assert changed[y0:y0 + int(b["height"]), max(0, x0 - 1):x0 + 3].any(axis=1).mean() > 0.9
         assert changed.mean() < 0.2  # only the overlays
+        for face in entry["faces"]:  # box and label background in the class's colour (BGR, as the video's)
+            colour = np.array(class_colour(classes().index(face["label"]), len(classes())))
+            in_colour = lambda img: (np.abs(img.astype(int) - colour).max(axis=2) < 40).sum()  # noqa: E731
+            assert in_colour(annotated) > in_colour(original) + 100, (name, face["label"])
     # one summary line per photo; the progress bar on stderr
     assert len([line for line in proc.stdout.splitlines() if "face(s)" in line]) == 3
     assert "images" in proc.stderr and "3/3" in proc.stderr
@@ -292,3 +298,36 @@ def test_out_must_be_a_folder(tmp_path):
     (tmp_path / "file").write_text("x")
     one_line_error(run_predict("image", photos()["astronaut"][0], "--model-dir", model_dir(), "--out",
                                tmp_path / "file"), "not a folder")
+
+
+NO_CV2 = """
+import sys
+class Blocker:  # the predict extra without the video extra: no OpenCV
+    def find_spec(self, name, path=None, target=None):
+        if name.partition('.')[0] == 'cv2':
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Blocker())
+sys.argv[0] = 'fer-predict'
+from fer_browser.cli import run
+sys.exit(run('fer-predict', sys.argv[1:]))
+"""
+
+
+def test_without_opencv_image_works_and_live_names_the_video_extra(tmp_path):
+    """`fer-predict image` (JSON and annotated copies) needs no OpenCV; `live` says in one line which
+    extra brings it."""
+    def fer_predict(*args):
+        return subprocess.run([PYTHON, "-c", NO_CV2, *map(str, args)], capture_output=True, text=True, timeout=300,
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    image = fer_predict("image", photos()["astronaut"][0], "--model-dir", model_dir(), "--out", tmp_path / "out",
+                        "--json", tmp_path / "r.json")
+    assert image.returncode == 0, image.stderr
+    assert len(json.loads((tmp_path / "r.json").read_text())["images"][0]["faces"]) == 1
+    assert (tmp_path / "out" / "astronaut.png").is_file()
+    live = fer_predict("live", "--video", video()[0], "--out", tmp_path / "a.mp4", "--model-dir", model_dir())
+    assert live.returncode == 2 and live.stdout == ""
+    assert live.stderr.strip().splitlines() == [
+        "error: live needs the 'video' extra (OpenCV, for cameras, video files and mp4); "
+        'install it with: pip install "fer-browser[video]"']
+    assert not (tmp_path / "a.mp4").exists()
+    assert fer_predict("live", "--help").returncode == 0  # the parser itself needs no OpenCV
