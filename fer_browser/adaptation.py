@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.probabilities import log_softmax
 from .paths import WEB_DIR
 
 SETTINGS_PATH = WEB_DIR / "adaptation.json"  # a checkout's web/, or the wheel's copy
@@ -46,12 +47,6 @@ def load_settings(path: Path | None = None) -> dict:
         raise AdaptationError(f"{path}: cannot read the adaptation settings ({exc})") from None
     except SchemaError as exc:
         raise AdaptationError(str(exc)) from None
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
 
 
 def base_logits(log_probs: np.ndarray, n_classes: int) -> np.ndarray:
@@ -111,7 +106,7 @@ def fit_head(embeddings, log_probs, labels, n_classes: int, prior=None, settings
     for t in range(int(fit["steps"])):
         m = t / (t + 3.0)
         vw, vb = w + m * (w - w_prev), b + m * (b - b_prev)
-        g = (_softmax(z0 + x @ vw + vb) - onehot) / n
+        g = (np.exp(log_softmax(z0 + x @ vw + vb)) - onehot) / n
         gw = x.T @ g + wd * vw
         gb = g.sum(0) + bias_decay * vb
         gw[:, ~recorded] = 0.0
@@ -134,4 +129,4 @@ def head_probabilities(head: dict, embeddings, log_probs, hidden=()) -> np.ndarr
     z = head_logits(head, embeddings, log_probs)
     if len(hidden):
         z[:, list(hidden)] = -np.inf
-    return _softmax(z)
+    return np.exp(log_softmax(z))
