@@ -116,6 +116,12 @@ def build_parser(model: str = DEFAULT_MODEL) -> argparse.ArgumentParser:
                    help="logit-adjusted loss (Menon et al. 2021): train on log p + TAU * log prior, so the plain "
                         "output leans TAU of the way from the training prior to balanced classes (0: off; 1: "
                         "balanced). prior = the mean training target; default: %(default)s")
+    k.add_argument("--class-balance", type=tau_value, default=0.0, metavar="BETA",
+                   help="re-weighted votes: each face weighs sum_c target_c * prior_c^-BETA (normalised to mean 1), "
+                        "so rare classes' votes count more (0: off; 1: every class weighs alike); default: %(default)s")
+    k.add_argument("--mixup", type=tau_value, default=0.0, metavar="ALPHA",
+                   help="mixup: blend each batch's faces and targets in pairs with lambda ~ Beta(ALPHA, ALPHA) "
+                        "(0: off; 0.2-0.4 is usual); default: %(default)s")
     k.add_argument("--distill-alpha", type=float, default=0.5,
                    help="target = alpha * teacher + (1 - alpha) * label (default: %(default)s)")
     o = p.add_argument_group("run")

@@ -28,7 +28,8 @@ from .models import build_model, count_parameters, get_spec
 from fer_browser.core.normalize import normalize
 from .rowstore import read_rows, take_rows
 
-NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None, "distill": None, "init": None, "logit_adjust": 0.0}
+NEW_OPTION_DEFAULTS = {"precision": "fp32", "epoch_steps": None, "distill": None, "init": None, "logit_adjust": 0.0,
+                       "class_balance": 0.0, "mixup": 0.0}
 RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma",
                "label_smoothing", "rotate", "shift", "scale", "erase")
 
@@ -55,7 +56,7 @@ def config_of(args, distill: dict | None = None, init: dict | None = None) -> di
     """The run's configuration as recorded in the checkpoint (and compared on --resume); distill and
     init are the records made from --teacher and --init."""
     keep = RECIPE_KEYS + ("model", "hparams", "label_set", "limit", "epoch_steps", "seed", "tta", "precision",
-                          "logit_adjust")
+                          "logit_adjust", "class_balance", "mixup")
     cfg = {k: getattr(args, k) for k in keep}
     cfg["flip"] = not args.no_flip
     cfg["distill"] = distill
@@ -177,6 +178,9 @@ class Trainer:
             counts = targets.float().mean(0) if targets.dtype == torch.float32 else \
                 torch.bincount(targets, minlength=len(self.data.classes)).float() / len(targets)
             self.adjust = (args.logit_adjust * torch.log(counts.clamp_min(1e-6))).to(self.device)
+        # re-weighted votes: a face weighs sum_c target_c * prior_c^-beta (mean 1), so the rare classes'
+        # votes count more without changing what a target says (beta 0: off; 1: every class weighs alike)
+        self.weights = vote_weights(targets, len(self.data.classes), getattr(args, "class_balance", 0.0))
 
     def run(self, on_epoch_end=None) -> dict:
         """Train the remaining epochs; returns the final history entry. on_epoch_end(epoch) is a hook
@@ -214,6 +218,7 @@ class Trainer:
             idx = order[b * self.local_batch:(b + 1) * self.local_batch]
             pixels = torch.from_numpy(read_rows(self.train_split.images, idx.numpy()))
             y = self.targets[idx]
+            w = self.weights[idx] if self.weights is not None else None
             if self.cuda:  # page-locked host memory lets the copies overlap with compute
                 pixels, y = pixels.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)
             # this rank holds rows rank, rank+size, ... of the global batch (distributed.shard)
@@ -221,6 +226,8 @@ class Trainer:
             x = augment_batch(normalize(pixels, self.meta["preprocessing"]), self.gen, flip=not args.no_flip,
                               rotate=args.rotate, shift=args.shift, scale=args.scale, erase=args.erase,
                               rows=rows, total=len(idx) * world.size)
+            if getattr(args, "mixup", 0.0):  # mixup (Zhang et al. 2018): blend pairs of faces and their targets
+                x, y, w = mix_batch(x, y, w, len(self.data.classes), args.mixup, self.gen)
             x = x.contiguous(memory_format=torch.channels_last)
             amp_dtype = self.amp_dtype
             with torch.autocast(device.split(":")[0], dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
@@ -228,9 +235,10 @@ class Trainer:
             logp = logp.float()
             fit = logp if self.adjust is None else F.log_softmax(logp + self.adjust, 1)
             if y.dtype == torch.float32:  # soft targets: cross-entropy against the vote distribution
-                loss = -(y * fit).sum(1).mean()
+                per_face = -(y * fit).sum(1)
             else:
-                loss = F.cross_entropy(fit, y, label_smoothing=args.label_smoothing)
+                per_face = F.cross_entropy(fit, y, label_smoothing=args.label_smoothing, reduction="none")
+            loss = (per_face * w.to(per_face.device)).mean() if w is not None else per_face.mean()
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -269,6 +277,27 @@ class Trainer:
         with atomic_open(out / "history.json", "w") as fh:  # never half a file after a crash
             fh.write(json.dumps(self.history, indent=1))
         plot_history(self.history, out / "training_curves.png")  # every epoch: an interrupted run has it too
+
+
+def vote_weights(targets: torch.Tensor, n_classes: int, beta: float) -> torch.Tensor | None:
+    """Per-face weights sum_c target_c * prior_c^-beta, normalised to mean 1 (None when beta is 0);
+    the prior is the mean target. With beta 1 every class carries the same total weight."""
+    if not beta:
+        return None
+    y = targets.float() if targets.dtype == torch.float32 else F.one_hot(targets.long(), n_classes).float()
+    w = y @ y.mean(0).clamp_min(1e-6).pow(-beta)
+    return w / w.mean()
+
+
+def mix_batch(x, y, w, n_classes: int, alpha: float, gen: torch.Generator):
+    """Mixup: one lambda ~ Beta(alpha, alpha) per batch, each face blended with a shuffled partner;
+    hard labels become one-hot so the blended target is a distribution (per-face weights blend too)."""
+    lam = float(torch.distributions.Beta(alpha, alpha).sample()) if alpha > 0 else 1.0
+    perm = torch.randperm(len(x), generator=gen)
+    if y.dtype != torch.float32:
+        y = F.one_hot(y.long(), n_classes).float()
+    w = None if w is None else lam * w + (1 - lam) * w[perm]
+    return lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm], w
 
 
 def validate(model, split, pre: dict, tta: bool, device: str, world: distributed.World) -> tuple[float, float]:
