@@ -15,6 +15,9 @@ the frames that ran it) and wasm threads. Pipelines:
   ours-fullread  the model's crops cut from the whole frame read back, not from each face's region
   ours-none      all three of the above
   ours-interval1000  the detector at least every 1000 ms instead of face_pipeline.json's 250 (?max-interval-ms=1000)
+  ours-nothreads the page served without COOP/COEP (?isolation=off): TF.js's wasm then runs single-threaded
+  ours-threads2  2 wasm threads (?wasm-threads=2; the browser is told of 4 cores, else TF.js's pool has 1)
+  ours-det192, ours-det160  BlazeFace's input at 192 or 160 pixels instead of 256 (?detector-size=N)
   human          @vladmandic/human's own loop (bench/human/): face detection + its emotion model, other
                  modules off, its own frame skipping on
 --cpu-throttle N [N ...] slows each browser's CPU N times (Chromium DevTools' Emulation.setCPUThrottlingRate,
@@ -44,7 +47,14 @@ OURS = {
     "ours-fullread": ("ours, model reads whole frame", "model-input=full"),
     "ours-none": ("ours, all three off", "detect-every=1&detector-input=full&model-input=full"),
     "ours-interval1000": ("ours, a detection at least every 1000 ms (not 250)", "max-interval-ms=1000"),
+    "ours-nothreads": ("ours, page not cross-origin isolated (wasm without threads)", "isolation=off"),
+    # TF.js sizes its wasm thread pool from navigator.hardwareConcurrency (half, at most 4): 1 thread on
+    # this 2-core machine whatever setThreadsCount asks; the page is told of 4 cores to get 2 threads
+    "ours-threads2": ("ours, 2 wasm threads (browser told 4 cores)", "wasm-threads=2"),
+    "ours-det192": ("ours, detector input 192 (not 256)", "detector-size=192"),
+    "ours-det160": ("ours, detector input 160 (not 256)", "detector-size=160"),
 }
+CORES = {"ours-threads2": 4}  # navigator.hardwareConcurrency override (DevTools Emulation) per row
 PIPELINES = (*OURS, "human")
 CAMERA_FPS = 60
 HUMAN = ROOT / "node_modules" / "@vladmandic" / "human"
@@ -112,6 +122,8 @@ def run_row(playwright, pipeline: str, url: str, y4m: Path, args, progress, thro
         page = browser.new_context(permissions=["camera"]).new_page()
         cdp = page.context.new_cdp_session(page)
         cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})  # holds for this page's navigations
+        if pipeline in CORES:
+            cdp.send("Emulation.setHardwareConcurrencyOverride", {"hardwareConcurrency": CORES[pipeline]})
         watch = kit.PageWatch(page)
         if pipeline == "human":
             page.goto(f"{url}/bench/index.html")

@@ -193,3 +193,26 @@ def test_first_label_fetches_only_what_it_needs(site, six_jpg):
         assert watch.errors == []
     finally:
         context.close()
+
+
+def test_page_is_cross_origin_isolated_and_wasm_runs_threads_where_cores_allow(site):
+    """COOP/COEP make the page cross-origin isolated, so TF.js's wasm loads its threaded binary (its
+    workers come from blob: URLs, which the CSP admits) and sizes its pool from the cores: half of
+    them, at most 4 (1 on this 2-core machine; 2 when the browser reports 4 cores)."""
+    srv, browser = site
+    for cores, threads in ((None, None), (4, 2)):
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            if cores:
+                context.new_cdp_session(page).send("Emulation.setHardwareConcurrencyOverride", {"hardwareConcurrency": cores})
+            watch = PageWatch(page)
+            page.goto(srv.url + "/")
+            assert page.evaluate("ferApp.ready") is True
+            assert page.evaluate("self.crossOriginIsolated") is True
+            assert [u for u in watch.requests if u.endswith(".wasm")][0].endswith("/tfjs-backend-wasm-threaded-simd.wasm")
+            got = page.evaluate("ferApp.live().threads")
+            assert got == (threads or max(1, min(4, page.evaluate("navigator.hardwareConcurrency") // 2)))
+            assert watch.errors == []
+        finally:
+            context.close()
