@@ -6,8 +6,8 @@
 Chromium's fake camera plays a 60 frames/s clip (so the camera never caps a loop) of the astronaut's
 head drifting on grey, once with 1 face and once with 3. Each pipeline runs in a fresh browser on the
 same clip and records every frame: frames/s (frames over the elapsed time), latency from the frame's
-arrival to its labels drawn (p50/p95), detector calls per 100 frames, model ms per face (median over
-the frames that ran it) and wasm threads. Pipelines:
+arrival to its labels drawn (p50/p95), detector calls per 100 frames and ms per call, model ms per face
+(medians over the frames that ran them) and wasm threads. Pipelines:
   ours           the web app served by server.py (fer-browser, estimateFaces with track: detector on a
                  cadence, tracker between)
   ours-every     the same page with the detector on every frame (?detect-every=1): what tracking gives
@@ -15,11 +15,16 @@ the frames that ran it) and wasm threads. Pipelines:
   ours-fullread  the model's crops cut from the whole frame read back, not from each face's region
   ours-none      all three of the above
   ours-interval1000  the detector at least every 1000 ms instead of face_pipeline.json's 250 (?max-interval-ms=1000)
+  ours-nothreads the page served without COOP/COEP (?isolation=off): TF.js's wasm then runs single-threaded
+  ours-threads2  2 wasm threads (?wasm-threads=2; the browser is told of 4 cores, else TF.js's pool has 1)
+  ours-det192, ours-det160  BlazeFace's input at 192 or 160 pixels instead of 256 (?detector-size=N)
   human          @vladmandic/human's own loop (bench/human/): face detection + its emotion model, other
                  modules off, its own frame skipping on
 --cpu-throttle N [N ...] slows each browser's CPU N times (Chromium DevTools' Emulation.setCPUThrottlingRate,
 set on the page before it loads), as on a slower phone-class device; every pipeline and scene runs at
-each rate, so the rows of one rate compare like for like.
+each rate, so the rows of one rate compare like for like. It slows the page's main thread, not its
+workers (measured: a loop in a Worker runs as fast at 4x as at 1x): a row with wasm threads > 1 runs
+part of its model unthrottled, so its 4x figures flatter it.
 Speed depends on the machine and its load: compare rows of one run.
 """
 from __future__ import annotations
@@ -44,7 +49,14 @@ OURS = {
     "ours-fullread": ("ours, model reads whole frame", "model-input=full"),
     "ours-none": ("ours, all three off", "detect-every=1&detector-input=full&model-input=full"),
     "ours-interval1000": ("ours, a detection at least every 1000 ms (not 250)", "max-interval-ms=1000"),
+    "ours-nothreads": ("ours, page not cross-origin isolated (wasm without threads)", "isolation=off"),
+    # TF.js sizes its wasm thread pool from navigator.hardwareConcurrency (half, at most 4): 1 thread on
+    # this 2-core machine whatever setThreadsCount asks; the page is told of 4 cores to get 2 threads
+    "ours-threads2": ("ours, 2 wasm threads (browser told 4 cores)", "wasm-threads=2"),
+    "ours-det192": ("ours, detector input 192 (not 256)", "detector-size=192"),
+    "ours-det160": ("ours, detector input 160 (not 256)", "detector-size=160"),
 }
+CORES = {"ours-threads2": 4}  # navigator.hardwareConcurrency override (DevTools Emulation) per row
 PIPELINES = (*OURS, "human")
 CAMERA_FPS = 60
 HUMAN = ROOT / "node_modules" / "@vladmandic" / "human"
@@ -84,11 +96,13 @@ def summarise(log: list[dict]) -> dict:
     lat = sorted(f["t"] - f["arrival"] for f in log if f.get("arrival") is not None)
     pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")  # noqa: E731
     model = [f["modelMs"] for f in log if f.get("modelMs") is not None]
+    det = [f["detMs"] for f in log if f.get("detMs") is not None]
     return {
         "frames": n, "fps": 1000 * (n - 1) / elapsed if elapsed > 0 else float("nan"),
         "latency_p50": pct(0.5), "latency_p95": pct(0.95),
         "det_per_100": 100 * sum(f.get("detMs") is not None for f in log) / n,
         "model_ms": statistics.median(model) if model else float("nan"),
+        "detector_ms": statistics.median(det) if det else float("nan"),
         "found": statistics.median(f["faces"] for f in log),
     }
 
@@ -112,6 +126,8 @@ def run_row(playwright, pipeline: str, url: str, y4m: Path, args, progress, thro
         page = browser.new_context(permissions=["camera"]).new_page()
         cdp = page.context.new_cdp_session(page)
         cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})  # holds for this page's navigations
+        if pipeline in CORES:
+            cdp.send("Emulation.setHardwareConcurrencyOverride", {"hardwareConcurrency": CORES[pipeline]})
         watch = kit.PageWatch(page)
         if pipeline == "human":
             page.goto(f"{url}/bench/index.html")
@@ -174,11 +190,11 @@ def main(argv=None) -> int:
     print(f"Live loop in headless Chromium, {CAMERA_FPS} frames/s fake camera (640x480, heads drifting on grey), "
           f"{args.frames} frames per row; model {args.model_dir}\n")
     print("| CPU throttle | pipeline | faces | found | frames/s | latency p50 ms | latency p95 ms "
-          "| detector calls /100 frames | model ms/face | backend, threads |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| detector calls /100 frames | detector ms | model ms/face | backend, threads |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['cpu_throttle']:g}x | {r['name']} | {r['faces']} | {r['found']:g} | {r['fps']:.1f} | {r['latency_p50']:.1f} | "
-              f"{r['latency_p95']:.1f} | {r['det_per_100']:.0f} | {r['model_ms']:.1f} | {r['backend']}, {r['threads']} |")
+              f"{r['latency_p95']:.1f} | {r['det_per_100']:.0f} | {r['detector_ms']:.0f} | {r['model_ms']:.1f} | {r['backend']}, {r['threads']} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     bad = [r for r in rows if r["found"] != r["faces"]]

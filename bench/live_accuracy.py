@@ -2,6 +2,7 @@
 and leave, scored against the detector run on every whole frame (as a photo upload runs it).
 
     .venv/bin/python bench/live_accuracy.py [--model-dir models/fer-default/export] [--seconds 14]
+        [--query max-interval-ms=1000] [--cpu-throttle 4]
 
 Chromium's fake camera plays bench/browser_kit.comings_and_goings() (6 s at 30 frames/s, looping:
 a head crossing the frame, one popping in and out, one sliding in from the edge). The page runs its
@@ -79,13 +80,15 @@ def score(log: list[dict]) -> dict:
     }
 
 
-def run(playwright, server_url: str, y4m: Path, seconds: float, audit_every: int = AUDIT_EVERY) -> list[dict]:
+def run(playwright, server_url: str, y4m: Path, seconds: float, audit_every: int = AUDIT_EVERY, query: str = "",
+        throttle: float = 1.0) -> list[dict]:
     """Play `y4m` to the page with audit on; the frame log of `seconds` of live view."""
     browser = kit.launch_chromium(playwright, y4m)
     try:
         page = browser.new_context(permissions=["camera"]).new_page()
         watch = kit.PageWatch(page)
-        page.goto(server_url + "/")
+        page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+        page.goto(f"{server_url}/?{query}")
         if page.evaluate("ferApp.ready") is not True:
             raise RuntimeError(f"the page did not load the model: {page.text_content('#message')}")
         page.evaluate(f"ferApp.state.live.audit = {audit_every}")
@@ -103,7 +106,7 @@ def run(playwright, server_url: str, y4m: Path, seconds: float, audit_every: int
         browser.close()
 
 
-def measure(model_dir: Path, seconds: float = 14, tmp: Path | None = None) -> dict:
+def measure(model_dir: Path, seconds: float = 14, tmp: Path | None = None, query: str = "", throttle: float = 1.0) -> dict:
     from playwright.sync_api import sync_playwright
     with tempfile.TemporaryDirectory() as d:
         frames, _ = kit.comings_and_goings(30)
@@ -111,7 +114,7 @@ def measure(model_dir: Path, seconds: float = 14, tmp: Path | None = None) -> di
         server = kit.Server(model_dir)
         try:
             with sync_playwright() as pw:
-                return score(run(pw, server.url, y4m, seconds))
+                return score(run(pw, server.url, y4m, seconds, query=query, throttle=throttle))
         finally:
             server.stop()
 
@@ -123,13 +126,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=head, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, help="converted model (default: shipped)")
     p.add_argument("--seconds", type=float, default=14, help="seconds of live view to score (default 14)")
+    p.add_argument("--query", default="", help="page query: a bench_browser.py ablation, e.g. max-interval-ms=1000")
+    p.add_argument("--cpu-throttle", type=float, default=1.0, metavar="N", help="DevTools CPU slowdown (default 1)")
     args = p.parse_args(argv)
     try:
         check_model_dir(args.model_dir)
     except ModelDirError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    s = measure(args.model_dir, args.seconds)
+    s = measure(args.model_dir, args.seconds, query=args.query, throttle=args.cpu_throttle)
     print(f"{s['frames']} frames ({s['audited']} audited) in {s['seconds']:.1f} s, {s['ids']} track ids, detector on {s['detector_per_100']:.0f} "
           f"of 100 frames")
     print(f"faces present > 0.5 s shown with IoU >= 0.5: {100 * s['settled_shown']:.1f}% of {s['settled_faces']}; "

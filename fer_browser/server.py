@@ -30,7 +30,7 @@ import socket
 import sys
 from pathlib import Path
 
-from flask import Flask, abort, send_file
+from flask import Flask, abort, request, send_file
 
 from .cli import command
 from .compression import MIN_BYTES, accepts_gzip, compressible, gzip_bytes, send_gzip
@@ -45,10 +45,13 @@ DEFAULT_THREADS, DEFAULT_TIMEOUT = 8, 30
 CONNECTION_LIMIT = 500
 MAX_BODY_BYTES = 64 * 1024
 
-# 'wasm-unsafe-eval' lets TF.js compile its WebAssembly backend; nothing else is relaxed.
+# 'wasm-unsafe-eval' lets TF.js compile its WebAssembly backend. blob: scripts and workers are TF.js's
+# threaded wasm: its pthread workers are made from blob: URLs and load the backend's code from another
+# (only script already running on the page can make a blob: URL). Nothing else is relaxed.
 CSP = "; ".join([
     "default-src 'self'",
-    "script-src 'self' 'wasm-unsafe-eval'",
+    "script-src 'self' 'wasm-unsafe-eval' blob:",
+    "worker-src 'self' blob:",
     "style-src 'self'",
     "img-src 'self' blob: data:",
     "media-src 'self' blob: mediastream:",
@@ -58,6 +61,8 @@ CSP = "; ".join([
     "form-action 'none'",
     "frame-ancestors 'none'",
 ])
+
+ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 
 
 def importmap_hashes(web_dir: Path) -> list[str]:
@@ -112,6 +117,11 @@ def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "no-referrer"
         resp.headers["Cache-Control"] = "no-cache"
+        # Cross-origin isolation: TF.js's wasm backend runs its threaded binary only on an isolated page
+        # (SharedArrayBuffer). Every file is this server's own, so require-corp blocks nothing.
+        # bench/bench_browser.py's ablation ?isolation=off leaves the page unisolated.
+        if not (request.path == "/" and request.args.get("isolation") == "off"):
+            resp.headers.update(ISOLATION)
         return resp
 
     return app

@@ -175,8 +175,9 @@ def test_first_label_fetches_only_what_it_needs(site, six_jpg):
                 .map((e) => ({url: new URL(e.name).pathname, wire: e.transferSize, body: e.decodedBodySize})); }""")
         names = [e["url"] for e in entries]
         wasm = [n.rsplit("/", 1)[1] for n in names if n.endswith(".wasm")]
-        isolated = page.evaluate("self.crossOriginIsolated")  # threads need it; SIMD is in every Chromium here
-        assert wasm == ["tfjs-backend-wasm-threaded-simd.wasm" if isolated else "tfjs-backend-wasm-simd.wasm"]
+        # threads need an isolated page and 4 cores (fewer: a pool of one, slower); SIMD is in every Chromium here
+        threads = page.evaluate("self.crossOriginIsolated && navigator.hardwareConcurrency >= 4")
+        assert wasm == ["tfjs-backend-wasm-threaded-simd.wasm" if threads else "tfjs-backend-wasm-simd.wasm"]
         for needed in ("/vendor/tfjs-core/tf-core.fesm.min.js", "/vendor/tfjs-converter/tf-converter.fesm.min.js"):
             assert needed in names
         for lazy in ("/vendor/tfjs/tf.fesm.min.js", "/vendor/tfjs-backend-webgl/tf-backend-webgl.fesm.min.js",
@@ -190,6 +191,48 @@ def test_first_label_fetches_only_what_it_needs(site, six_jpg):
         wait_js(page, "ferApp.state.mode === 'photo'")
         assert any(u.endswith("/js/input_policy.js") for u in watch.requests)
         assert len(page.evaluate("ferApp.results()")) == 6
+        assert watch.errors == []
+    finally:
+        context.close()
+
+
+def test_page_is_cross_origin_isolated_and_wasm_runs_threads_where_cores_allow(site):
+    """COOP/COEP make the page cross-origin isolated, so TF.js's wasm may load its threaded binary (its
+    workers come from blob: URLs, which the CSP admits), which sizes its pool at half the cores, at
+    most 4. Below 4 cores (a pool of one) the page keeps the plain SIMD binary, one thread."""
+    srv, browser = site
+    for cores, threads in ((2, 1), (4, 2), (8, 4)):
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            context.new_cdp_session(page).send("Emulation.setHardwareConcurrencyOverride", {"hardwareConcurrency": cores})
+            watch = PageWatch(page)
+            page.goto(srv.url + "/")
+            assert page.evaluate("ferApp.ready") is True
+            assert page.evaluate("self.crossOriginIsolated") is True
+            binary = "threaded-simd" if threads > 1 else "simd"
+            assert [u.rsplit("/", 1)[1] for u in watch.requests if u.endswith(".wasm")] == [f"tfjs-backend-wasm-{binary}.wasm"]
+            assert page.evaluate("ferApp.live().threads") == threads
+            assert watch.errors == []
+        finally:
+            context.close()
+
+
+def test_detector_runs_at_another_input_size(site):
+    """bench_browser's ours-det192 (?detector-size=192): BlazeFace's graph, saved for 256, runs at
+    another size (detector.js frees its input and reshapes) and still finds the camera's face."""
+    srv, browser = site
+    context = browser.new_context(permissions=["camera"])
+    try:
+        page = context.new_page()
+        watch = PageWatch(page)
+        page.goto(srv.url + "/?detector-size=192")
+        assert page.evaluate("ferApp.ready") is True, page.text_content("#message")
+        assert page.evaluate("ferApp.state.recognizer.config.detector.inputSize") == 192
+        page.evaluate("ferApp.state.frameLog = []")
+        page.click("#start")
+        wait_js(page, "ferApp.state.frameLog.filter((f) => f.detMs !== null).length >= 2")
+        assert [f["faces"] for f in page.evaluate("ferApp.state.frameLog")][-1] == 1
         assert watch.errors == []
     finally:
         context.close()

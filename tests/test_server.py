@@ -62,6 +62,7 @@ def test_prints_its_url(server):
     ("/schemas/face-pipeline.schema.json", "application/json"),
     ("/vendor/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm", "application/wasm"),
     ("/vendor/tfjs-backend-wasm/tfjs-backend-wasm.wasm", "application/wasm"),
+    ("/vendor/tfjs-backend-wasm/tfjs-backend-wasm-threaded-simd.wasm", "application/wasm"),
     ("/vendor/blazeface/blazeface.json", "application/json"),
     ("/vendor/blazeface/blazeface.bin", "application/octet-stream"),
     ("/model/metadata.json", "application/json"),
@@ -79,6 +80,17 @@ def test_serves_with_content_type_and_csp(server, path, ctype):
     assert "default-src 'self'" in csp and "connect-src 'self'" in csp
     assert "unsafe-eval'" not in csp.replace("'wasm-unsafe-eval'", "")  # only wasm compilation is allowed
     assert headers["X-Content-Type-Options"] == "nosniff"
+    # cross-origin isolated (TF.js's threaded wasm needs it): every answer, since every file is the server's
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+
+
+def test_isolation_off_is_only_the_pages_benchmark_switch(server):
+    """bench_browser.py's ours-nothreads row: ?isolation=off serves the page alone without COOP/COEP."""
+    _, headers, _ = get(server, "/?isolation=off")
+    assert "Cross-Origin-Opener-Policy" not in headers and "Cross-Origin-Embedder-Policy" not in headers
+    _, headers, _ = get(server, "/face_pipeline.json?isolation=off")
+    assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
 
 
 def test_serves_the_model_metadata_and_every_shard(server, model_dir):

@@ -28,6 +28,11 @@ const interval = Number(params.get('max-interval-ms'));
 // (the schema's longest maxIntervalMs, a minute: overrides are held to the file's bounds, and JSON has no Infinity)
 const pipeline = every >= 1 ? { cadence: { minEvery: every, maxEvery: every, maxIntervalMs: 60000 } }
   : interval > 0 ? { cadence: { maxIntervalMs: interval } } : {};
+// ?detector-size=N: BlazeFace's square input (face_pipeline.json's 256); ?wasm-threads=N: TF.js's wasm
+// thread pool (its default is half the cores, at most 4; threads need the page cross-origin isolated)
+const detectorSize = Number(params.get('detector-size'));
+if (detectorSize > 0) pipeline.detector = { inputSize: detectorSize };
+const wasmThreads = Number(params.get('wasm-threads'));
 const ablations = {
   ...(params.get('detector-input') === 'full' && { detectorInput: 'full' }),
   ...(params.get('model-input') === 'full' && { modelInput: 'full' }),
@@ -41,6 +46,7 @@ async function load(backend) {
   state.recognizer?.dispose();
   state.recognizer = null;
   await registerBackend(backend);
+  if (wasmThreads >= 1 && backend === 'wasm') (await import('@tensorflow/tfjs-backend-wasm')).setThreadsCount(wasmThreads);
   const r = await createRecognizer({ modelUrl: MODEL_URL, detectorUrl: PIPELINE_URL, detectorWeightsUrl: DETECTOR_WEIGHTS_URL,
     backend, wasmPaths: WASM_URL, pipeline });
   state.recognizer = r;

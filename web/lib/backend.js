@@ -24,6 +24,11 @@ export async function setBackend(name = 'wasm', { wasmPaths } = {}) {
       throw new Error(`the wasm backend could not be loaded: module "${failed}" did not resolve (npm install it, or map it in the import map; ${err.message})`);
     }
     if (wasmPaths && !tf.engine().registry.wasm) wasm.setWasmPaths(folderUrl(wasmPaths));
+    // TF.js's threaded binary (a cross-origin isolated page) sizes its pool at half the cores, at most
+    // 4: with fewer than 4 cores that is one thread, which ran slower than the plain SIMD binary
+    // (issue 24, bench/bench_browser.py ours vs ours-nothreads), so those devices keep the plain one.
+    const cores = globalThis.navigator?.hardwareConcurrency;
+    if (!tf.engine().registry.wasm && cores && cores < 4) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   }
   let ok = false;
   try {

@@ -4,6 +4,25 @@
 import * as tf from '@tensorflow/tfjs';
 import { decode, makeAnchors } from './blazeface.js';
 
+/**
+ * BlazeFace's graph is saved for one input size: its placeholder's shape and the four Reshapes that
+ * flatten each feature map ([1, grid*grid*anchors, k]) name it. Its convolutions run at any size, so
+ * another inputSize frees both (anchors then follow face_pipeline.json's inputSize, blazeface.js).
+ * @param {tf.GraphModel} graph
+ */
+function anySize(graph) {
+  const { executor } = /** @type {any} */ (graph);
+  for (const node of Object.values(executor.graph.nodes)) {
+    if (node.op === 'Placeholder') node.attrParams.shape.value = [1, -1, -1, 3];
+    if (node.op !== 'Reshape') continue;
+    const name = node.inputNames[1];
+    const [old] = executor.weightMap[name];
+    const k = old.dataSync()[2];
+    executor.weightMap[name] = [tf.tensor1d([1, -1, k], 'int32')];
+    old.dispose();
+  }
+}
+
 export class FaceDetector {
   /**
    * @param {tf.GraphModel} graph
@@ -30,6 +49,7 @@ export class FaceDetector {
     }
     const det = new FaceDetector(graph, cfg);
     const size = cfg.inputSize;
+    if (size !== graph.inputs[0].shape?.[1]) anySize(graph);
     try {
       const outs = tf.tidy(() => graph.execute(tf.zeros([1, size, size, 3]), det.outputs));
       try {
