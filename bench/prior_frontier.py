@@ -6,7 +6,10 @@ For comparing training levers without reading PrivateTest: each checkpoint runs 
 (as the page runs it) on FERPlus-7 PublicTest (majority labels), a temperature is fitted there
 (training.calibration.fit_temperature), and tau sweeps --taus (negative tau puts the training prior
 back in). Prints, per checkpoint, the model as trained (tau 0) and the most balanced point whose
-accuracy stays >= --min-accuracy; --json saves every row.
+accuracy stays >= --min-accuracy, and the band score: that best balanced accuracy averaged over accuracy
+floors spread evenly across --band (default 0.872-0.882). One floor picks one point of a noisy curve (a
+single lucky tau can carry it); the band score rewards a curve that stays high around the floor, so
+checkpoints are ranked by it. --json saves every row.
 """
 from __future__ import annotations
 
@@ -25,13 +28,28 @@ from fer_browser.training.datasets import load_dataset  # noqa: E402
 from fer_browser.training.prior import class_prior, measure  # noqa: E402
 
 
+def band_score(rows: dict, lo: float, hi: float, floors: int = 21) -> float | None:
+    """Mean over accuracy floors in [lo, hi] of the most balanced accuracy among rows at or above the floor."""
+    best = []
+    for floor in np.linspace(lo, hi, floors):
+        ok = [r["balanced_accuracy"] for r in rows.values() if r["accuracy"] >= floor]
+        if not ok:
+            return None
+        best.append(max(ok))
+    return float(np.mean(best))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", type=Path, nargs="+")
     p.add_argument("--min-accuracy", type=float, default=0.875)
     p.add_argument("--taus", type=float, nargs=3, default=[-1.0, 2.0, 0.05], metavar=("FROM", "TO", "STEP"))
+    p.add_argument("--band", type=float, nargs=2, default=[0.872, 0.882], metavar=("LO", "HI"),
+                   help="accuracy floors of the band score (default: 0.872 0.882)")
     p.add_argument("--json", type=Path, help="write every row here")
     args = p.parse_args(argv)
+    if not 0 <= args.band[0] <= args.band[1] <= 1:
+        p.error(f"--band needs 0 <= LO <= HI <= 1, got {args.band}")
     soft = load_dataset(label_set="ferplus-soft", progress=False)
     hard = load_dataset(label_set="ferplus", progress=False)
     classes = list(hard.classes)
@@ -40,8 +58,8 @@ def main(argv=None) -> int:
     taus = np.round(np.arange(args.taus[0], args.taus[1] + 1e-9, args.taus[2]), 4)
     report = {}
     print(f"| checkpoint | T | τ = 0: accuracy / balanced / macro-F1 | most balanced with accuracy ≥ {args.min_accuracy:g}: "
-          "τ, accuracy / balanced / macro-F1 |")
-    print("|---|---:|---|---|")
+          "τ, accuracy / balanced / macro-F1 | band score |")
+    print("|---|---:|---|---|---:|")
     for path in args.checkpoints:
         lp = Model(path).log_probs(public.images, 256, f"PublicTest {path.parent.name}/{path.name}")
         t = fit_temperature(lp, public.labels)
@@ -49,9 +67,11 @@ def main(argv=None) -> int:
         ok = [tau for tau in rows if rows[tau]["accuracy"] >= args.min_accuracy]
         best = max(ok, key=lambda tau: rows[tau]["balanced_accuracy"]) if ok else None
         fmt = lambda r: f"{r['accuracy']:.4f} / {r['balanced_accuracy']:.4f} / {r['f1_macro']:.4f}"  # noqa: E731
-        print(f"| {path} | {t:.3f} | {fmt(rows[0.0])} | " + (f"{best:g}, {fmt(rows[best])} |" if best is not None else "none |"))
+        band = band_score(rows, *args.band)
+        print(f"| {path} | {t:.3f} | {fmt(rows[0.0])} | " + (f"{best:g}, {fmt(rows[best])} |" if best is not None else "none |")
+              + (f" {band:.4f} |" if band is not None else " none |"))
         key = f"{path.parent.name}/{path.name}"  # no path of this machine in a report
-        report[key] = {"temperature": t, "chosen_tau": best,
+        report[key] = {"temperature": t, "chosen_tau": best, "band": args.band, "band_score": band,
                        "rows": {f"{tau:g}": {k: rows[tau][k] for k in ("accuracy", "balanced_accuracy", "f1_macro")}
                                 for tau in rows}}
     if args.json:

@@ -83,3 +83,16 @@ def test_prune_refuses_widths_beyond_the_source(tmp_path, capsys):
     assert prune.main([str(src), "--widths", "8", "16", "24", "64", "--out", str(tmp_path / "p.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "[8, 16, 24, 32]" in err and not (tmp_path / "p.pt").exists()
+
+
+def test_band_score_rewards_a_curve_that_stays_high_not_one_lucky_point():
+    from bench.prior_frontier import band_score
+    row = lambda a, b: {"accuracy": a, "balanced_accuracy": b}  # noqa: E731
+    spike = {0.0: row(0.884, 0.77), 0.5: row(0.8751, 0.85), 0.6: row(0.870, 0.86)}  # high only at the floor
+    steady = {0.0: row(0.884, 0.80), 0.5: row(0.879, 0.82), 0.6: row(0.8751, 0.83)}
+    floor_only = lambda rows: max(r["balanced_accuracy"] for r in rows.values() if r["accuracy"] >= 0.875)  # noqa: E731
+    assert floor_only(spike) > floor_only(steady)
+    assert band_score(steady, 0.872, 0.882) > band_score(spike, 0.872, 0.882)
+    # floors above every point: no score; a band of one floor is the plain rule
+    assert band_score(steady, 0.885, 0.89) is None
+    assert band_score(steady, 0.875, 0.875) == pytest.approx(0.83)
