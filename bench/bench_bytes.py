@@ -1,10 +1,13 @@
 """What the page transfers before its first camera label, file by file, in headless Chromium.
 
     .venv/bin/python bench/bench_bytes.py [--model-dir DIR] [--identity] [--json out.json]
+    .venv/bin/python bench/bench_bytes.py --repeat 7 --cpu-throttle 1 4 [--click-when-ready]
 
-A fresh browser profile (nothing cached) opens the page served by server.py, waits until it is ready,
-clicks Start camera (the fake camera shows the astronaut) and stops counting when the first label is
-drawn. The page's own Resource Timing gives each file's bytes on the wire (transferSize: the encoded
+A fresh browser profile (nothing cached) opens the page served by server.py, clicks Start camera as soon
+as the button takes a click (the fake camera shows the astronaut; --click-when-ready waits for the model
+first, as the page before session 13 made everyone do) and stops counting when the first label is
+drawn. --repeat N opens the page N times per --cpu-throttle rate (DevTools CPU throttling, as in
+bench_browser.py) and reports the median time to the page being ready and to the first label. The page's own Resource Timing gives each file's bytes on the wire (transferSize: the encoded
 body plus the response headers) and its decoded size; files requested before the page was ready are
 in phase "load", the others in "camera". --identity sends `Accept-Encoding: identity`, as a browser
 that takes no compression would. Files that finished after the first label are listed apart.
@@ -30,21 +33,29 @@ ENTRIES = """() => [...performance.getEntriesByType('navigation'), ...performanc
                   encoded: e.encodedBodySize, body: e.decodedBodySize}))"""
 
 
-def measure(playwright, url: str, y4m: Path, identity: bool = False) -> dict:
+def measure(playwright, url: str, y4m: Path, identity: bool = False, throttle: float = 1.0,
+            click_when_ready: bool = False) -> dict:
     """Open the page, start the camera, wait for the first label; every file fetched until then."""
     browser = kit.launch_chromium(playwright, y4m)
     try:
         context = browser.new_context(permissions=["camera"],
                                       extra_http_headers={"Accept-Encoding": "identity"} if identity else None)
         page = context.new_page()
+        context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": throttle})
         encodings = {}
         page.on("response", lambda r: encodings.__setitem__(r.url, r.headers.get("content-encoding", "")))
         page.goto(url + "/")
-        if page.evaluate("ferApp.ready") is not True:
-            raise RuntimeError(f"the page did not load: {page.text_content('#message')}")
-        ready = page.evaluate("performance.now()")
+        if click_when_ready:
+            if page.evaluate("ferApp.ready") is not True:
+                raise RuntimeError(f"the page did not load: {page.text_content('#message')}")
+        else:
+            kit.wait_js(page, "window.ferApp && !document.getElementById('start').disabled", timeout_s=120)
         page.evaluate("ferApp.state.frameLog = []")
         page.click("#start")
+        if page.evaluate("ferApp.ready") is not True:
+            raise RuntimeError(f"the page did not load: {page.text_content('#message')}")
+        # when the model finished loading (the page sets its status then), in the page's clock
+        ready = page.evaluate("performance.getEntriesByName('fer-ready')[0]?.startTime ?? performance.now()")
         # the frame log gets its entry once the frame's labels are drawn
         kit.wait_js(page, "ferApp.state.frameLog.some((f) => f.faces >= 1)", timeout_s=120)
         first_label = page.evaluate("ferApp.state.frameLog.find((f) => f.faces >= 1).t")
@@ -65,14 +76,22 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=head, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     p.add_argument("--identity", action="store_true", help="ask for uncompressed answers")
+    p.add_argument("--repeat", type=int, default=1, help="page openings per rate; >1 prints median times only")
+    p.add_argument("--cpu-throttle", type=float, nargs="+", default=[1.0], metavar="N",
+                   help="DevTools CPU slowdown factors (default: 1)")
+    p.add_argument("--click-when-ready", action="store_true", help="click Start camera only once the model is loaded")
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = p.parse_args(argv)
+    if args.repeat < 1 or min(args.cpu_throttle) < 1:
+        p.error("--repeat and --cpu-throttle must be >= 1")
     from playwright.sync_api import sync_playwright
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         y4m = kit.write_y4m(Path(tmp) / "astronaut.y4m", kit.astronaut_frame())
         server = kit.Server(args.model_dir)
         try:
-            result = measure(pw, server.url, y4m, args.identity)
+            if args.repeat > 1 or args.cpu_throttle != [1.0]:
+                return timings(pw, server.url, y4m, args)
+            result = measure(pw, server.url, y4m, args.identity, click_when_ready=args.click_when_ready)
         finally:
             server.stop()
     rows = result["rows"]
@@ -88,6 +107,28 @@ def main(argv=None) -> int:
         print(f"finished after the first label: {', '.join(result['after_first_label'])}")
     if args.json:
         args.json.write_text(json.dumps({**result, "total_wire": total}, indent=1))
+    return 0
+
+
+def timings(pw, url: str, y4m: Path, args) -> int:
+    """Median ready and first-label times over --repeat openings, per CPU throttle rate."""
+    import statistics
+    from tqdm import tqdm
+    report = {"click_when_ready": args.click_when_ready, "identity": args.identity, "rates": {}}
+    print("| CPU throttle | openings | page ready, median ms | first label, median ms (min-max) | bytes before it, median |")
+    print("|---:|---:|---:|---:|---:|")
+    for rate in args.cpu_throttle:
+        runs = [measure(pw, url, y4m, args.identity, rate, args.click_when_ready)
+                for _ in tqdm(range(args.repeat), desc=f"{rate:g}x", file=sys.stderr)]
+        first = [r["first_label_ms"] for r in runs]
+        wire = [sum(x["wire"] for x in r["rows"]) for r in runs]
+        row = {"ready_ms": [r["ready_ms"] for r in runs], "first_label_ms": first, "wire": wire}
+        report["rates"][f"{rate:g}"] = row
+        print(f"| {rate:g}x | {len(runs)} | {statistics.median(row['ready_ms']):.0f} | {statistics.median(first):.0f} "
+              f"({min(first):.0f}-{max(first):.0f}) | {statistics.median(wire):,.0f} |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
 

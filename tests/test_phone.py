@@ -236,3 +236,41 @@ def test_detector_runs_at_another_input_size(site):
         assert watch.errors == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("stop_first", [False, True])
+def test_camera_opens_while_the_model_loads(site, stop_first):
+    """Start camera works before the model is ready: the camera opens at once, the first label follows the
+    model. The model's graph is held back until the camera is on, so the order is certain. Stopped while
+    the model loads, the camera stays stopped when it arrives."""
+    srv, browser = site
+    context = browser.new_context(permissions=["camera"])
+    page = context.new_page()
+    watch = PageWatch(page)
+    held = []
+    page.route("**/model/tfjs/model.json", lambda route: held.append(route))
+    try:
+        page.goto(srv.url + "/")
+        wait_js(page, "document.getElementById('start') && !document.getElementById('start').disabled")
+        page.click("#start")
+        wait_js(page, "ferApp.state.mode === 'camera' && document.getElementById('video').readyState >= 2")
+        assert page.evaluate("ferApp.state.ready") is False  # the model is still held back
+        assert page.text_content("#status") == "camera on, loading model…"
+        assert page.is_disabled("#start") and page.is_enabled("#stop")
+        if stop_first:
+            page.click("#stop")
+        for route in held:
+            route.continue_()
+        page.unroute("**/model/tfjs/model.json")
+        assert page.evaluate("ferApp.ready") is True, page.text_content("#message")
+        if stop_first:
+            page.wait_for_timeout(300)
+            assert page.evaluate("[ferApp.state.running, ferApp.state.frames, ferApp.state.stream]") == [False, 0, None]
+        else:
+            wait_js(page, "ferApp.labels().rects.length >= 1")
+            assert page.evaluate("ferApp.state.running") is True
+            page.click("#stop")
+        assert page.evaluate("ferApp.state.mode") == "idle" and page.is_enabled("#start")
+        assert watch.errors == []
+    finally:
+        context.close()

@@ -38,6 +38,19 @@ export async function startCamera() {
     showMessage('This page cannot use a camera here (browsers allow it only on https or localhost). Upload a photo instead.', 'error');
     return;
   }
+  // the camera may be started while the model still loads: opening a camera takes a few hundred ms on
+  // real devices, so both happen at once and the first label comes sooner
+  state.starting = true;
+  setButtons();
+  try {
+    await openCamera();
+  } finally {
+    state.starting = false;
+    setButtons();
+  }
+}
+
+async function openCamera() {
   let stream;
   try {
     stream = await navigator.mediaDevices.getUserMedia({
@@ -51,11 +64,21 @@ export async function startCamera() {
   el.video.srcObject = stream;
   await el.video.play();
   state.mode = 'camera';
-  state.running = true;
   el.hint.hidden = true;
+  setButtons(); // Stop works from here on, model loaded or not
+  if (!state.ready) {
+    el.status.textContent = 'camera on, loading model…';
+    try {
+      await state.loading;
+    } catch {
+      stopCamera(); // the page already says why the model did not load
+      return;
+    }
+    if (state.stream !== stream) return; // stopped while the model loaded
+  }
+  state.running = true;
   resetStats();
   timeline.start(performance.now(), state.recognizer.classes);
-  setButtons();
   state.live.smooth = el.smooth.checked;
   state.live.start(stream);
 }
@@ -85,7 +108,8 @@ export function stopCamera() {
 
 export function setButtons() {
   const cam = state.mode === 'camera';
-  el.start.disabled = !state.ready || cam;
+  // Start needs no loaded model (the camera opens while it loads), only one that has not failed
+  el.start.disabled = cam || state.starting || state.loadError !== null;
   el.pause.disabled = !state.ready || !cam;
   el.stop.disabled = !cam;
   el.parity.disabled = !state.ready;

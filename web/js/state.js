@@ -5,6 +5,9 @@ export const state = {
   backend: null, // the TF.js backend in use
   threads: null, // wasm threads (the benchmark reports them)
   ready: false,
+  loading: null, // the promise of the recognizer being loaded (Start camera may come first and waits for it)
+  loadError: null, // why the last load failed: the camera then has nothing to run
+  starting: false, // between a click on Start camera and the loop running
   mode: 'idle', // idle | camera | photo
   running: false, // camera: not paused
   stream: null,
