@@ -7,7 +7,8 @@ For comparing training levers without reading PrivateTest: each checkpoint runs 
 (training.calibration.fit_temperature), and tau sweeps --taus (negative tau puts the training prior
 back in). Prints, per checkpoint, the model as trained (tau 0) and the most balanced point whose
 accuracy stays >= --min-accuracy, and the band score: that best balanced accuracy averaged over accuracy
-floors spread evenly across --band (default 0.872-0.882). One floor picks one point of a noisy curve (a
+floors spread evenly across --band (default: --min-accuracy +- 0.005; a curve that never reaches the top
+floor gets none). One floor picks one point of a noisy curve (a
 single lucky tau can carry it); the band score rewards a curve that stays high around the floor, so
 checkpoints are ranked by it. --json saves every row.
 """
@@ -44,10 +45,11 @@ def main(argv=None) -> int:
     p.add_argument("checkpoints", type=Path, nargs="+")
     p.add_argument("--min-accuracy", type=float, default=0.875)
     p.add_argument("--taus", type=float, nargs=3, default=[-1.0, 2.0, 0.05], metavar=("FROM", "TO", "STEP"))
-    p.add_argument("--band", type=float, nargs=2, default=[0.872, 0.882], metavar=("LO", "HI"),
-                   help="accuracy floors of the band score (default: 0.872 0.882)")
+    p.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="accuracy floors of the band score (default: --min-accuracy - 0.005 and + 0.005)")
     p.add_argument("--json", type=Path, help="write every row here")
     args = p.parse_args(argv)
+    args.band = args.band or [round(args.min_accuracy - 0.005, 6), round(args.min_accuracy + 0.005, 6)]
     if not 0 <= args.band[0] <= args.band[1] <= 1:
         p.error(f"--band needs 0 <= LO <= HI <= 1, got {args.band}")
     soft = load_dataset(label_set="ferplus-soft", progress=False)
