@@ -7,7 +7,9 @@ A fresh browser profile (nothing cached) opens the page served by server.py, cli
 as the button takes a click (the fake camera shows the astronaut; --click-when-ready waits for the model
 first, as the page before session 13 made everyone do) and stops counting when the first label is
 drawn. --repeat N opens the page N times per --cpu-throttle rate (DevTools CPU throttling, as in
-bench_browser.py) and reports the median time to the page being ready and to the first label. The page's own Resource Timing gives each file's bytes on the wire (transferSize: the encoded
+bench_browser.py) and reports the median time to the page being ready and to the first label.
+--latency-ms and --down-kbps emulate a mobile network (DevTools' Network.emulateNetworkConditions: added
+round-trip latency per request and a download cap), where round trips, not the loopback, set the pace. The page's own Resource Timing gives each file's bytes on the wire (transferSize: the encoded
 body plus the response headers) and its decoded size; files requested before the page was ready are
 in phase "load", the others in "camera". --identity sends `Accept-Encoding: identity`, as a browser
 that takes no compression would. Files that finished after the first label are listed apart.
@@ -34,14 +36,20 @@ ENTRIES = """() => [...performance.getEntriesByType('navigation'), ...performanc
 
 
 def measure(playwright, url: str, y4m: Path, identity: bool = False, throttle: float = 1.0,
-            click_when_ready: bool = False) -> dict:
+            click_when_ready: bool = False, network: tuple[float, float] | None = None) -> dict:
     """Open the page, start the camera, wait for the first label; every file fetched until then."""
     browser = kit.launch_chromium(playwright, y4m)
     try:
         context = browser.new_context(permissions=["camera"],
                                       extra_http_headers={"Accept-Encoding": "identity"} if identity else None)
         page = context.new_page()
-        context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+        cdp = context.new_cdp_session(page)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+        if network:
+            cdp.send("Network.enable")
+            cap = network[1] * 125 if network[1] else -1  # kbit/s to bytes/s; -1: no cap
+            cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": network[0],
+                     "downloadThroughput": cap, "uploadThroughput": cap})
         encodings = {}
         page.on("response", lambda r: encodings.__setitem__(r.url, r.headers.get("content-encoding", "")))
         page.goto(url + "/")
@@ -80,10 +88,15 @@ def main(argv=None) -> int:
     p.add_argument("--cpu-throttle", type=float, nargs="+", default=[1.0], metavar="N",
                    help="DevTools CPU slowdown factors (default: 1)")
     p.add_argument("--click-when-ready", action="store_true", help="click Start camera only once the model is loaded")
+    p.add_argument("--latency-ms", type=float, default=0, help="emulated round-trip latency per request (default: none)")
+    p.add_argument("--down-kbps", type=float, default=0, help="emulated download cap in kbit/s (default: none)")
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = p.parse_args(argv)
     if args.repeat < 1 or min(args.cpu_throttle) < 1:
         p.error("--repeat and --cpu-throttle must be >= 1")
+    if args.latency_ms < 0 or args.down_kbps < 0:
+        p.error("--latency-ms and --down-kbps must be >= 0")
+    args.network = (args.latency_ms, args.down_kbps) if args.latency_ms or args.down_kbps else None
     from playwright.sync_api import sync_playwright
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         y4m = kit.write_y4m(Path(tmp) / "astronaut.y4m", kit.astronaut_frame())
@@ -91,7 +104,8 @@ def main(argv=None) -> int:
         try:
             if args.repeat > 1 or args.cpu_throttle != [1.0]:
                 return timings(pw, server.url, y4m, args)
-            result = measure(pw, server.url, y4m, args.identity, click_when_ready=args.click_when_ready)
+            result = measure(pw, server.url, y4m, args.identity, click_when_ready=args.click_when_ready,
+                             network=args.network)
         finally:
             server.stop()
     rows = result["rows"]
@@ -114,11 +128,12 @@ def timings(pw, url: str, y4m: Path, args) -> int:
     """Median ready and first-label times over --repeat openings, per CPU throttle rate."""
     import statistics
     from tqdm import tqdm
-    report = {"click_when_ready": args.click_when_ready, "identity": args.identity, "rates": {}}
+    report = {"click_when_ready": args.click_when_ready, "identity": args.identity,
+              "latency_ms": args.latency_ms, "down_kbps": args.down_kbps, "rates": {}}
     print("| CPU throttle | openings | page ready, median ms | first label, median ms (min-max) | bytes before it, median |")
     print("|---:|---:|---:|---:|---:|")
     for rate in args.cpu_throttle:
-        runs = [measure(pw, url, y4m, args.identity, rate, args.click_when_ready)
+        runs = [measure(pw, url, y4m, args.identity, rate, args.click_when_ready, args.network)
                 for _ in tqdm(range(args.repeat), desc=f"{rate:g}x", file=sys.stderr)]
         first = [r["first_label_ms"] for r in runs]
         wire = [sum(x["wire"] for x in r["rows"]) for r in runs]

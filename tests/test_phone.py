@@ -274,3 +274,43 @@ def test_camera_opens_while_the_model_loads(site, stop_first):
         assert watch.errors == []
     finally:
         context.close()
+
+
+def static_module_graph(web, entry="js/app.js"):
+    """Every module `entry` imports statically (import/export ... from), as paths under web/, resolved
+    through index.html's import map; TF.js's own files (vendor/) are leaves. JSON modules left out."""
+    import json
+    import re
+    from urllib.parse import urljoin
+    html = (web / "index.html").read_text()
+    imap = json.loads(re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1))["imports"]
+    static = re.compile(r"""(?:^|[;\n])\s*(?:import|export)\s+(?:[^'";]*?\sfrom\s*)?['"]([^'"]+)['"]""", re.S)
+    base = "http://page/"
+    seen, todo = set(), [entry]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        if path.startswith("vendor/") or not path.endswith(".js"):
+            continue
+        src = re.sub(r"/\*.*?\*/", "", (web / path).read_text(), flags=re.S)
+        src = re.sub(r"^\s*//.*$", "", src, flags=re.M)
+        for spec in static.findall(src):
+            todo.append(urljoin(base, imap[spec]).removeprefix(base) if spec in imap
+                        else urljoin(base + path, spec).removeprefix(base))
+    return {p for p in seen if p.endswith(".js")}
+
+
+def test_modulepreload_lists_every_module_of_the_first_label():
+    """index.html names every statically imported module (plus the wasm backend the default backend
+    imports at once, and the empty module its Node imports map to) so the browser fetches them in one
+    go; a module added or dropped without updating the list fails here."""
+    import re
+    from pathlib import Path
+    web = Path(__file__).resolve().parent.parent / "web"
+    listed = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', (web / "index.html").read_text()))
+    graph = static_module_graph(web) - {"js/app.js"}
+    assert "vendor/tfjs-core/tf-core.fesm.min.js" in graph and "lib/recognizer.js" in graph  # the walk works
+    assert listed == graph | {"vendor/tfjs-backend-wasm/tf-backend-wasm.fesm.min.js", "lib/empty-module.js"}
+    assert all((web / p).is_file() for p in listed if not p.startswith("vendor/"))
