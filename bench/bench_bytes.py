@@ -36,7 +36,7 @@ ENTRIES = """() => [...performance.getEntriesByType('navigation'), ...performanc
 
 
 def measure(playwright, url: str, y4m: Path, identity: bool = False, throttle: float = 1.0,
-            click_when_ready: bool = False, network: tuple[float, float] | None = None) -> dict:
+            click_when_ready: bool = False, network: tuple[float, float] | None = None, query: str = "") -> dict:
     """Open the page, start the camera, wait for the first label; every file fetched until then."""
     browser = kit.launch_chromium(playwright, y4m)
     try:
@@ -52,7 +52,7 @@ def measure(playwright, url: str, y4m: Path, identity: bool = False, throttle: f
                      "downloadThroughput": cap, "uploadThroughput": cap})
         encodings = {}
         page.on("response", lambda r: encodings.__setitem__(r.url, r.headers.get("content-encoding", "")))
-        page.goto(url + "/")
+        page.goto(url + "/" + (f"?{query}" if query else ""))
         if click_when_ready:
             if page.evaluate("ferApp.ready") is not True:
                 raise RuntimeError(f"the page did not load: {page.text_content('#message')}")
@@ -88,6 +88,7 @@ def main(argv=None) -> int:
     p.add_argument("--cpu-throttle", type=float, nargs="+", default=[1.0], metavar="N",
                    help="DevTools CPU slowdown factors (default: 1)")
     p.add_argument("--click-when-ready", action="store_true", help="click Start camera only once the model is loaded")
+    p.add_argument("--query", default="", help="the page's query string, e.g. preload=off (the server's Link preload header off)")
     p.add_argument("--latency-ms", type=float, default=0, help="emulated round-trip latency per request (default: none)")
     p.add_argument("--down-kbps", type=float, default=0, help="emulated download cap in kbit/s (default: none)")
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
@@ -105,7 +106,7 @@ def main(argv=None) -> int:
             if args.repeat > 1 or args.cpu_throttle != [1.0]:
                 return timings(pw, server.url, y4m, args)
             result = measure(pw, server.url, y4m, args.identity, click_when_ready=args.click_when_ready,
-                             network=args.network)
+                             network=args.network, query=args.query)
         finally:
             server.stop()
     rows = result["rows"]
@@ -129,11 +130,11 @@ def timings(pw, url: str, y4m: Path, args) -> int:
     import statistics
     from tqdm import tqdm
     report = {"click_when_ready": args.click_when_ready, "identity": args.identity,
-              "latency_ms": args.latency_ms, "down_kbps": args.down_kbps, "rates": {}}
+              "latency_ms": args.latency_ms, "down_kbps": args.down_kbps, "query": args.query, "rates": {}}
     print("| CPU throttle | openings | page ready, median ms | first label, median ms (min-max) | bytes before it, median |")
     print("|---:|---:|---:|---:|---:|")
     for rate in args.cpu_throttle:
-        runs = [measure(pw, url, y4m, args.identity, rate, args.click_when_ready, args.network)
+        runs = [measure(pw, url, y4m, args.identity, rate, args.click_when_ready, args.network, args.query)
                 for _ in tqdm(range(args.repeat), desc=f"{rate:g}x", file=sys.stderr)]
         first = [r["first_label_ms"] for r in runs]
         wire = [sum(x["wire"] for x in r["rows"]) for r in runs]

@@ -15,7 +15,8 @@ so nothing changed on disk later, and nothing else in the folder, is ever served
 
 Big text and binary files (TF.js, its wasm, the models) go out gzipped to browsers that accept it,
 compressed once (at start-up, or on first request for web/ files) from the same bytes
-(compression.py).
+(compression.py). The page itself comes with a Link preload header for the files its first label
+waits for (preload_header), so a slow network fetches them while TF.js is still being parsed.
 """
 from __future__ import annotations
 
@@ -74,6 +75,18 @@ def importmap_hashes(web_dir: Path) -> list[str]:
     return [f"'sha256-{h}'" for h in sorted(found)]
 
 
+def preload_header(model_files) -> str:
+    """A Link header that starts, with the page itself, every fetch its first label waits for: the
+    pipeline settings, the model's metadata, graph and weights, BlazeFace's graph and weights. The
+    page would otherwise ask for them only once TF.js is parsed and its wasm compiled, a chain of
+    round trips that a phone's network makes long. `crossorigin` makes each preload match the page's
+    own fetch() (CORS mode, same-origin credentials), so nothing is fetched twice."""
+    model = ["metadata.json", "tfjs/model.json", *sorted(n for n in model_files if n.startswith("tfjs/") and n.endswith(".bin"))]
+    urls = ["/face_pipeline.json", *(f"/model/{n}" for n in model if n in model_files),
+            *(f"/vendor/blazeface/{n}" for n in ("blazeface.json", "blazeface.bin"))]
+    return ", ".join(f"<{u}>; rel=preload; as=fetch; crossorigin=anonymous" for u in urls)
+
+
 def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
     model_dir = Path(model_dir)
     csp = CSP.replace("'wasm-unsafe-eval'", " ".join(["'wasm-unsafe-eval'", *importmap_hashes(web_dir)]))
@@ -87,9 +100,14 @@ def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
     app.config["MODEL_DIR"] = model_dir.resolve()
     app.config["MODEL_METADATA"] = meta
 
+    preload = preload_header(model_files)
+
     @app.get("/")
     def index():
-        return send_from(web_dir, "index.html")
+        resp = send_from(web_dir, "index.html")
+        if request.args.get("preload") != "off":  # bench/bench_bytes.py's ablation: --query preload=off
+            resp.headers["Link"] = preload
+        return resp
 
     @app.get("/model/<path:name>")
     def model_file(name):

@@ -174,6 +174,7 @@ def test_first_label_fetches_only_what_it_needs(site, six_jpg):
             return performance.getEntriesByType('resource').filter((e) => e.responseEnd <= t)
                 .map((e) => ({url: new URL(e.name).pathname, wire: e.transferSize, body: e.decodedBodySize})); }""")
         names = [e["url"] for e in entries]
+        assert len(names) == len(set(names)), names  # the page's preloads are used, not fetched again
         wasm = [n.rsplit("/", 1)[1] for n in names if n.endswith(".wasm")]
         # threads need an isolated page and 4 cores (fewer: a pool of one, slower); SIMD is in every Chromium here
         threads = page.evaluate("self.crossOriginIsolated && navigator.hardwareConcurrency >= 4")

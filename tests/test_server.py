@@ -85,6 +85,26 @@ def test_serves_with_content_type_and_csp(server, path, ctype):
     assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
 
 
+def test_page_preloads_exactly_the_files_of_the_first_label(server):
+    """The page's Link header starts the model's and the detector's fetches with the page: every listed
+    file is served (200), the weights shards are those model.json names, and ?preload=off drops it."""
+    import json
+    import re
+    _, headers, _ = get(server, "/")
+    links = re.findall(r"<([^>]+)>; rel=preload; as=fetch; crossorigin=anonymous", headers["Link"])
+    assert len(links) == len(headers["Link"].split(", "))  # every entry in that one form
+    for url in links:
+        assert get(server, url)[0] == 200, url
+    _, _, graph = get(server, "/model/tfjs/model.json")
+    shards = {f"/model/tfjs/{p}" for g in json.loads(graph)["weightsManifest"] for p in g["paths"]}
+    assert shards and shards <= set(links)
+    assert {"/model/metadata.json", "/model/tfjs/model.json", "/face_pipeline.json",
+            "/vendor/blazeface/blazeface.json", "/vendor/blazeface/blazeface.bin"} <= set(links)
+    assert not any(u.endswith((".onnx", "reference.json", "parity.json")) for u in links)  # only what the label needs
+    assert "Link" not in get(server, "/?preload=off")[1]
+    assert "Link" not in get(server, "/face_pipeline.json")[1]
+
+
 def test_isolation_off_is_only_the_pages_benchmark_switch(server):
     """bench_browser.py's ours-nothreads row: ?isolation=off serves the page alone without COOP/COEP."""
     _, headers, _ = get(server, "/?isolation=off")
