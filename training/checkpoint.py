@@ -184,6 +184,22 @@ def load_checkpoint(path: Path) -> dict:
     return payload
 
 
+def save_derived(path: Path, state: dict, meta: dict, record_key: str, record: dict) -> dict:
+    """Write weights made from other checkpoints (a re-fitted layer, an average, a pruned copy).
+
+    What was measured on the source no longer holds and is dropped (its temperature, fingerprint,
+    digest and training metrics: convert would otherwise check the new weights against the old
+    accuracy); how the weights were made goes into metadata.training[record_key]. Written atomically
+    with a fresh digest and probe; returns the checkpoint as re-loaded (and so verified) from disk."""
+    meta = copy.deepcopy(meta)
+    for stale in ("calibration", "probe", "weights_sha256", "metrics"):
+        meta.pop(stale, None)
+    meta["training"] = {**meta.get("training", {}), record_key: record}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(Path(path), {"state_dict": state, "metadata": meta})
+    return load_checkpoint(Path(path))
+
+
 def model_from_checkpoint(path_or_payload) -> tuple[torch.nn.Module, dict]:
     """Build the registered model named in the metadata, load its weights, put it in eval mode."""
     payload = path_or_payload if isinstance(path_or_payload, dict) else load_checkpoint(path_or_payload)

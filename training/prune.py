@@ -15,14 +15,13 @@ the square of the width ratio. The source's digest and the widths go into the me
 from __future__ import annotations
 
 import argparse
-import copy
 from pathlib import Path
 
 import torch
 
 from fer_browser.cli import error, prog
 
-from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_derived
 from .models import build_model
 
 
@@ -35,9 +34,8 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def prune_state(model: torch.nn.Module, widths: list[int]) -> tuple[dict, dict]:
-    """(state_dict of the narrower model, its hparams): every stage's convs keep their top-|gamma| channels."""
-    hp = dict(model.hparams) if hasattr(model, "hparams") else {}
+def prune_state(model: torch.nn.Module, widths: list[int]) -> dict:
+    """The state_dict of the narrower model: every stage's convs keep their top-|gamma| channels."""
     convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
     bns = [m for m in model.features if isinstance(m, torch.nn.BatchNorm2d)]
     # which stage each conv belongs to: a new stage starts after every MaxPool2d
@@ -62,7 +60,7 @@ def prune_state(model: torch.nn.Module, widths: list[int]) -> tuple[dict, dict]:
         keep_in = keep
     state["fc.weight"] = model.fc.weight.detach()[:, keep_in].clone()
     state["fc.bias"] = model.fc.bias.detach().clone()
-    return state, hp
+    return state
 
 
 def prune(args) -> dict:
@@ -70,19 +68,13 @@ def prune(args) -> dict:
     model, meta = model_from_checkpoint(payload)
     if meta["model"]["name"] != "vgg":
         raise CheckpointError(f"{args.checkpoint}: pruning knows the `vgg` model only, not {meta['model']['name']!r}")
-    state, _ = prune_state(model, list(args.widths))
+    state = prune_state(model, list(args.widths))
     hparams = {**(meta["model"].get("hparams") or {}), "widths": list(args.widths)}
     slim = build_model("vgg", len(meta["classes"]), hparams, weights_follow=True)
     slim.load_state_dict(state)  # proves the cut weights fit the narrower graph exactly
-    meta = copy.deepcopy(meta)
-    meta["model"] = {**meta["model"], "hparams": hparams, "parameters": sum(p.numel() for p in slim.parameters())}
-    for stale in ("calibration", "probe", "weights_sha256", "metrics"):
-        meta.pop(stale, None)
-    meta["training"] = {**meta.get("training", {}), "pruned_from": {
-        "weights_sha256": payload["metadata"]["weights_sha256"], "widths": list(args.widths), "criterion": "bn_gamma_abs"}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(args.out, {"state_dict": state, "metadata": meta})
-    return load_checkpoint(args.out)
+    meta = {**meta, "model": {**meta["model"], "hparams": hparams, "parameters": sum(p.numel() for p in slim.parameters())}}
+    return save_derived(args.out, state, meta, "pruned_from", {
+        "weights_sha256": payload["metadata"]["weights_sha256"], "widths": list(args.widths), "criterion": "bn_gamma_abs"})
 
 
 def main(argv=None) -> int:

@@ -16,7 +16,6 @@ Compare it with `bench/prior_frontier.py`, which scores PublicTest only. About a
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import torch
 
 from fer_browser.cli import error, prog
 
-from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_derived
 from .datasets import load_dataset
 from .errors import DataError
 from .train import tau_value
@@ -103,15 +102,9 @@ def retrain(args) -> dict:
                      class_balance=args.class_balance, logit_adjust=args.logit_adjust, l2=args.l2, steps=args.steps)
     state = {k: v.clone() for k, v in payload["state_dict"].items()}
     state["fc.weight"], state["fc.bias"] = w.to(state["fc.weight"].dtype), b.to(state["fc.bias"].dtype)
-    meta = copy.deepcopy(meta)
-    for stale in ("calibration", "probe", "weights_sha256"):  # a new layer: its temperature must be fitted again
-        meta.pop(stale, None)
-    meta["training"] = {**meta.get("training", {}), "head_retrain": {
+    return save_derived(args.out, state, meta, "head_retrain", {
         "from_weights_sha256": payload["metadata"]["weights_sha256"], "class_balance": args.class_balance,
-        "logit_adjust": args.logit_adjust, "l2": args.l2, "steps": args.steps, "faces": int(len(x))}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(args.out, {"state_dict": state, "metadata": meta})
-    return load_checkpoint(args.out)
+        "logit_adjust": args.logit_adjust, "l2": args.l2, "steps": args.steps, "faces": int(len(x))})
 
 
 def main(argv=None) -> int:

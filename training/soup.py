@@ -15,7 +15,6 @@ metadata (`training.soup`). Score it with `bench/prior_frontier.py` (PublicTest 
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import torch
 from fer_browser.cli import error, prog
 from fer_browser.core.normalize import normalize
 
-from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_derived
 from .datasets import load_dataset
 from .errors import DataError
 
@@ -104,16 +103,10 @@ def soup(args) -> dict:
         split = load_dataset(args.csv, args.votes, None, meta["label_set"], progress=False).splits["Training"]
         refresh_batchnorm(model, split.images, meta["preprocessing"], args.batch_size)
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    meta = copy.deepcopy(meta)
-    for stale in ("calibration", "probe", "weights_sha256", "metrics"):  # new weights: temperature and fingerprint anew
-        meta.pop(stale, None)
     total = float(sum(weights))
-    meta["training"] = {**meta.get("training", {}), "soup": {
+    return save_derived(args.out, state, meta, "soup", {
         "sources": [{"weights_sha256": m["weights_sha256"], "weight": w / total} for m, w in zip(metas, weights)],
-        "bn_refreshed": not args.no_bn_refresh}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(args.out, {"state_dict": state, "metadata": meta})
-    return load_checkpoint(args.out)
+        "bn_refreshed": not args.no_bn_refresh})
 
 
 def main(argv=None) -> int:
