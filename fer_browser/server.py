@@ -83,7 +83,7 @@ def preload_header(model_files) -> str:
     own fetch() (CORS mode, same-origin credentials), so nothing is fetched twice."""
     model = ["metadata.json", "tfjs/model.json", *sorted(n for n in model_files if n.startswith("tfjs/") and n.endswith(".bin"))]
     urls = ["/face_pipeline.json", *(f"/model/{n}" for n in model if n in model_files),
-            *(f"/vendor/blazeface/{n}" for n in ("blazeface.json", "blazeface.bin"))]
+            *(f"/vendor/blazeface/{n}" for n in sorted(VENDOR["blazeface"][1]))]
     return ", ".join(f"<{u}>; rel=preload; as=fetch; crossorigin=anonymous" for u in urls)
 
 

@@ -8,6 +8,8 @@ tested under Node (tests/js/label_layout.test.mjs, run by test_label_layout_node
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -175,6 +177,9 @@ def test_first_label_fetches_only_what_it_needs(site, six_jpg):
                 .map((e) => ({url: new URL(e.name).pathname, wire: e.transferSize, body: e.decodedBodySize})); }""")
         names = [e["url"] for e in entries]
         assert len(names) == len(set(names)), names  # the page's preloads are used, not fetched again
+        # the server's Link preloads are all files the first label needed, so none was fetched in vain
+        preloaded = re.findall(r"<([^>]+)>", page.request.get(site[0].url + "/").headers["link"])
+        assert preloaded and set(preloaded) <= set(names), (preloaded, names)
         wasm = [n.rsplit("/", 1)[1] for n in names if n.endswith(".wasm")]
         # threads need an isolated page and 4 cores (fewer: a pool of one, slower); SIMD is in every Chromium here
         threads = page.evaluate("self.crossOriginIsolated && navigator.hardwareConcurrency >= 4")
@@ -281,7 +286,6 @@ def static_module_graph(web, entry="js/app.js"):
     """Every module `entry` imports statically (import/export ... from), as paths under web/, resolved
     through index.html's import map; TF.js's own files (vendor/) are leaves. JSON modules left out."""
     import json
-    import re
     from urllib.parse import urljoin
     html = (web / "index.html").read_text()
     imap = json.loads(re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1))["imports"]
@@ -307,7 +311,6 @@ def test_modulepreload_lists_every_module_of_the_first_label():
     """index.html names every statically imported module (plus the wasm backend the default backend
     imports at once, and the empty module its Node imports map to) so the browser fetches them in one
     go; a module added or dropped without updating the list fails here."""
-    import re
     from pathlib import Path
     web = Path(__file__).resolve().parent.parent / "web"
     listed = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', (web / "index.html").read_text()))
