@@ -83,8 +83,7 @@ def main(argv=None) -> int:
         out = prune(args)
     except (CheckpointError, OSError) as exc:
         return error(exc)
-    n = sum(t.numel() for k, t in out["state_dict"].items() if not k.endswith("num_batches_tracked"))
-    print(f"wrote {args.out}: widths {list(args.widths)}, {n:,} parameters; fine-tune it with "
+    print(f"wrote {args.out}: widths {list(args.widths)}, {out['metadata']['model']['parameters']:,} parameters; fine-tune it with "
           f"`python -m training.train --hparams '{{\"widths\": {list(args.widths)}}}' --init {args.out} "
           f"--teacher {args.checkpoint} ...`")
     return 0

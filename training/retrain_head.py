@@ -55,14 +55,19 @@ def parse_args(argv=None):
     return args
 
 
+def face_batches(images, preprocessing: dict, batch_size: int, desc: str):
+    """The faces normalised as the model reads them, batch by batch (float32 tensors), with a progress bar."""
+    from tqdm import tqdm
+    for start in tqdm(range(0, len(images), batch_size), desc=desc, unit="batch", file=sys.stderr):
+        yield torch.from_numpy(np.ascontiguousarray(normalize(np.asarray(images[start:start + batch_size]),
+                                                              preprocessing), dtype=np.float32))
+
+
 def embeddings(model, images, preprocessing: dict, batch_size: int) -> torch.Tensor:
     """(2N, D) float64: every face, then every face mirrored (the flip the training augmentation uses)."""
-    from tqdm import tqdm
     out = {False: [], True: []}
     with torch.inference_mode():
-        for start in tqdm(range(0, len(images), batch_size), desc="embeddings", unit="batch", file=sys.stderr):
-            x = torch.from_numpy(np.ascontiguousarray(normalize(np.asarray(images[start:start + batch_size]),
-                                                                preprocessing), dtype=np.float32))
+        for x in face_batches(images, preprocessing, batch_size, "embeddings"):
             for flip in (False, True):
                 out[flip].append(model.embed(torch.flip(x, dims=[-1]) if flip else x).double())
     return torch.cat(out[False] + out[True])

@@ -15,18 +15,17 @@ metadata (`training.soup`). Score it with `bench/prior_frontier.py` (PublicTest 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from fer_browser.cli import error, prog
-from fer_browser.core.normalize import normalize
 
 from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_derived
 from .datasets import load_dataset
 from .errors import DataError
+from .retrain_head import face_batches
 
 _SAME = ("model", "classes", "preprocessing", "label_set")
 
@@ -66,7 +65,6 @@ def average_states(states: list[dict], weights: list[float]) -> dict:
 
 def refresh_batchnorm(model: torch.nn.Module, images, preprocessing: dict, batch_size: int) -> None:
     """Replace every BN layer's running statistics by their value over `images` and their mirrors."""
-    from tqdm import tqdm
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not bns:
         return
@@ -79,9 +77,7 @@ def refresh_batchnorm(model: torch.nn.Module, images, preprocessing: dict, batch
         if isinstance(m, torch.nn.Dropout):
             m.eval()
     with torch.no_grad():
-        for start in tqdm(range(0, len(images), batch_size), desc="BN statistics", unit="batch", file=sys.stderr):
-            x = torch.from_numpy(np.ascontiguousarray(normalize(np.asarray(images[start:start + batch_size]),
-                                                                preprocessing), dtype=np.float32))
+        for x in face_batches(images, preprocessing, batch_size, "BN statistics"):
             model(x)
             model(torch.flip(x, dims=[-1]))
     model.eval()
