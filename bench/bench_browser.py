@@ -18,6 +18,8 @@ arrival to its labels drawn (p50/p95), detector calls per 100 frames and ms per 
   ours-nothreads the page served without COOP/COEP (?isolation=off): TF.js's wasm then runs single-threaded
   ours-threads2  2 wasm threads (?wasm-threads=2; the browser is told of 4 cores, else TF.js's pool has 1)
   ours-det192, ours-det160  BlazeFace's input at 192 or 160 pixels instead of 256 (?detector-size=N)
+  ours-letterbox the live detector's input padded to BlazeFace's 256 x 256 square, as before the loop
+                 kept the frame's aspect (256 x 192 for 640 x 480; ?detector-letterbox=on)
   human          @vladmandic/human's own loop (bench/human/): face detection + its emotion model, other
                  modules off, its own frame skipping on
 --cpu-throttle N [N ...] slows each browser's CPU N times (Chromium DevTools' Emulation.setCPUThrottlingRate,
@@ -55,6 +57,7 @@ OURS = {
     "ours-threads2": ("ours, 2 wasm threads (browser told 4 cores)", "wasm-threads=2"),
     "ours-det192": ("ours, detector input 192 (not 256)", "detector-size=192"),
     "ours-det160": ("ours, detector input 160 (not 256)", "detector-size=160"),
+    "ours-letterbox": ("ours, detector input padded to its square", "detector-letterbox=on"),
 }
 CORES = {"ours-threads2": 4}  # navigator.hardwareConcurrency override (DevTools Emulation) per row
 PIPELINES = (*OURS, "human")

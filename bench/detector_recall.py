@@ -1,9 +1,13 @@
-"""BlazeFace at a smaller square input than face_pipeline.json's 256 (issue 24, lever 3): per frame, the faces the
-detector finds at 256 that it still finds (IoU >= 0.5) at each other size, the median IoU of those boxes, and
-boxes found only at the smaller size. Scenes: bench/browser_kit.comings_and_goings() at 10 frames/s and
-20 frames each of one head tile 60, 90 or 120 px wide (faces about 22, 34, 45 px) at random places.
+"""BlazeFace's input against face_pipeline.json's 256 x 256 square (issue 24): per frame, the faces the
+detector finds at the reference input that it still finds (IoU >= 0.5) at each other input, the median IoU
+of those boxes, and boxes found only at the other input. An input is a square size (the frame letterboxed
+into it), or a size with ":aspect" (the live loop's input: the frame's longer side at that size, its own
+aspect, sides rounded up to the coarsest stride; 256 x 192 for 640 x 480). Scenes:
+bench/browser_kit.comings_and_goings() at 10 frames/s and 20 frames each of one head tile 60, 90 or 120 px
+wide (faces about 22, 34, 45 px) at random places.
 
-    .venv/bin/python bench/detector_recall.py 256 224 192 160      (the first size is the reference)
+    .venv/bin/python bench/detector_recall.py 256 224 192 160      (the first input is the reference)
+    .venv/bin/python bench/detector_recall.py 256 256:aspect
 """
 from __future__ import annotations
 
@@ -22,11 +26,11 @@ from bench import browser_kit as kit  # noqa: E402
 from fer_browser.predict.boxes import iou  # noqa: E402
 
 # every face the page's detector finds in each image, at the page's ?detector-size (web/js/app.js)
-JS = """async (urls) => { const r = ferApp.state.recognizer; const out = [];
+JS = """async ([urls, letterbox]) => { const r = ferApp.state.recognizer; const out = [];
   for (const u of urls) {
     const im = new Image(); im.src = u; await im.decode(); const b = await createImageBitmap(im);
     const { pixels, scale } = r.frames.downscaled(b, b.width, b.height, r.config.detector.inputSize);
-    out.push(await r.detector.detect(pixels, scale)); b.close();
+    out.push(await r.detector.detect(pixels, scale, { letterbox })); b.close();
   }
   return out; }"""
 
@@ -45,6 +49,13 @@ def scenes() -> dict[str, list[np.ndarray]]:
 
 
 def main(sizes: list[str]) -> int:
+    if "-h" in sizes or "--help" in sizes:
+        print(__doc__)
+        return 0
+    bad = [s for s in sizes if not (s.partition(":")[0].isdigit() and s.partition(":")[2] in ("", "aspect"))]
+    if bad or len(sizes) < 2:
+        print(f"error: inputs are sizes like 192 or 256:aspect, at least two (got {' '.join(bad or sizes)})", file=sys.stderr)
+        return 2
     from playwright.sync_api import sync_playwright
     urls = {n: ["data:image/jpeg;base64," + base64.b64encode(cv2.imencode(
         ".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])[1]).decode() for f in fs]
@@ -55,10 +66,11 @@ def main(sizes: list[str]) -> int:
         with sync_playwright() as pw:
             browser = kit.launch_chromium(pw, None)
             for size in sizes:
+                px, _, shape = size.partition(":")
                 page = browser.new_context().new_page()
-                page.goto(f"{srv.url}/?detector-size={size}")
+                page.goto(f"{srv.url}/?detector-size={px}")
                 assert page.evaluate("ferApp.ready") is True
-                res[size] = {n: page.evaluate(JS, u) for n, u in urls.items()}
+                res[size] = {n: page.evaluate(JS, [u, shape != "aspect"]) for n, u in urls.items()}
                 page.close()
             browser.close()
     finally:
@@ -77,7 +89,7 @@ def main(sizes: list[str]) -> int:
                         ious.append(m)
                 extra += sum(max((iou(x, y) for y in want), default=0.0) < 0.3 for y in got)
             med = statistics.median(ious) if ious else float("nan")
-            print(f"size {size} {n}: faces at {ref} {total}, found {found} ({100 * found / max(total, 1):.0f}%), "
+            print(f"input {size} {n}: faces at {ref} {total}, found {found} ({100 * found / max(total, 1):.0f}%), "
                   f"IoU med {med:.3f}, extra {extra}")
     return 0
 

@@ -26,15 +26,17 @@ def detector_config(cfg: dict | None = None) -> dict:
     return cfg if cfg is not None else load_face_pipeline()["detector"]
 
 
-def anchors(cfg: dict | None = None) -> np.ndarray:
+def anchors(cfg: dict | None = None, width: int | None = None, height: int | None = None) -> np.ndarray:
     """Anchor centres (N, 2) as fractions of the input, in the network's output order: every cell of
-    each feature map holds `anchors` anchors at its centre."""
+    each feature map holds `anchors` anchors at its centre. The input is the inputSize square unless
+    width x height is given (the page's live loop keeps the frame's aspect)."""
     cfg = detector_config(cfg)
-    size, out = cfg["inputSize"], []
+    width, height = width or cfg["inputSize"], height or cfg["inputSize"]
+    out = []
     for fmap in cfg["featureMaps"]:
-        grid = (size + fmap["stride"] - 1) // fmap["stride"]
-        ys, xs = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
-        centres = np.stack([(xs + 0.5) / grid, (ys + 0.5) / grid], -1).reshape(-1, 1, 2)
+        cols, rows = (-(-n // fmap["stride"]) for n in (width, height))  # ceil
+        ys, xs = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+        centres = np.stack([(xs + 0.5) / cols, (ys + 0.5) / rows], -1).reshape(-1, 1, 2)
         out.append(np.repeat(centres, fmap["anchors"], axis=1).reshape(-1, 2))
     return np.concatenate(out)
 
@@ -100,18 +102,20 @@ def weighted_nms(cands: list[Box], threshold: float, limit: int) -> list[Box]:
     return faces
 
 
-def decode(regs: np.ndarray, logits: np.ndarray, anchors: np.ndarray, cfg: dict) -> list[Box]:
-    """Raw outputs -> faces in square-input units [0, 1], best first (web/lib/blazeface.js decode()).
-    regs: (N, 16) float32 regressions in input pixels (cx, cy, w, h, then keypoints); logits: (N,)."""
-    size = cfg["inputSize"]
+def decode(regs: np.ndarray, logits: np.ndarray, anchors: np.ndarray, cfg: dict,
+           width: int | None = None, height: int | None = None) -> list[Box]:
+    """Raw outputs -> faces in units [0, 1] of the input (x of its width, y of its height), best first
+    (web/lib/blazeface.js decode()). regs: (N, 16) float32 regressions in input pixels (cx, cy, w, h,
+    then keypoints); logits: (N,). width x height: the input's size, when not the inputSize square."""
+    width, height = width or cfg["inputSize"], height or cfg["inputSize"]
     regs = np.asarray(regs, np.float32).reshape(-1, 16).astype(np.float64)  # JS numbers are doubles
     with np.errstate(over="ignore"):  # exp overflow -> score 0, as in JS
         scores = 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float32).astype(np.float64)))
     cands = []
     for i in np.flatnonzero(scores >= cfg["scoreThreshold"]):
-        cx = anchors[i, 0] + regs[i, 0] / size
-        cy = anchors[i, 1] + regs[i, 1] / size
-        w, h = regs[i, 2] / size, regs[i, 3] / size
+        cx = anchors[i, 0] + regs[i, 0] / width
+        cy = anchors[i, 1] + regs[i, 1] / height
+        w, h = regs[i, 2] / width, regs[i, 3] / height
         if w > 0 and h > 0:
             cands.append(Box(float(cx - w / 2), float(cy - h / 2), float(w), float(h), float(scores[i])))
     return weighted_nms(cands, cfg["iouThreshold"], cfg["maxFaces"])

@@ -52,16 +52,23 @@ def each(name: str, run) -> None:
         close(run(case), case["expected"], doc["tolerance"], f"{name}: {case['name']}")
 
 
+def sized(case: dict) -> tuple:
+    """A case's input (width, height), or () for the config's inputSize square."""
+    return (case["input"]["width"], case["input"]["height"]) if "input" in case else ()
+
+
 def test_anchors():
-    each("anchors", lambda c: anchors(c["config"]).tolist())
+    each("anchors", lambda c: anchors(c["config"], *sized(c)).tolist())
+    assert any("input" in c for c in golden("anchors")["cases"])  # the live loop's inputs are covered
 
 
 def test_decode_and_weighted_merge():
     def run(c):
-        faces = decode(np.array(c["boxes"], np.float32), np.array(c["logits"], np.float32), anchors(c["config"]),
-                       c["config"])
+        faces = decode(np.array(c["boxes"], np.float32), np.array(c["logits"], np.float32),
+                       anchors(c["config"], *sized(c)), c["config"], *sized(c))
         return [{**box_dict(f), "score": f.score} for f in faces]
     each("decode", run)
+    assert any("input" in c for c in golden("decode")["cases"])
 
 
 def test_iou_both_argument_orders():

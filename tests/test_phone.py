@@ -8,14 +8,17 @@ tested under Node (tests/js/label_layout.test.mjs, run by test_label_layout_node
 """
 from __future__ import annotations
 
+import base64
 import re
 
+import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 
+from fer_browser.predict.boxes import iou
 from node_suite import run_node_suite
 from web_helpers import (PageWatch, Server, astronaut_frame, jpeg_bytes, launch_chromium, six_faces_photo,
-                         wait_js, write_y4m)
+                         three_faces_frame, wait_js, write_y4m)
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -239,6 +242,44 @@ def test_detector_runs_at_another_input_size(site):
         page.click("#start")
         wait_js(page, "ferApp.state.frameLog.filter((f) => f.detMs !== null).length >= 2")
         assert [f["faces"] for f in page.evaluate("ferApp.state.frameLog")][-1] == 1
+        assert watch.errors == []
+    finally:
+        context.close()
+
+
+# both inputs of the page's detector on one picture: the live loop's (the frame's aspect) and the square
+ASPECT_VS_SQUARE = """async (url) => {
+  const r = ferApp.state.recognizer, im = new Image(); im.src = url; await im.decode();
+  const b = await createImageBitmap(im);
+  const { pixels, scale } = r.frames.downscaled(b, b.width, b.height, r.config.detector.inputSize);
+  const { outs, width, height } = r.detector.run(pixels, false); outs.forEach((t) => t.dispose());
+  const out = { size: [b.width, b.height], input: [width, height],
+    aspect: await r.detector.detect(pixels, scale, { letterbox: false }), square: await r.detector.detect(pixels, scale) };
+  b.close(); return out; }"""
+
+
+def test_live_detector_input_keeps_the_frames_aspect(site):
+    """The live loop's detector input is the frame's aspect, not padded to BlazeFace's square (a 4:3 frame
+    costs 3/4 of it): 256 x 192 for 640 x 480, sides rounded up to the coarsest stride (32) for 16:9, and
+    it finds the same faces as the square, boxes within IoU 0.9."""
+    srv, browser = site
+    frame = three_faces_frame()
+    wide = np.full((360, 640, 3), 128, np.uint8)
+    wide[:, :] = frame[60:420]  # 16:9, the three faces kept
+    context, page, watch = open_page(site)
+    try:
+        for rgb, want in ((frame, [256, 192]), (wide, [256, 160])):
+            url = "data:image/jpeg;base64," + base64.b64encode(jpeg_bytes(rgb)).decode()
+            got = page.evaluate(ASPECT_VS_SQUARE, url)
+            assert got["size"] == [rgb.shape[1], rgb.shape[0]] and got["input"] == want
+            assert len(got["square"]) == 3 and len(got["aspect"]) == 3, got
+            for a in got["aspect"]:
+                assert max(iou(a, s) for s in got["square"]) >= 0.9, got
+        page.evaluate("ferApp.state.recognizer.detector.anchorsBySize.clear(); ferApp.state.frameLog = []")
+        page.click("#start")  # the camera's 640 x 480 frames: the loop's detector reads 256 x 192
+        wait_js(page, "ferApp.state.frameLog.filter((f) => f.detMs !== null).length >= 2")
+        assert page.evaluate("[...ferApp.state.recognizer.detector.anchorsBySize.keys()]") == ["256x192"]
+        assert page.evaluate("ferApp.state.frameLog.at(-1).faces") == 1
         assert watch.errors == []
     finally:
         context.close()

@@ -29,22 +29,27 @@ const f32 = (a) => Array.from(Float32Array.from(a)); // the detector's outputs a
 
 // ---- anchors
 const SMALL = { inputSize: 64, featureMaps: [{ stride: 16, anchors: 2 }, { stride: 32, anchors: 6 }] };
-write('anchors.json', 'BlazeFace anchors: detector config (inputSize, featureMaps) -> anchor centres [x, y] in [0, 1] of the square input, in the network\'s output order (feature map, row, column, anchor). Twins: makeAnchors (web/lib/blazeface.js), anchors (predict/detector.py).', 0,
+// `input` {width, height}, where a case has one: an input of that size instead of the inputSize square
+// (the live loop keeps the frame's aspect)
+const sized = (c) => (c.input ? [c.input.width, c.input.height] : []);
+write('anchors.json', 'BlazeFace anchors: detector config (inputSize, featureMaps) and, where a case gives one, the input\'s {width, height} (else the inputSize square) -> anchor centres [x, y] in [0, 1] of the input, in the network\'s output order (feature map, row, column, anchor). Twins: makeAnchors (web/lib/blazeface.js), anchors (predict/detector.py).', 0,
   [
     { name: 'the shipped feature maps on a 64-pixel input', config: SMALL },
     { name: 'a size the strides do not divide: ceil(40 / 16) = 3 cells', config: { inputSize: 40, featureMaps: [{ stride: 16, anchors: 1 }, { stride: 32, anchors: 3 }] } },
     { name: 'one feature map, one anchor per cell', config: { inputSize: 32, featureMaps: [{ stride: 8, anchors: 1 }] } },
-  ].map((c) => ({ ...c, expected: makeAnchors(c.config) })));
+    { name: 'a 64 x 32 input (the frame\'s aspect): 4 x 2 and 2 x 1 cells', config: SMALL, input: { width: 64, height: 32 } },
+    { name: 'a 32 x 48 input: taller than wide', config: SMALL, input: { width: 32, height: 48 } },
+  ].map((c) => ({ ...c, expected: makeAnchors(c.config, ...sized(c)) })));
 
 // ---- decode + weighted merge
-function rawOutputs(cfg, faces, seed) {
-  const anchors = makeAnchors(cfg), size = cfg.inputSize, r = rng(seed);
+function rawOutputs(cfg, faces, seed, [W = cfg.inputSize, H = cfg.inputSize] = []) {
+  const anchors = makeAnchors(cfg, W, H), r = rng(seed);
   const boxes = new Array(anchors.length * 16).fill(0), logits = anchors.map(() => -3 - 4 * r());
   anchors.forEach(([ax, ay], i) => {
     for (const f of faces) { // candidates of this face from the anchors near it, each a little off
       if (Math.hypot(ax - f.cx, ay - f.cy) > f.reach || r() < 0.25) continue;
-      const jit = () => (r() - 0.5) * f.jitter * size;
-      boxes.splice(i * 16, 4, (f.cx - ax) * size + jit(), (f.cy - ay) * size + jit(), f.w * size * (1 + jit() / size), f.h * size * (1 + jit() / size));
+      const jit = () => (r() - 0.5) * f.jitter * W;
+      boxes.splice(i * 16, 4, (f.cx - ax) * W + jit(), (f.cy - ay) * H + jit(), f.w * W * (1 + jit() / W), f.h * H * (1 + jit() / W));
       logits[i] = f.logit + 2 * r();
     }
   });
@@ -53,10 +58,10 @@ function rawOutputs(cfg, faces, seed) {
 const DET = { ...SMALL, scoreThreshold: 0.6, iouThreshold: 0.3, merge: 'weighted', maxFaces: 20 };
 const TWO = [{ cx: 0.3, cy: 0.35, w: 0.3, h: 0.34, reach: 0.3, jitter: 0.04, logit: 0.5 },
   { cx: 0.72, cy: 0.6, w: 0.22, h: 0.25, reach: 0.25, jitter: 0.03, logit: 1 }];
-const decodeCase = (name, config, faces, seed, edit = (x) => x) => {
-  const raw = edit(rawOutputs(config, faces, seed));
-  const expected = decode(Float32Array.from(raw.boxes), Float32Array.from(raw.logits), raw.anchors, config);
-  return { name, config, boxes: raw.boxes, logits: raw.logits, expected };
+const decodeCase = (name, config, faces, seed, edit = (x) => x, input = undefined) => {
+  const raw = edit(rawOutputs(config, faces, seed, sized({ input })));
+  const expected = decode(Float32Array.from(raw.boxes), Float32Array.from(raw.logits), raw.anchors, config, ...sized({ input }));
+  return { name, config, ...(input && { input }), boxes: raw.boxes, logits: raw.logits, expected };
 };
 const zeroWidth = (raw) => { // the best-scoring candidate of all, but with width 0: skipped, not divided by
   const i = raw.logits.indexOf(Math.max(...raw.logits));
@@ -68,7 +73,7 @@ const twin = (raw) => { // the best candidate copied onto its cell's other ancho
   raw.boxes.splice(j * 16, 16, ...raw.boxes.slice(i * 16, i * 16 + 16)); raw.logits[j] = raw.logits[i] - 0.5;
   return raw;
 };
-write('decode.json', 'BlazeFace decoding and weighted merge: raw outputs (boxes: n x 16 float32 regressions in input pixels, cx cy w h + keypoints; logits: n float32) with the config\'s anchors -> faces {x, y, width, height, score} in [0, 1] of the square input, best first; each the score-weighted mean of the candidates overlapping the best by more than iouThreshold. Twins: decode (web/lib/blazeface.js), decode (predict/detector.py).', 1e-9, [
+write('decode.json', 'BlazeFace decoding and weighted merge: raw outputs (boxes: n x 16 float32 regressions in input pixels, cx cy w h + keypoints; logits: n float32) with the config\'s anchors (of the case\'s input {width, height} where it gives one, else the inputSize square) -> faces {x, y, width, height, score} in [0, 1] of the input (x of its width, y of its height), best first; each the score-weighted mean of the candidates overlapping the best by more than iouThreshold. Twins: decode (web/lib/blazeface.js), decode (predict/detector.py).', 1e-9, [
   decodeCase('two faces, each a cluster of candidates merged into one', DET, TWO, 1),
   decodeCase('iouThreshold 1 merges nothing: every candidate is a face', { ...DET, iouThreshold: 1 }, TWO, 1),
   decodeCase('identical candidates at iouThreshold 1: IoU 1 is not above the threshold, both kept', { ...DET, iouThreshold: 1, maxFaces: 100 }, TWO, 6, twin),
@@ -78,6 +83,8 @@ write('decode.json', 'BlazeFace decoding and weighted merge: raw outputs (boxes:
   decodeCase('three faces, one small, on a size the strides do not divide', { ...DET, inputSize: 40 },
     [...TWO, { cx: 0.8, cy: 0.15, w: 0.12, h: 0.14, reach: 0.3, jitter: 0.02, logit: 0.8 }], 4),
   decodeCase('nothing above the threshold: no face', DET, [], 5),
+  decodeCase('two faces on a 64 x 32 input (the frame\'s aspect): x in its width, y in its height', DET, TWO, 7, undefined,
+    { width: 64, height: 32 }),
 ]);
 
 // ---- iou

@@ -33,10 +33,13 @@ function each(name, run, minCases) {
   for (const c of doc.cases) close(run(c), c.expected, doc.tolerance, `${name}: ${c.name}`);
 }
 
-test('anchors', () => each('anchors', (c) => makeAnchors(c.config), 3));
+// a case's `input` {width, height}: an input of that size, not the inputSize square
+const sized = (c) => (c.input ? [c.input.width, c.input.height] : []);
+
+test('anchors', () => each('anchors', (c) => makeAnchors(c.config, ...sized(c)), 5));
 
 test('decode and weighted merge', () => each('decode', (c) =>
-  decode(Float32Array.from(c.boxes), Float32Array.from(c.logits), makeAnchors(c.config), c.config), 6));
+  decode(Float32Array.from(c.boxes), Float32Array.from(c.logits), makeAnchors(c.config, ...sized(c)), c.config, ...sized(c)), 7));
 
 test('iou, both argument orders', () => each('iou', (c) => {
   close(iou(c.b, c.a), c.expected, 1e-12, `iou symmetric: ${c.name}`);

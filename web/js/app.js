@@ -21,7 +21,8 @@ const DETECTOR_WEIGHTS_URL = new URL('vendor/blazeface/blazeface.json', document
 const WASM_URL = new URL('.', import.meta.resolve('@tensorflow/tfjs-backend-wasm')).href;
 
 // bench/ ablations: ?detect-every=N fixes the detector's cadence; ?max-interval-ms=N changes the
-// longest time between two detections; ?detector-input=full and ?model-input=full read the whole frame
+// longest time between two detections; ?detector-input=full and ?model-input=full read the whole frame;
+// ?detector-letterbox=on pads the live detector's input to its square (as before it kept the frame's aspect)
 const params = new URLSearchParams(location.search);
 const every = Number(params.get('detect-every'));
 const interval = Number(params.get('max-interval-ms'));
@@ -36,6 +37,7 @@ const wasmThreads = Number(params.get('wasm-threads'));
 const ablations = {
   ...(params.get('detector-input') === 'full' && { detectorInput: 'full' }),
   ...(params.get('model-input') === 'full' && { modelInput: 'full' }),
+  ...(params.get('detector-letterbox') === 'on' && { detectorLetterbox: true }),
 };
 
 /** Load (or re-load) the recognizer; state.loading lets a camera started meanwhile wait for it. */

@@ -16,18 +16,21 @@ import { iou } from './geometry.js';
  */
 
 /**
- * Anchor centres in [0,1] of the square input, in the model's output order: every cell of every
- * feature map holds `anchors` anchors centred at ((col+0.5)/grid, (row+0.5)/grid).
+ * Anchor centres in [0,1] of the input, in the model's output order: every cell of every feature map
+ * holds `anchors` anchors centred at ((col+0.5)/cols, (row+0.5)/rows). The input is the inputSize
+ * square unless `width` x `height` is given (the live loop's input keeps the frame's aspect).
  * @param {DetectorConfig} cfg
+ * @param {number} [width]
+ * @param {number} [height]
  * @returns {[number, number][]}
  */
-export function makeAnchors(cfg) {
+export function makeAnchors(cfg, width = cfg.inputSize, height = cfg.inputSize) {
   const anchors = [];
   for (const { stride, anchors: perCell } of cfg.featureMaps) {
-    const grid = Math.ceil(cfg.inputSize / stride);
-    for (let row = 0; row < grid; row++) {
-      for (let col = 0; col < grid; col++) {
-        for (let a = 0; a < perCell; a++) anchors.push([(col + 0.5) / grid, (row + 0.5) / grid]);
+    const cols = Math.ceil(width / stride), rows = Math.ceil(height / stride);
+    for (let row = 0; row < rows; row++) {
+      for (let col = 0; col < cols; col++) {
+        for (let a = 0; a < perCell; a++) anchors.push([(col + 0.5) / cols, (row + 0.5) / rows]);
       }
     }
   }
@@ -35,7 +38,7 @@ export function makeAnchors(cfg) {
 }
 
 /**
- * Raw outputs -> face boxes in square-input units [0,1], best first.
+ * Raw outputs -> face boxes in units [0,1] of the input (x of its width, y of its height), best first.
  * boxes: [n*16] (cx, cy, w, h offsets in input pixels, then 6 keypoints); logits: [n].
  * Each kept box is the score-weighted mean of the candidates it overlaps (as MediaPipe does),
  * which steadies it from frame to frame.
@@ -43,17 +46,18 @@ export function makeAnchors(cfg) {
  * @param {Float32Array} logits
  * @param {[number, number][]} anchors
  * @param {DetectorConfig} cfg
+ * @param {number} [width]  the input's size in pixels, when not the inputSize square (as for makeAnchors)
+ * @param {number} [height]
  * @returns {{x: number, y: number, width: number, height: number, score: number}[]}
  */
-export function decode(boxes, logits, anchors, cfg) {
-  const size = cfg.inputSize;
+export function decode(boxes, logits, anchors, cfg, width = cfg.inputSize, height = cfg.inputSize) {
   const cands = [];
   for (let i = 0; i < anchors.length; i++) {
     const score = 1 / (1 + Math.exp(-logits[i]));
     if (score < cfg.scoreThreshold) continue;
     const r = boxes.subarray(i * 16, i * 16 + 4);
-    const cx = anchors[i][0] + r[0] / size, cy = anchors[i][1] + r[1] / size;
-    const w = r[2] / size, h = r[3] / size;
+    const cx = anchors[i][0] + r[0] / width, cy = anchors[i][1] + r[1] / height;
+    const w = r[2] / width, h = r[3] / height;
     if (w <= 0 || h <= 0) continue;
     cands.push({ x: cx - w / 2, y: cy - h / 2, width: w, height: h, score });
   }

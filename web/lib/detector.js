@@ -7,7 +7,8 @@ import { decode, makeAnchors } from './blazeface.js';
 /**
  * BlazeFace's graph is saved for one input size: its placeholder's shape and the four Reshapes that
  * flatten each feature map ([1, grid*grid*anchors, k]) name it. Its convolutions run at any size, so
- * another inputSize frees both (anchors then follow face_pipeline.json's inputSize, blazeface.js).
+ * both are freed: another inputSize, and the live loop's inputs of the frame's aspect (anchors follow
+ * the input's size, blazeface.js).
  * @param {tf.GraphModel} graph
  */
 function anySize(graph) {
@@ -31,8 +32,17 @@ export class FaceDetector {
   constructor(graph, cfg) {
     this.graph = graph;
     this.cfg = cfg;
-    this.anchors = makeAnchors(cfg);
+    this.anchorsBySize = new Map(); // "WxH" -> makeAnchors for that input
     this.outputs = cfg.featureMaps.flatMap((f) => [f.boxes, f.scores]);
+    // the live loop's input sides are rounded up to a multiple of the coarsest feature map's stride,
+    // so every map's grid is whole
+    this.step = Math.max(...cfg.featureMaps.map((f) => f.stride));
+  }
+
+  anchors(width, height) {
+    const key = `${width}x${height}`;
+    if (!this.anchorsBySize.has(key)) this.anchorsBySize.set(key, makeAnchors(this.cfg, width, height));
+    return this.anchorsBySize.get(key);
   }
 
   /**
@@ -49,7 +59,7 @@ export class FaceDetector {
     }
     const det = new FaceDetector(graph, cfg);
     const size = cfg.inputSize;
-    if (size !== graph.inputs[0].shape?.[1]) anySize(graph);
+    anySize(graph); // the live loop's input follows the frame's aspect, not the saved square
     try {
       const outs = tf.tidy(() => graph.execute(tf.zeros([1, size, size, 3]), det.outputs));
       try {
@@ -67,45 +77,60 @@ export class FaceDetector {
   /**
    * Faces in an RGB [H,W,3] tensor or in ImageData/canvas/video/image pixels (the caller disposes a
    * tensor it passes): [{x, y, width, height, score}] in its pixels, best first. `scale`: frame
-   * pixels per source pixel, when the source is a downscaled copy of the frame.
+   * pixels per source pixel, when the source is a downscaled copy of the frame. `letterbox: false`
+   * keeps the source's aspect (its longer side inputSize, both sides rounded up to the coarsest
+   * stride) instead of padding it to the inputSize square: a 4:3 frame costs 3/4 of the square.
    * @param {tf.Tensor3D | ImageData | HTMLCanvasElement | HTMLVideoElement | HTMLImageElement | ImageBitmap} source
    * @param {number} [scale]
+   * @param {{letterbox?: boolean}} [options]
    */
-  async detect(source, scale = 1) {
-    const { outs, sx, sy } = this.run(source);
+  async detect(source, scale = 1, { letterbox = true } = {}) {
+    const { outs, sx, sy, width, height } = this.run(source, letterbox);
     let data;
     try {
       data = await Promise.all(outs.map((t) => t.data()));
     } finally {
       tf.dispose(outs);
     }
-    return this.boxes(data, sx * scale, sy * scale);
+    return this.boxes(data, sx * scale, sy * scale, width, height);
   }
 
-  /** Letterbox the frame into the model's square input and run it: {outs, sx, sy}. */
-  run(source) {
+  /**
+   * Scale the frame's longer side to inputSize, pad right/bottom (to the square, or to whole strides)
+   * and run the model: {outs, sx, sy, width, height} (frame pixels per unit of the input; its size).
+   */
+  run(source, letterbox = true) {
     const size = this.cfg.inputSize;
     const [lo, hi] = this.cfg.inputRange;
-    let sx = 0, sy = 0;
+    let sx = 0, sy = 0, width = size, height = size;
     const outs = tf.tidy(() => {
       const rgb = source instanceof tf.Tensor ? source : tf.browser.fromPixels(source, 3);
-      const [height, width] = rgb.shape;
-      // letterbox: scale the longer side to `size`, then pad right/bottom with black (lo after scaling)
-      const rw = Math.max(1, Math.round((width * size) / Math.max(width, height)));
-      const rh = Math.max(1, Math.round((height * size) / Math.max(width, height)));
-      sx = (size * width) / rw; // frame pixels per unit of the square input
-      sy = (size * height) / rh;
+      const [h, w] = rgb.shape;
+      const rw = Math.max(1, Math.round((w * size) / Math.max(w, h)));
+      const rh = Math.max(1, Math.round((h * size) / Math.max(w, h)));
+      if (!letterbox) {
+        width = Math.ceil(rw / this.step) * this.step;
+        height = Math.ceil(rh / this.step) * this.step;
+      }
+      sx = (width * w) / rw; // frame pixels per unit of the input
+      sy = (height * h) / rh;
       const small = tf.image.resizeBilinear(tf.cast(rgb, 'float32'), [rh, rw]);
       const scaled = tf.add(tf.div(small, 255 / (hi - lo)), lo); // 0..255 -> lo..hi
-      const square = tf.pad(scaled, [[0, size - rh], [0, size - rw], [0, 0]], lo);
-      return this.graph.execute(tf.expandDims(square, 0), this.outputs);
+      const padded = tf.pad(scaled, [[0, height - rh], [0, width - rw], [0, 0]], lo); // black after scaling
+      return this.graph.execute(tf.expandDims(padded, 0), this.outputs);
     });
-    return { outs, sx, sy };
+    return { outs, sx, sy, width, height };
   }
 
-  /** Raw outputs (one typed array per output, in this.outputs order) -> boxes in frame pixels. */
-  boxes(data, sx, sy) {
-    const n = this.anchors.length; // concatenate the feature maps in anchor order
+  /**
+   * Raw outputs (one typed array per output, in this.outputs order) of a width x height input ->
+   * boxes in frame pixels.
+   */
+  boxes(data, sx, sy, width = this.cfg.inputSize, height = this.cfg.inputSize) {
+    const anchors = this.anchors(width, height);
+    const n = anchors.length; // concatenate the feature maps in anchor order
+    const got = data.filter((_, k) => k % 2 === 1).reduce((sum, d) => sum + d.length, 0);
+    if (got !== n) throw new Error(`the face detector gave ${got} scores for a ${width}x${height} input, not one per anchor (${n})`);
     const boxes = new Float32Array(n * 16), logits = new Float32Array(n);
     let offset = 0;
     for (let m = 0; m < this.cfg.featureMaps.length; m++) {
@@ -114,7 +139,7 @@ export class FaceDetector {
       offset += data[2 * m + 1].length;
     }
     // boxes are not clipped: a face cut by the frame edge keeps its true centre for the crop
-    return decode(boxes, logits, this.anchors, this.cfg)
+    return decode(boxes, logits, anchors, this.cfg, width, height)
       .map((f) => ({ x: f.x * sx, y: f.y * sy, width: f.width * sx, height: f.height * sy, score: f.score }))
       .filter((f) => f.width >= this.cfg.minSize && f.height >= this.cfg.minSize);
   }

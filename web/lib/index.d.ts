@@ -57,6 +57,8 @@ export interface EstimateOptions {
   detectorInput?: 'downscaled' | 'full';
   /** Benchmarks only: 'full' reads the whole frame for the emotion model. */
   modelInput?: 'regions' | 'full';
+  /** Benchmarks only: true pads the detector's input to its square instead of keeping the frame's aspect. */
+  detectorLetterbox?: boolean;
   /**
    * Also give each face the model's raw outputs, `embedding` and `logProbs` (not enumerable: absent
    * from JSON and the face schema), to record a profile with fitHead. Needs a model with an embedding.
@@ -263,8 +265,11 @@ export const PRIOR_STRENGTH_RANGE: [number, number];
 export function iou(a: Box, b: Box): number;
 export function cropSquare(box: Box, crop: ModelMetadata['crop']): { x: number; y: number; side: number };
 export function cropRegion(box: Box, crop: ModelMetadata['crop'], width: number, height: number): Box | null;
-export function makeAnchors(cfg: DetectorConfig): [number, number][];
-export function decode(boxes: Float32Array, logits: Float32Array, anchors: [number, number][], cfg: DetectorConfig): DetectedBox[];
+/** Anchor centres of an input of width x height pixels (default: the inputSize square). */
+export function makeAnchors(cfg: DetectorConfig, width?: number, height?: number): [number, number][];
+/** Boxes in [0, 1] of the input (x of its width, y of its height); width x height as for makeAnchors. */
+export function decode(boxes: Float32Array, logits: Float32Array, anchors: [number, number][], cfg: DetectorConfig,
+  width?: number, height?: number): DetectedBox[];
 export function checkPipelineConfig(cfg: unknown, where?: string, overrides?: RecognizerOptions['pipeline']): PipelineConfig;
 export function checkMetadata(meta: unknown, where?: string): ModelMetadata;
 /** A document that breaks its contract; the message is one line, 'WHERE: PATH must ...'. */

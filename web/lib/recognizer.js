@@ -284,10 +284,12 @@ export class Recognizer {
   /**
    * A video frame: the detector on a cadence (on a copy the browser scaled down), the tracker in
    * between, and the model reads only the pixels around each face.
-   * detectorInput 'full' / modelInput 'full' read the whole frame instead (for benchmarks).
+   * detectorInput 'full' / modelInput 'full' read the whole frame instead, detectorLetterbox: true pads
+   * the detector's input to its square (for benchmarks).
    */
   async estimateTracked(input, W, H, options, view) {
-    const { smooth = true, features: wantFeatures = false, timestamp = performance.now(), detectorInput = 'downscaled', modelInput = 'regions' } = options;
+    const { smooth = true, features: wantFeatures = false, timestamp = performance.now(), detectorInput = 'downscaled', modelInput = 'regions',
+      detectorLetterbox = false } = options;
     const t0 = performance.now();
     let detectorMs = null, tracks;
     if (this.cadence.due(timestamp, this.tracker.wantsDetection(timestamp))) {
@@ -296,7 +298,8 @@ export class Recognizer {
         boxes = await this.detectFaces(input);
       } else {
         const { pixels, scale } = this.frames.downscaled(input, W, H, this.config.detector.inputSize);
-        boxes = await this.detector.detect(pixels, scale);
+        // the frame's own aspect, not padded to a square: a 4:3 frame costs the detector 3/4
+        boxes = await this.detector.detect(pixels, scale, { letterbox: detectorLetterbox });
       }
       detectorMs = performance.now() - t0;
       tracks = this.tracker.update(boxes, timestamp);
