@@ -7,7 +7,8 @@ Chromium's fake camera plays a 60 frames/s clip (so the camera never caps a loop
 head drifting on grey, once with 1 face and once with 3. Each pipeline runs in a fresh browser on the
 same clip and records every frame: frames/s (frames over the elapsed time), latency from the frame's
 arrival to its labels drawn (p50/p95), detector calls per 100 frames and ms per call, model ms per face
-(medians over the frames that ran them) and wasm threads. Pipelines:
+(medians over the frames that ran them), the share of tracked faces the model read on their frame, the age
+of the labels shown (from the start of the analysis that read them to drawn; p50/p95) and wasm threads. Pipelines:
   ours           the web app served by server.py (fer-browser, estimateFaces with track: detector on a
                  cadence, tracker between)
   ours-every     the same page with the detector on every frame (?detect-every=1): what tracking gives
@@ -20,6 +21,10 @@ arrival to its labels drawn (p50/p95), detector calls per 100 frames and ms per 
   ours-det192, ours-det160  BlazeFace's input at 192 or 160 pixels instead of 256 (?detector-size=N)
   ours-letterbox the live detector's input padded to BlazeFace's 256 x 256 square, as before the loop
                  kept the frame's aspect (256 x 192 for 640 x 480; ?detector-letterbox=on)
+  ours-labels0   the model reads every face on every frame, however slow the device (?label-max-age-ms=0)
+  ours-labels100, ours-labels200  where reading every face on every frame does not fit the frame budget,
+                 the model reads a tracked face when its label is 100 / 200 ms old (and when new); boxes
+                 still move every frame (?label-max-age-ms=N; face_pipeline.json's cadence.labelMaxAgeMs)
   human          @vladmandic/human's own loop (bench/human/): face detection + its emotion model, other
                  modules off, its own frame skipping on
 --cpu-throttle N [N ...] slows each browser's CPU N times (Chromium DevTools' Emulation.setCPUThrottlingRate,
@@ -58,6 +63,9 @@ OURS = {
     "ours-det192": ("ours, detector input 192 (not 256)", "detector-size=192"),
     "ours-det160": ("ours, detector input 160 (not 256)", "detector-size=160"),
     "ours-letterbox": ("ours, detector input padded to its square", "detector-letterbox=on"),
+    "ours-labels0": ("ours, every face read on every frame", "label-max-age-ms=0"),
+    "ours-labels100": ("ours, slow device: a face read when its label is 100 ms old", "label-max-age-ms=100"),
+    "ours-labels200": ("ours, slow device: a face read when its label is 200 ms old", "label-max-age-ms=200"),
 }
 CORES = {"ours-threads2": 4}  # navigator.hardwareConcurrency override (DevTools Emulation) per row
 PIPELINES = (*OURS, "human")
@@ -96,18 +104,27 @@ def summarise(log: list[dict]) -> dict:
     """Frame log -> the row's figures. log entries: {t, arrival, faces, detMs, modelMs} (ms)."""
     n = len(log)
     elapsed = log[-1]["t"] - log[0]["t"]
-    lat = sorted(f["t"] - f["arrival"] for f in log if f.get("arrival") is not None)
-    pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")  # noqa: E731
+    lat = [f["t"] - f["arrival"] for f in log if f.get("arrival") is not None]
     model = [f["modelMs"] for f in log if f.get("modelMs") is not None]
     det = [f["detMs"] for f in log if f.get("detMs") is not None]
     return {
         "frames": n, "fps": 1000 * (n - 1) / elapsed if elapsed > 0 else float("nan"),
-        "latency_p50": pct(0.5), "latency_p95": pct(0.95),
+        "latency_p50": _pct(lat, 0.5), "latency_p95": _pct(lat, 0.95),
         "det_per_100": 100 * sum(f.get("detMs") is not None for f in log) / n,
         "model_ms": statistics.median(model) if model else float("nan"),
         "detector_ms": statistics.median(det) if det else float("nan"),
         "found": statistics.median(f["faces"] for f in log),
+        # share of tracked faces the model read on their frame, and how old the shown labels are
+        "read_share": (sum(f.get("read") or 0 for f in log) / max(1, sum(f["faces"] for f in log))
+                       if any("read" in f for f in log) else float("nan")),
+        "label_age_p50": _pct([a for f in log for a in f.get("labelAgeMs") or [] if a is not None], 0.5),
+        "label_age_p95": _pct([a for f in log for a in f.get("labelAgeMs") or [] if a is not None], 0.95),
     }
+
+
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
 
 
 def record(page, ns: str, args, progress) -> list[dict]:
@@ -193,11 +210,13 @@ def main(argv=None) -> int:
     print(f"Live loop in headless Chromium, {CAMERA_FPS} frames/s fake camera (640x480, heads drifting on grey), "
           f"{args.frames} frames per row; model {args.model_dir}\n")
     print("| CPU throttle | pipeline | faces | found | frames/s | latency p50 ms | latency p95 ms "
-          "| detector calls /100 frames | detector ms | model ms/face | backend, threads |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| detector calls /100 frames | detector ms | model ms/face | faces read | label age p50 / p95 ms "
+          "| backend, threads |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['cpu_throttle']:g}x | {r['name']} | {r['faces']} | {r['found']:g} | {r['fps']:.1f} | {r['latency_p50']:.1f} | "
-              f"{r['latency_p95']:.1f} | {r['det_per_100']:.0f} | {r['detector_ms']:.0f} | {r['model_ms']:.1f} | {r['backend']}, {r['threads']} |")
+              f"{r['latency_p95']:.1f} | {r['det_per_100']:.0f} | {r['detector_ms']:.0f} | {r['model_ms']:.1f} | "
+              f"{r['read_share']:.0%} | {r['label_age_p50']:.0f} / {r['label_age_p95']:.0f} | {r['backend']}, {r['threads']} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     bad = [r for r in rows if r["found"] != r["faces"]]

@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -68,3 +70,50 @@ def test_faces_that_move_appear_and_leave_are_followed(playwright, server, tmp_p
     assert s["iou_p5"] >= 0.5 and s["iou_median"] >= 0.8, s  # boxes follow per-frame detection
     assert s["outlive_ms"] <= 500, s  # a face that leaves loses its box within 0.5 s
     assert s["detector_per_100"] < 100
+
+
+def test_labels_carried_between_readings_with_label_max_age(playwright, server, tmp_path):
+    """On a slow device (6x CPU throttling) with ?label-max-age-ms=600 (face_pipeline.json's
+    cadence.labelMaxAgeMs): the model reads each of three drifting faces about every 600 ms, not on every
+    frame; in between a face keeps the probabilities it was last shown while its box moves, no shown
+    label is older than the setting allows by more than a few frames, and no tensor is left behind."""
+    y4m = write_y4m(tmp_path / "three.y4m", moving_faces(3, fps=30), fps=30)
+    browser = launch_chromium(playwright, y4m)
+    try:
+        page = browser.new_context(permissions=["camera"]).new_page()
+        watch = PageWatch(page)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 6})  # a slow device: reading every face every frame does not fit
+        page.goto(server.url + "/?label-max-age-ms=600")
+        assert page.evaluate("ferApp.ready") is True
+        assert page.evaluate("ferApp.state.recognizer.config.cadence.labelMaxAgeMs") == 600
+        page.click("#start")
+        wait_js(page, "ferApp.state.frames >= 15", timeout_s=120)
+        before = page.evaluate("ferApp.memory().numTensors")
+        # each frame's faces as drawn (id -> box x, probabilities), beside its frameLog entry
+        page.evaluate("""(() => { ferApp.state.frameLog = []; ferApp.state.shown = [];
+          const push = ferApp.state.frameLog.push.bind(ferApp.state.frameLog);
+          ferApp.state.frameLog.push = (f) => { ferApp.state.shown.push(JSON.stringify(Object.fromEntries(
+            ferApp.state.results.map((x) => [x.id, [x.box.x, x.probabilities]])))); return push(f); }; })()""")
+        wait_js(page, "ferApp.state.frameLog.length >= 60", timeout_s=600)
+        log = page.evaluate("ferApp.state.frameLog.slice(0, 60)")
+        shown = [json.loads(x) for x in page.evaluate("ferApp.state.shown.slice(0, 60)")]
+        after = page.evaluate("ferApp.memory().numTensors")
+    finally:
+        browser.close()
+    assert watch.errors == [] and after == before
+    assert [f["faces"] for f in log] == [3] * 60
+    reads = sum(f["read"] for f in log)
+    assert 0 < reads < 3 * 60 * 3 / 4, f"{reads} readings of 180 faces"
+    carried = moved = 0
+    for prev, cur, f in zip(shown, shown[1:], log[1:]):
+        for fid, (x, probs) in cur.items():
+            age = f["labelAgeMs"][f["ids"].index(int(fid))]
+            if fid in prev and age > f["workMs"] + 1:  # not read on this frame: the same label, a new box
+                carried += 1
+                assert probs == prev[fid][1], (fid, age, f["workMs"])
+                moved += x != prev[fid][0]
+    assert carried >= 3 * 59 - reads - 3 and moved > carried / 2, (carried, moved, reads)
+    ages = [a for f in log for a in f["labelAgeMs"]]
+    frame_ms = (log[-1]["t"] - log[0]["t"]) / (len(log) - 1)
+    assert max(ages) <= 600 + 3 * frame_ms + max(f["workMs"] for f in log), (max(ages), frame_ms)

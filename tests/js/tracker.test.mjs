@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { FaceTracker, DetectionCadence } from '../../web/lib/tracker.js';
+import { FaceTracker, DetectionCadence, ReadingCadence } from '../../web/lib/tracker.js';
 import { iou } from '../../web/lib/geometry.js';
 
 const CFG = JSON.parse(readFileSync(new URL('../../web/face_pipeline.json', import.meta.url)));
@@ -126,4 +126,50 @@ test('cadence detects more often when the detector is cheap, and on demand', () 
   c.record(50 * FRAME, 2, 5);
   assert.equal(c.due(50 * FRAME + 1), false);
   assert.equal(c.due(50 * FRAME + 1, true), true);
+});
+
+const labels = (labelMaxAgeMs) => new ReadingCadence({ ...CFG.cadence, labelMaxAgeMs });
+
+/** Run `frames` frames of `ms` each over faces `ids`, the recognizer's work `work(readCount)` ms a frame. */
+function runReadings(rc, ids, frames, ms, work) {
+  const perFrame = [], last = new Map();
+  for (let k = 0; k < frames; k++) {
+    const t = ms * k, chosen = rc.choose(ids, t);
+    for (const id of chosen) { rc.read(id, t); last.set(id, t); }
+    rc.record(work(chosen.size), ids.length - chosen.size, chosen.size ? 20 : null);
+    perFrame.push({ t, n: chosen.size, ages: ids.map((id) => t - last.get(id)) });
+  }
+  return perFrame;
+}
+
+test('labels: every face is read on every frame with labelMaxAgeMs 0, or while the work fits the frame budget', () => {
+  for (const age of [0, 200]) {
+    // 10 ms of work a frame: well within 1000 / targetFps
+    const frames = runReadings(labels(age), [1, 2, 3], 30, FRAME, () => 10);
+    assert.ok(frames.every((f) => f.n === 3), `labelMaxAgeMs ${age}`);
+  }
+  // too slow, but labelMaxAgeMs 0: still every face
+  assert.ok(runReadings(labels(0), [1, 2, 3], 30, 100, (n) => 20 + 20 * n).every((f) => f.n === 3));
+});
+
+test('labels: on a slow device a face is read when new, then once its label is labelMaxAgeMs old', () => {
+  const rc = labels(200);
+  const frames = runReadings(rc, [7], 40, 40, (n) => 15 + 20 * n); // 35 ms with a reading > 33 ms budget
+  assert.equal(frames[0].n, 1); // new: read at once
+  const reads = frames.filter((f) => f.n).map((f) => f.t);
+  const gaps = reads.slice(2).map((t, i) => t - reads[i + 1]);
+  assert.ok(gaps.every((g) => g === 200), JSON.stringify(gaps)); // then every 200 ms once it spreads
+  assert.ok(rc.spreading); // and it keeps spreading: the skipped readings count towards the work
+  assert.ok(rc.choose([7, 8], 40 * 40).has(8)); // a new face is read on its first frame
+});
+
+test('labels: faces due together are spread over frames, oldest first, each read about once per labelMaxAgeMs', () => {
+  const rc = labels(100);
+  const frames = runReadings(rc, [1, 2, 3], 60, 25, (n) => 30 + 20 * n);
+  assert.equal(frames[0].n, 3); // all new
+  const settled = frames.slice(10);
+  assert.ok(settled.every((f) => f.n <= 1), JSON.stringify(settled.map((f) => f.n))); // 3 * 25 / 100 -> 1 a frame
+  assert.ok(settled.every((f) => Math.max(...f.ages) <= 150), JSON.stringify(settled.map((f) => f.ages)));
+  rc.retain([2]);
+  assert.deepEqual([...rc.readAt.keys()], [2]); // ended tracks are forgotten
 });

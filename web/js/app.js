@@ -29,6 +29,9 @@ const interval = Number(params.get('max-interval-ms'));
 // (the schema's longest maxIntervalMs, a minute: overrides are held to the file's bounds, and JSON has no Infinity)
 const pipeline = every >= 1 ? { cadence: { minEvery: every, maxEvery: every, maxIntervalMs: 60000 } }
   : interval > 0 ? { cadence: { maxIntervalMs: interval } } : {};
+// ?label-max-age-ms=N: on a device too slow to read every face on every frame, the model reads a tracked
+// face when its label is N ms old (0: every face, every frame, however slow)
+if (params.has('label-max-age-ms')) pipeline.cadence = { ...pipeline.cadence, labelMaxAgeMs: Number(params.get('label-max-age-ms')) };
 // ?detector-size=N: BlazeFace's square input (face_pipeline.json's 256); ?wasm-threads=N: TF.js's wasm
 // thread pool (its default is half the cores, at most 4; threads need the page cross-origin isolated)
 const detectorSize = Number(params.get('detector-size'));

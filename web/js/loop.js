@@ -103,6 +103,12 @@ export class CameraLoop {
   }
 }
 
+/** Per face, ms from the start of the analysis whose reading its label shows to now (drawn). */
+function labelAges(faces, t) {
+  const readAt = state.recognizer?.readings.readAt;
+  return faces.map((f) => (readAt?.has(f.id) ? t - readAt.get(f.id) : null));
+}
+
 /** Draw one analysed camera frame and record it. */
 function show(faces, classes, { arrival, start, timings, audit }) {
   state.results = faces;
@@ -114,6 +120,7 @@ function show(faces, classes, { arrival, start, timings, audit }) {
   timeline.add(now, faces, classes);
   // bench/bench_browser.py and tests set frameLog = [] to record every frame
   state.frameLog?.push({ t: now, arrival, workMs: now - start, faces: faces.length, detMs: timings.detectorMs,
-    modelMs: timings.modelMs, every: timings.every, ids: faces.map((f) => f.id), boxes: faces.map((f) => f.box), audit });
+    modelMs: timings.modelMs, every: timings.every, read: timings.facesRead, labelAgeMs: labelAges(faces, now),
+    ids: faces.map((f) => f.id), boxes: faces.map((f) => f.box), audit });
   showStats();
 }

@@ -104,6 +104,8 @@ export interface Timings {
   /** With track: the detector runs every `every` frames at present. */
   every: number;
   totalMs: number;
+  /** With track: how many faces the model read on this frame (the others kept their labels). */
+  facesRead?: number;
 }
 
 export interface DetectorConfig {
@@ -125,7 +127,7 @@ export interface PipelineConfig {
   detector: DetectorConfig;
   tracking: { matchIou: number; matchDistance: number; maxMissed: number; maxMissedMs: number; velocitySmoothing: number; redetectDrift: number };
   smoothing: { method: 'ema'; alpha: number };
-  cadence: { targetFps: number; minEvery: number; maxEvery: number; maxIntervalMs: number; timingSmoothing: number };
+  cadence: { targetFps: number; minEvery: number; maxEvery: number; maxIntervalMs: number; timingSmoothing: number; labelMaxAgeMs?: number };
 }
 
 /** The fields of a model's metadata.json the browser reads (schema fer-model-metadata/1). */

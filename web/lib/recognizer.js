@@ -9,7 +9,7 @@ import { EmotionModel } from './emotion.js';
 import { FrameReader, sourceSize } from './frames.js';
 import { checkProfile, profileProbabilities } from './profile.js';
 import { EmaSmoother } from './smoothing.js';
-import { DetectionCadence, FaceTracker } from './tracker.js';
+import { DetectionCadence, FaceTracker, ReadingCadence } from './tracker.js';
 
 const isUrl = (x) => typeof x === 'string' || x instanceof URL;
 const argmax = (p) => p.indexOf(Math.max(...p));
@@ -74,6 +74,8 @@ export class Recognizer {
     this.tracker = new FaceTracker(config.tracking);
     this.cadence = new DetectionCadence(config.cadence);
     this.smoother = new EmaSmoother(config.smoothing.alpha);
+    this.readings = new ReadingCadence(config.cadence);
+    this.labels = new Map(); // tracked face id -> its probabilities as last shown (carried between readings)
     this.frames = new FrameReader();
     /** @type {import('./index.js').Timings | null} */
     this.lastTimings = null;
@@ -113,7 +115,7 @@ export class Recognizer {
     }
     this.activeProfile = profile;
     this.view = this.makeView(profile);
-    this.smoother.reset();
+    this.forgetLabels();
   }
 
   /** What a face's probabilities are made of: the profile (or null), its visible classes and their indices. */
@@ -193,7 +195,14 @@ export class Recognizer {
     const cfg = this.config.cadence;
     this.cadence.cfg = { ...cfg, targetFps: Math.max(cfg.targetFps, frameRate || 0) };
     this.cadence.reset();
+    this.forgetLabels();
+  }
+
+  /** Tracked faces' smoothing and carried labels start again (new classes, or a new video). */
+  forgetLabels() {
     this.smoother.reset();
+    this.readings.reset();
+    this.labels.clear();
   }
 
   /** Free the models' GPU/wasm memory; the recognizer cannot be used afterwards. */
@@ -306,16 +315,22 @@ export class Recognizer {
     } else {
       tracks = this.tracker.predict(timestamp);
     }
+    tracks = tracks.filter((t) => this.model.cropRegion(t.box, W, H)); // predicted wholly off the frame
+    // the faces the model reads now (all of them unless labelMaxAgeMs spreads readings over frames);
+    // recording a profile reads every face, and a face without a carried label is read
+    const chosen = wantFeatures ? null : this.readings.choose(tracks.map((t) => t.id), timestamp);
+    const toRead = tracks.filter((t) => !chosen || chosen.has(t.id) || !this.labels.has(t.id) || view !== this.view);
     const inputs = [];
-    const whole = modelInput === 'full' && tracks.length ? this.pixels(input) : null;
-    tracks = tracks.filter((t) => {
-      if (whole) return inputs.push({ rgb: whole, box: t.box });
+    const whole = modelInput === 'full' && toRead.length ? this.pixels(input) : null;
+    for (const t of toRead) {
+      if (whole) {
+        inputs.push({ rgb: whole, box: t.box });
+        continue;
+      }
       const r = this.model.cropRegion(t.box, W, H);
-      if (!r) return false; // predicted wholly off the frame
       const rgb = tf.browser.fromPixels(this.frames.pixels(input, r), 3);
       inputs.push({ rgb, box: { ...t.box, x: t.box.x - r.x, y: t.box.y - r.y } });
-      return true;
-    });
+    }
     const tm = performance.now();
     let probs, extras;
     try {
@@ -325,12 +340,30 @@ export class Recognizer {
     }
     const t2 = performance.now();
     // the smoother holds vectors over this.view's classes: a profile set during this call restarted it
-    if (smooth && view === this.view) probs = probs.map((p, i) => this.smoother.update(tracks[i].id, p));
-    else this.smoother.reset();
-    this.smoother.retain(this.tracker.tracks.map((t) => t.id));
-    const faces = tracks.map((t, i) => this.face({ ...t.box, score: t.score }, probs[i], t.id, view.classes, extras?.[i])).sort(byBox);
-    this.lastTimings = { detectorMs, modelMs: tracks.length ? (t2 - tm) / tracks.length : null, every: this.cadence.every, totalMs: t2 - t0 };
+    const current = view === this.view;
+    if (!current) this.forgetLabels();
+    const fresh = new Map(toRead.map((t, i) => [t.id, i]));
+    probs = tracks.map((t) => {
+      const i = fresh.get(t.id);
+      if (i === undefined) return this.labels.get(t.id); // carried: its box moved, its label did not
+      const p = smooth && current ? this.smoother.update(t.id, probs[i]) : probs[i];
+      if (current) {
+        this.labels.set(t.id, p);
+        this.readings.read(t.id, timestamp);
+      }
+      return p;
+    });
+    if (!smooth) this.smoother.reset();
+    const ids = this.tracker.tracks.map((t) => t.id);
+    this.smoother.retain(ids);
+    this.readings.retain(ids);
+    for (const id of this.labels.keys()) if (!ids.includes(id)) this.labels.delete(id);
+    const faces = tracks.map((t, i) => this.face({ ...t.box, score: t.score }, probs[i], t.id, view.classes,
+      extras?.[fresh.get(t.id)])).sort(byBox);
+    this.lastTimings = { detectorMs, modelMs: toRead.length ? (t2 - tm) / toRead.length : null, every: this.cadence.every,
+      totalMs: t2 - t0, facesRead: toRead.length };
     this.cadence.record(timestamp, detectorMs, t2 - t0 - (detectorMs ?? 0));
+    this.readings.record(t2 - t0, tracks.length - toRead.length, this.lastTimings.modelMs);
     return faces;
   }
 }

@@ -146,3 +146,78 @@ export class DetectionCadence {
     this.every = Math.min(this.cfg.maxEvery, Math.max(this.cfg.minEvery, need));
   }
 }
+
+/**
+ * Which tracked faces the emotion model reads on a frame (face_pipeline.json's cadence). While reading
+ * every face keeps the recognizer's work on a frame within the frame budget (1000 / targetFps, from
+ * measured times, as DetectionCadence does), or with labelMaxAgeMs 0: every face on every frame. On a
+ * device too slow for that, a face is read when it is new or its last reading is labelMaxAgeMs old,
+ * and keeps its label in between while the tracker moves its box. Faces due together are spread over
+ * frames: at most as many a frame as reading each face once per labelMaxAgeMs needs at the measured
+ * frame rate, oldest reading first (new faces always).
+ */
+export class ReadingCadence {
+  /** @param {{targetFps: number, timingSmoothing: number, labelMaxAgeMs?: number}} cfg */
+  constructor(cfg) {
+    this.cfg = cfg;
+    this.reset();
+  }
+
+  reset() {
+    this.readAt = new Map(); // id -> time of its last reading (ms)
+    this.lastT = null;
+    this.frameMs = null; // moving averages: time between frames, the recognizer's work on a frame,
+    this.workMs = null; // and the work the faces it did not read would have added
+    this.skippedMs = 0;
+    this.modelMs = null; // the model's time per face read
+  }
+
+  /** Is the device too slow to read every face on every frame within the frame budget? */
+  get spreading() {
+    return this.cfg.labelMaxAgeMs > 0 && this.workMs !== null && this.workMs + this.skippedMs > 1000 / this.cfg.targetFps;
+  }
+
+  /**
+   * The ids (of the faces tracked on the frame at time t ms) to read on it.
+   * @param {number[]} ids
+   * @param {number} t
+   * @returns {Set<number>}
+   */
+  choose(ids, t) {
+    if (this.lastT !== null && t > this.lastT) this.frameMs = this.ema(this.frameMs, t - this.lastT);
+    this.lastT = t;
+    if (!this.spreading) return new Set(ids);
+    const maxAge = this.cfg.labelMaxAgeMs;
+    const fresh = ids.filter((id) => !this.readAt.has(id));
+    const due = ids.filter((id) => this.readAt.has(id) && t - this.readAt.get(id) >= maxAge)
+      .sort((a, b) => this.readAt.get(a) - this.readAt.get(b));
+    const perFrame = Math.max(1, Math.ceil((ids.length * (this.frameMs ?? maxAge)) / maxAge));
+    return new Set([...fresh, ...due.slice(0, Math.max(0, perFrame - fresh.length))]);
+  }
+
+  /** Face `id` was read on the frame at time t. */
+  read(id, t) {
+    this.readAt.set(id, t);
+  }
+
+  /**
+   * Record a frame: the recognizer's work on it (ms), the faces it did not read and the model's time
+   * per face read (null when it read none).
+   */
+  record(workMs, skipped, modelMsPerFace) {
+    if (modelMsPerFace !== null) this.modelMs = this.ema(this.modelMs, modelMsPerFace);
+    this.workMs = this.ema(this.workMs, workMs);
+    this.skippedMs = this.ema(this.skippedMs, skipped * (this.modelMs ?? 0));
+  }
+
+  ema(old, x) {
+    const k = this.cfg.timingSmoothing;
+    return old === null ? x : k * x + (1 - k) * old;
+  }
+
+  /** Forget every face whose id is not in `ids` (its track ended). @param {Iterable<number>} ids */
+  retain(ids) {
+    const keep = new Set(ids);
+    for (const id of this.readAt.keys()) if (!keep.has(id)) this.readAt.delete(id);
+  }
+}
