@@ -122,6 +122,14 @@ def summarise(log: list[dict]) -> dict:
     }
 
 
+def shown_path(path: Path) -> str:
+    """`path` as printed in a report: relative to the repository when inside it (no machine's absolute path)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return Path(path).name
+
+
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
@@ -208,7 +216,7 @@ def main(argv=None) -> int:
                 if srv is not None:
                     srv.stop()
     print(f"Live loop in headless Chromium, {CAMERA_FPS} frames/s fake camera (640x480, heads drifting on grey), "
-          f"{args.frames} frames per row; model {args.model_dir}\n")
+          f"{args.frames} frames per row; model {shown_path(args.model_dir)}\n")
     print("| CPU throttle | pipeline | faces | found | frames/s | latency p50 ms | latency p95 ms "
           "| detector calls /100 frames | detector ms | model ms/face | faces read | label age p50 / p95 ms "
           "| backend, threads |")

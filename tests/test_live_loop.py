@@ -4,7 +4,9 @@
   left behind over 300 frames, with the detector on every 3rd frame (the tracker carries the boxes between);
 - faces that move, appear and leave (bench/live_accuracy.py): faces present > 0.5 s are shown, shown
   boxes stay within IoU 0.5 of the detector run on the whole frame, a face that leaves loses its box
-  within 0.5 s.
+  within 0.5 s;
+- a slow device (CPU throttling) with labels on a cadence: faces keep their labels between readings
+  while their boxes move.
 """
 from __future__ import annotations
 

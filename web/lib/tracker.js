@@ -150,7 +150,8 @@ export class DetectionCadence {
 /**
  * Which tracked faces the emotion model reads on a frame (face_pipeline.json's cadence). While reading
  * every face keeps the recognizer's work on a frame within the frame budget (1000 / targetFps, from
- * measured times, as DetectionCadence does), or with labelMaxAgeMs 0: every face on every frame. On a
+ * measured times averaged over at least 2 / timingSmoothing frames, as DetectionCadence does), or with
+ * labelMaxAgeMs 0: every face on every frame. On a
  * device too slow for that, a face is read when it is new or its last reading is labelMaxAgeMs old,
  * and keeps its label in between while the tracker moves its box. Faces due together are spread over
  * frames: at most as many a frame as reading each face once per labelMaxAgeMs needs at the measured
@@ -170,11 +171,13 @@ export class ReadingCadence {
     this.workMs = null; // and the work the faces it did not read would have added
     this.skippedMs = 0;
     this.modelMs = null; // the model's time per face read
+    this.frames = 0; // frames recorded: the averages settle before they decide (the first frame detects and warms up)
   }
 
   /** Is the device too slow to read every face on every frame within the frame budget? */
   get spreading() {
-    return this.cfg.labelMaxAgeMs > 0 && this.workMs !== null && this.workMs + this.skippedMs > 1000 / this.cfg.targetFps;
+    return this.cfg.labelMaxAgeMs > 0 && this.frames >= 2 / this.cfg.timingSmoothing
+      && this.workMs + this.skippedMs > 1000 / this.cfg.targetFps;
   }
 
   /**
@@ -207,6 +210,7 @@ export class ReadingCadence {
   record(workMs, skipped, modelMsPerFace) {
     if (modelMsPerFace !== null) this.modelMs = this.ema(this.modelMs, modelMsPerFace);
     this.workMs = this.ema(this.workMs, workMs);
+    this.frames += 1;
     this.skippedMs = this.ema(this.skippedMs, skipped * (this.modelMs ?? 0));
   }
 
