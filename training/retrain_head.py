@@ -112,15 +112,21 @@ def retrain(args) -> dict:
         "logit_adjust": args.logit_adjust, "l2": args.l2, "steps": args.steps, "faces": int(len(x))})
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def write_derived(make, args, sources: list) -> int:
+    """The CLI tail of a derived checkpoint (this module, training.soup): make(args) writes args.out;
+    bad input gets one line and exit 2, success names the weights and how to score them beside `sources`."""
     try:
-        out = retrain(args)
+        out = make(args)
     except (CheckpointError, DataError, OSError) as exc:
         return error(exc)
     print(f"wrote {args.out} (weights {out['metadata']['weights_sha256'][:12]}…); score it with "
-          f"`python bench/prior_frontier.py {args.checkpoint} {args.out}`")
+          f"`python bench/prior_frontier.py {' '.join(map(str, sources))} {args.out}`")
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return write_derived(retrain, args, [args.checkpoint])
 
 
 if __name__ == "__main__":

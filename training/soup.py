@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer_browser.cli import error, prog
+from fer_browser.cli import prog
 
 from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_derived
 from .datasets import load_dataset
-from .errors import DataError
-from .retrain_head import face_batches
+from .retrain_head import face_batches, write_derived
 
 _SAME = ("model", "classes", "preprocessing", "label_set")
 
@@ -107,13 +106,7 @@ def soup(args) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        out = soup(args)
-    except (CheckpointError, DataError, OSError) as exc:
-        return error(exc)
-    print(f"wrote {args.out} (weights {out['metadata']['weights_sha256'][:12]}…); score it with "
-          f"`python bench/prior_frontier.py {' '.join(map(str, args.checkpoints))} {args.out}`")
-    return 0
+    return write_derived(soup, args, args.checkpoints)
 
 
 if __name__ == "__main__":

@@ -354,10 +354,10 @@ export class Recognizer {
       return p;
     });
     if (!smooth) this.smoother.reset();
-    const ids = this.tracker.tracks.map((t) => t.id);
+    const ids = new Set(this.tracker.tracks.map((t) => t.id)); // ended tracks are forgotten
     this.smoother.retain(ids);
     this.readings.retain(ids);
-    for (const id of this.labels.keys()) if (!ids.includes(id)) this.labels.delete(id);
+    for (const id of this.labels.keys()) if (!ids.has(id)) this.labels.delete(id);
     const faces = tracks.map((t, i) => this.face({ ...t.box, score: t.score }, probs[i], t.id, view.classes,
       extras?.[fresh.get(t.id)])).sort(byBox);
     this.lastTimings = { detectorMs, modelMs: toRead.length ? (t2 - tm) / toRead.length : null, every: this.cadence.every,

@@ -151,9 +151,9 @@ export class DetectionCadence {
  * Which tracked faces the emotion model reads on a frame (face_pipeline.json's cadence). While reading
  * every face keeps the recognizer's work on a frame within the frame budget (1000 / targetFps, from
  * measured times averaged over at least 2 / timingSmoothing frames, as DetectionCadence does), or with
- * labelMaxAgeMs 0: every face on every frame. On a
- * device too slow for that, a face is read when it is new or its last reading is labelMaxAgeMs old,
- * and keeps its label in between while the tracker moves its box. Faces due together are spread over
+ * labelMaxAgeMs 0: every face on every frame. On a device too slow for that, a face is read when it
+ * is new or its last reading is labelMaxAgeMs old, and keeps its label in between while the tracker
+ * moves its box. Faces due together are spread over
  * frames: at most as many a frame as reading each face once per labelMaxAgeMs needs at the measured
  * frame rate, oldest reading first (new faces always).
  */
