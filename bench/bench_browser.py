@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -181,6 +182,11 @@ def run_row(playwright, pipeline: str, url: str, y4m: Path, args, progress, thro
     return {"pipeline": pipeline, "cpu_throttle": throttle, **info, **summarise(log)}
 
 
+def cell(x: float, spec: str) -> str:
+    """A table cell: '–' where a pipeline does not report the figure (Human's faces read, label age)."""
+    return "–" if math.isnan(x) else format(x, spec)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     from playwright.sync_api import sync_playwright
@@ -222,9 +228,10 @@ def main(argv=None) -> int:
           "| backend, threads |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['cpu_throttle']:g}x | {r['name']} | {r['faces']} | {r['found']:g} | {r['fps']:.1f} | {r['latency_p50']:.1f} | "
-              f"{r['latency_p95']:.1f} | {r['det_per_100']:.0f} | {r['detector_ms']:.0f} | {r['model_ms']:.1f} | "
-              f"{r['read_share']:.0%} | {r['label_age_p50']:.0f} / {r['label_age_p95']:.0f} | {r['backend']}, {r['threads']} |")
+        print(f"| {r['cpu_throttle']:g}x | {r['name']} | {r['faces']} | {r['found']:g} | {cell(r['fps'], '.1f')} | "
+              f"{cell(r['latency_p50'], '.1f')} | {cell(r['latency_p95'], '.1f')} | {cell(r['det_per_100'], '.0f')} | "
+              f"{cell(r['detector_ms'], '.0f')} | {cell(r['model_ms'], '.1f')} | {cell(r['read_share'], '.0%')} | "
+              f"{cell(r['label_age_p50'], '.0f')} / {cell(r['label_age_p95'], '.0f')} | {r['backend']}, {r['threads']} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     bad = [r for r in rows if r["found"] != r["faces"]]

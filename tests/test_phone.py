@@ -325,7 +325,7 @@ def test_camera_opens_while_the_model_loads(site, stop_first):
 
 def static_module_graph(web, entry="js/app.js"):
     """Every module `entry` imports statically (import/export ... from), as paths under web/, resolved
-    through index.html's import map; TF.js's own files (vendor/) are leaves. JSON modules left out."""
+    through index.html's import map; TF.js's own files (vendor/) are leaves. JSON modules are leaves too."""
     import json
     from urllib.parse import urljoin
     html = (web / "index.html").read_text()
@@ -340,22 +340,31 @@ def static_module_graph(web, entry="js/app.js"):
         seen.add(path)
         if path.startswith("vendor/") or not path.endswith(".js"):
             continue
-        src = re.sub(r"/\*.*?\*/", "", (web / path).read_text(), flags=re.S)
-        src = re.sub(r"^\s*//.*$", "", src, flags=re.M)
+        # line comments first: one may hold "/*" ("web/schemas/*.schema.json"), which is no block comment
+        src = re.sub(r"^\s*//.*$", "", (web / path).read_text(), flags=re.M)
+        src = re.sub(r"/\*.*?\*/", "", src, flags=re.S)
         for spec in static.findall(src):
             todo.append(urljoin(base, imap[spec]).removeprefix(base) if spec in imap
                         else urljoin(base + path, spec).removeprefix(base))
-    return {p for p in seen if p.endswith(".js")}
+    return seen - {entry}
 
 
 def test_modulepreload_lists_every_module_of_the_first_label():
-    """index.html names every statically imported module (plus the wasm backend the default backend
-    imports at once, and the empty module its Node imports map to) so the browser fetches them in one
-    go; a module added or dropped without updating the list fails here."""
+    """index.html names every statically imported module, JSON modules included (plus the wasm backend
+    the default backend imports at once, and the empty module its Node imports map to) so the browser
+    fetches them in one go; a module added or dropped without updating the list fails here."""
     from pathlib import Path
     web = Path(__file__).resolve().parent.parent / "web"
-    listed = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', (web / "index.html").read_text()))
-    graph = static_module_graph(web) - {"js/app.js"}
+    html = (web / "index.html").read_text()
+    listed = set(re.findall(r'<link rel="modulepreload" href="([^"]+\.js)">', html))
+    listed_json = set(re.findall(r'<link rel="modulepreload" href="([^"]+\.json)" as="json">', html))
+    graph = static_module_graph(web)
     assert "vendor/tfjs-core/tf-core.fesm.min.js" in graph and "lib/recognizer.js" in graph  # the walk works
-    assert listed == graph | {"vendor/tfjs-backend-wasm/tf-backend-wasm.fesm.min.js", "lib/empty-module.js"}
-    assert all((web / p).is_file() for p in listed if not p.startswith("vendor/"))
+    assert "schemas/model-metadata.schema.json" in graph  # and finds the JSON modules
+    assert listed == {p for p in graph if p.endswith(".js")} | {"vendor/tfjs-backend-wasm/tf-backend-wasm.fesm.min.js",
+                                                               "lib/empty-module.js"}
+    # JSON modules need as="json": without it the preload is a script module, which the HTML spec's module
+    # map (keyed by URL and module type) does not hand to a JSON import
+    assert listed_json == {p for p in graph if p.endswith(".json")}
+    assert len(re.findall(r'rel="modulepreload"', html)) == len(listed) + len(listed_json)
+    assert all((web / p).is_file() for p in listed | listed_json if not p.startswith("vendor/"))

@@ -65,6 +65,11 @@ export function renderFaces(faces, classes) {
   }
   faces.forEach((f, i) => {
     const li = el.faces.children[i];
+    // a card that would show the same (a label carried between readings on a slow device) is left as
+    // it is: rewriting it costs a style and layout pass on every frame
+    const shown = `${f.label} ${pct(f)} ${classes.map((c) => (1000 * f.probabilities[c]).toFixed(0))}`;
+    if (li.shown === shown) return;
+    li.shown = shown;
     li.style.setProperty('--c', classColor(topIndex(f, classes)));
     li.dataset.label = f.label;
     li.querySelector('h2').textContent = `Face ${i + 1}: ${f.label} (${pct(f)}%)`;

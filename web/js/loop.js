@@ -122,5 +122,5 @@ function show(faces, classes, { arrival, start, timings, audit }) {
   state.frameLog?.push({ t: now, arrival, workMs: now - start, faces: faces.length, detMs: timings.detectorMs,
     modelMs: timings.modelMs, every: timings.every, read: timings.facesRead, labelAgeMs: labelAges(faces, now),
     ids: faces.map((f) => f.id), boxes: faces.map((f) => f.box), audit });
-  showStats();
+  showStats(now);
 }

@@ -3,6 +3,8 @@ import { el } from './dom.js';
 import { state } from './state.js';
 
 const WINDOW = 30; // frames behind the fps and the medians
+const SHOW_EVERY_MS = 250; // camera frames: the numbers change 4 times a second (readable, no layout per frame)
+let shownAt = -Infinity;
 const times = [], modelMs = [], detMs = [];
 
 const push = (xs, x) => { xs.push(x); if (xs.length > WINDOW) xs.shift(); };
@@ -22,6 +24,7 @@ export function recordTimings(timings, shownAt = null) {
 
 export function resetStats() {
   for (const xs of [times, modelMs, detMs]) xs.length = 0;
+  shownAt = -Infinity;
 }
 
 export function stats() {
@@ -30,9 +33,12 @@ export function stats() {
   return { fps, modelMs: median(modelMs), detMs: median(detMs), backend: state.backend, frames: state.frames };
 }
 
-export function showStats() {
+/** Show the numbers; `now` (a camera frame's time) holds them for SHOW_EVERY_MS once all three are known. */
+export function showStats(now = null) {
+  const shown = [el.fps, el.modelMs, el.detMs];
+  if (now !== null && now - shownAt < SHOW_EVERY_MS && shown.every((e) => e.textContent !== '–')) return;
+  shownAt = now ?? -Infinity;
   const s = stats();
-  el.fps.textContent = state.mode === 'camera' ? fmt(s.fps) : '–';
-  el.modelMs.textContent = fmt(s.modelMs);
-  el.detMs.textContent = fmt(s.detMs);
+  const texts = [state.mode === 'camera' ? fmt(s.fps) : '–', fmt(s.modelMs), fmt(s.detMs)];
+  shown.forEach((e, k) => { if (e.textContent !== texts[k]) e.textContent = texts[k]; });
 }
