@@ -27,3 +27,19 @@ def test_cpu_throttle_slows_the_page(tmp_path, capsys):
     assert rows[4.0]["model_ms"] > 1.5 * rows[1.0]["model_ms"], rows
     table = capsys.readouterr().out
     assert "| 1x | ours |" in table and "| 4x | ours |" in table
+
+
+def test_model_parts_splits_the_model_time(tmp_path, capsys):
+    """bench/model_parts.py times the page's own model: the network alone, one face's preprocessing
+    alone, and both as the live loop times them; the whole costs more than either part."""
+    from bench import model_parts
+
+    with pytest.raises(SystemExit):
+        model_parts.parse_args(["--repeat", "0"])
+    out = tmp_path / "parts.json"
+    assert model_parts.main(["--repeat", "10", "--json", str(out)]) == 0
+    [row] = json.loads(out.read_text())
+    assert row["cpu_throttle"] == 1.0
+    assert all(row[k] > 0 for k in ("network", "crop", "whole", "whole3")), row
+    assert row["whole"] > row["network"] and row["whole"] > row["crop"], row
+    assert "| 1x |" in capsys.readouterr().out

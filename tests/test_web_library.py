@@ -424,3 +424,48 @@ def test_recognizer_profile(browser, site, astronaut_png):
     assert out["backClasses"] == names and out["backLabel"] in names
     assert out["end"] == out["start"], out
     page.close()
+
+
+def test_page_work_counts_in_the_frame_budget(browser, site, astronaut_png):
+    """estimateFaces(..., {track: true, pageMs}): the page's own work on a frame shares the frame budget
+    (1000 / targetFps). On a fast machine with no page work the model reads the face on every frame; a
+    page whose drawing alone fills the budget makes the model read it only every labelMaxAgeMs (its label
+    carried in between) and the detector run less often. A pageMs that is no time is refused in one line."""
+    page = browser.new_page()
+    page.route("**/mem/astronaut.png", lambda route: route.fulfill(status=200, body=astronaut_png.read_bytes(),
+                                                                    content_type="image/png"))
+    page.goto(site.url + "/examples/basic.html")
+    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    out = page.evaluate("""async () => {
+        const { createRecognizer } = await import('fer-browser');
+        const r = await createRecognizer({ modelUrl: '../model/', detectorUrl: '../face_pipeline.json',
+            detectorWeightsUrl: '../vendor/blazeface/blazeface.json', wasmPaths: '../vendor/tfjs-backend-wasm/' });
+        const img = new Image(); img.src = '/mem/astronaut.png'; await img.decode();
+        const run = async (pageMs) => {
+          r.reset();
+          const read = [], detected = [];
+          for (let i = 0; i < 60; i++) {  // 30 frames/s of a still face, by the frames' own clock
+            const faces = await r.estimateFaces(img, { track: true, timestamp: 1000 + 33.3 * i, pageMs });
+            if (faces.length !== 1) return { error: `frame ${i}: ${faces.length} faces` };
+            read.push(r.lastTimings.facesRead);
+            detected.push(r.lastTimings.detectorMs !== null);
+          }
+          // from frame 20 on: the averages have settled
+          return { read: read.slice(20).reduce((a, b) => a + b), detected: detected.slice(20).filter(Boolean).length };
+        };
+        const idle = await run(0), busy = await run(1000 / r.config.cadence.targetFps);
+        const errors = [];
+        for (const bad of [-1, NaN, 'x']) {
+          try { await r.estimateFaces(img, { track: true, pageMs: bad }); errors.push('no error'); } catch (e) { errors.push(e.message); }
+        }
+        const labelMaxAgeMs = r.config.cadence.labelMaxAgeMs;
+        r.dispose();
+        return { idle, busy, errors, labelMaxAgeMs };
+    }""")
+    assert "error" not in out["idle"] and "error" not in out["busy"], out
+    assert out["idle"]["read"] == 40, out  # every frame
+    # every labelMaxAgeMs (200 ms: every 7th frame at 30 frames/s), not every frame
+    assert out["labelMaxAgeMs"] == 200 and 40 / 8 <= out["busy"]["read"] <= 40 / 5, out
+    assert out["busy"]["detected"] < out["idle"]["detected"], out
+    assert all(re.fullmatch(r"estimateFaces: pageMs must be a number of ms >= 0, not \S+", e) for e in out["errors"]), out
+    page.close()

@@ -25,6 +25,7 @@ export class CameraLoop {
     this.detectorCalls = 0;
     this.smooth = true;
     this.audit = 0; // bench/live_accuracy.py: also run the detector on the whole frame every `audit` frames
+    this.pageMs = 0; // the last frame's work outside the recognizer (copy, drawing): its cadences count it
   }
 
   start(stream) {
@@ -91,15 +92,18 @@ export class CameraLoop {
     // the faces' classes as this call reads them (a profile switched on or off meanwhile applies from the next)
     const classes = r.classes;
     const recorder = state.recorder; // calibrate.js recording: the model's raw features too
+    const tr = performance.now();
     const faces = await r.estimateFaces(el.canvas, { ...this.options, track: true, smooth: this.smooth, timestamp: t0,
-      features: !!recorder });
+      features: !!recorder, pageMs: this.pageMs });
     if (this.stream !== stream || !this.running) return; // stopped or paused while this frame ran
     const timings = r.lastTimings;
     if (timings.detectorMs !== null) this.detectorCalls += 1;
     const audit = this.audit && this.frames % this.audit === 0 ? await r.detectFaces(el.canvas) : undefined;
+    const ta = performance.now();
     this.frames += 1;
     show(faces, classes, { arrival, start: t0, timings, audit });
     if (recorder && state.recorder === recorder) recorder(faces);
+    this.pageMs = (tr - t0) + (performance.now() - ta); // copying the frame and drawing it (not the audit)
   }
 }
 

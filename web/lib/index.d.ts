@@ -53,6 +53,12 @@ export interface EstimateOptions {
   smooth?: boolean;
   /** With track: the frame's time in ms (default performance.now()). */
   timestamp?: number;
+  /**
+   * With track: the page's own work on a frame outside estimateFaces, in ms (copying the frame,
+   * drawing the results; the previous frame's is a fair estimate). The detector's and the model's
+   * cadences count it in the frame budget (1000 / targetFps). Default 0.
+   */
+  pageMs?: number;
   /** Benchmarks only: 'full' lets TF.js resize the whole frame for the detector. */
   detectorInput?: 'downscaled' | 'full';
   /** Benchmarks only: 'full' reads the whole frame for the emotion model. */

@@ -166,6 +166,8 @@ export class Recognizer {
     const view = this.view;
     if (!options.track) return this.estimateStill(input, view, !!options.features);
     if (input instanceof tf.Tensor) throw new Error('estimateFaces: track needs a video, canvas, image or ImageData, not a tensor');
+    const pageMs = options.pageMs ?? 0;
+    if (!(Number.isFinite(pageMs) && pageMs >= 0)) throw new Error(`estimateFaces: pageMs must be a number of ms >= 0, not ${pageMs}`);
     return this.estimateTracked(input, width, height, options, view);
   }
 
@@ -298,7 +300,7 @@ export class Recognizer {
    */
   async estimateTracked(input, W, H, options, view) {
     const { smooth = true, features: wantFeatures = false, timestamp = performance.now(), detectorInput = 'downscaled', modelInput = 'regions',
-      detectorLetterbox = false } = options;
+      detectorLetterbox = false, pageMs = 0 } = options;
     const t0 = performance.now();
     let detectorMs = null, tracks;
     if (this.cadence.due(timestamp, this.tracker.wantsDetection(timestamp))) {
@@ -362,8 +364,9 @@ export class Recognizer {
       extras?.[fresh.get(t.id)])).sort(byBox);
     this.lastTimings = { detectorMs, modelMs: toRead.length ? (t2 - tm) / toRead.length : null, every: this.cadence.every,
       totalMs: t2 - t0, facesRead: toRead.length };
-    this.cadence.record(timestamp, detectorMs, t2 - t0 - (detectorMs ?? 0));
-    this.readings.record(t2 - t0, tracks.length - toRead.length, this.lastTimings.modelMs);
+    // the frame budget is shared with the page's own work (drawing): both cadences count it
+    this.cadence.record(timestamp, detectorMs, t2 - t0 - (detectorMs ?? 0) + pageMs);
+    this.readings.record(t2 - t0 + pageMs, tracks.length - toRead.length, this.lastTimings.modelMs);
     return faces;
   }
 }
