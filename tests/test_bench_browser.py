@@ -30,8 +30,8 @@ def test_cpu_throttle_slows_the_page(tmp_path, capsys):
 
 
 def test_model_parts_splits_the_model_time(tmp_path, capsys):
-    """bench/model_parts.py times the page's own model: the network alone, one face's preprocessing
-    alone, and both as the live loop times them; the whole costs more than either part."""
+    """bench/model_parts.py runs the page's own model in Chromium and reports the network alone, one face's
+    preprocessing alone, and both as the live loop times them (figures only: tests compare no times)."""
     from bench import model_parts
 
     with pytest.raises(SystemExit):
@@ -41,5 +41,4 @@ def test_model_parts_splits_the_model_time(tmp_path, capsys):
     [row] = json.loads(out.read_text())
     assert row["cpu_throttle"] == 1.0
     assert all(row[k] > 0 for k in ("network", "crop", "whole", "whole3")), row
-    assert row["whole"] > row["network"] and row["whole"] > row["crop"], row
     assert "| 1x |" in capsys.readouterr().out

@@ -129,6 +129,20 @@ def classes():
     return json.loads((MODEL / "metadata.json").read_text())["classes"]
 
 
+# createRecognizer's options for the shipped files as server.py serves them, seen from /examples/
+OPTIONS_JS = ("{ modelUrl: '../model/', detectorUrl: '../face_pipeline.json', "
+              "detectorWeightsUrl: '../vendor/blazeface/blazeface.json', wasmPaths: '../vendor/tfjs-backend-wasm/' }")
+
+
+def example_page(browser, site, photo, at):
+    """The example page, ready, with `photo` served at the path `at` (a PNG)."""
+    page = browser.new_page()
+    page.route(f"**{at}", lambda route: route.fulfill(status=200, body=photo.read_bytes(), content_type="image/png"))
+    page.goto(site.url + "/examples/basic.html")
+    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    return page
+
+
 def on_astronaut(box):
     x, y, w, h = ASTRONAUT_FACE
     return (math.dist((box["x"] + box["width"] / 2, box["y"] + box["height"] / 2), (x + w / 2, y + h / 2)) < 0.25 * w
@@ -207,16 +221,11 @@ def test_readme_snippet_runs_as_written(browser, site, astronaut_png):
 def test_library_memory_and_errors(browser, site, astronaut_png):
     """Through the public API: photos and tracked frames leave no tensor behind, dispose() frees
     what the recognizer held, and a wrong URL fails in one line naming it."""
-    page = browser.new_page()
-    page.route("**/mem/astronaut.png", lambda route: route.fulfill(status=200, body=astronaut_png.read_bytes(),
-                                                                    content_type="image/png"))
-    page.goto(site.url + "/examples/basic.html")
-    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    page = example_page(browser, site, astronaut_png, "/mem/astronaut.png")
     out = page.evaluate("""async () => {
         const { createRecognizer } = await import('fer-browser');
         const tf = await import('@tensorflow/tfjs');
-        const opts = { modelUrl: '../model/', detectorUrl: '../face_pipeline.json',
-                       detectorWeightsUrl: '../vendor/blazeface/blazeface.json', wasmPaths: '../vendor/tfjs-backend-wasm/' };
+        const opts = """ + OPTIONS_JS + """;
         const before = tf.memory().numTensors;
         const r = await createRecognizer(opts);
         const held = tf.memory().numTensors;
@@ -367,16 +376,11 @@ def test_recognizer_profile(browser, site, astronaut_png):
     them made into a profile, setProfile: the profile's classes (custom one included, hidden one left out),
     the recorded face read as its recorded class, another model's profile refused in one line with the
     current one kept, null back to the model; no tensor left behind."""
-    page = browser.new_page()
-    page.route("**/prof/astronaut.png", lambda route: route.fulfill(status=200, body=astronaut_png.read_bytes(),
-                                                                     content_type="image/png"))
-    page.goto(site.url + "/examples/basic.html")
-    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    page = example_page(browser, site, astronaut_png, "/prof/astronaut.png")
     out = page.evaluate("""async () => {
         const lib = await import('fer-browser');
         const tf = await import('@tensorflow/tfjs');
-        const r = await lib.createRecognizer({ modelUrl: '../model/', detectorUrl: '../face_pipeline.json',
-            detectorWeightsUrl: '../vendor/blazeface/blazeface.json', wasmPaths: '../vendor/tfjs-backend-wasm/' });
+        const r = await lib.createRecognizer(""" + OPTIONS_JS + """);
         const start = tf.memory().numTensors;
         const img = new Image(); img.src = '/prof/astronaut.png'; await img.decode();
         // two looks of the same face: as shot ('wink'), mirrored ('neutral'); three brightnesses each
@@ -431,15 +435,10 @@ def test_page_work_counts_in_the_frame_budget(browser, site, astronaut_png):
     (1000 / targetFps). On a fast machine with no page work the model reads the face on every frame; a
     page whose drawing alone fills the budget makes the model read it only every labelMaxAgeMs (its label
     carried in between) and the detector run less often. A pageMs that is no time is refused in one line."""
-    page = browser.new_page()
-    page.route("**/mem/astronaut.png", lambda route: route.fulfill(status=200, body=astronaut_png.read_bytes(),
-                                                                    content_type="image/png"))
-    page.goto(site.url + "/examples/basic.html")
-    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    page = example_page(browser, site, astronaut_png, "/mem/astronaut.png")
     out = page.evaluate("""async () => {
         const { createRecognizer } = await import('fer-browser');
-        const r = await createRecognizer({ modelUrl: '../model/', detectorUrl: '../face_pipeline.json',
-            detectorWeightsUrl: '../vendor/blazeface/blazeface.json', wasmPaths: '../vendor/tfjs-backend-wasm/' });
+        const r = await createRecognizer(""" + OPTIONS_JS + """);
         const img = new Image(); img.src = '/mem/astronaut.png'; await img.decode();
         const run = async (pageMs) => {
           r.reset();

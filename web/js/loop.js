@@ -43,6 +43,12 @@ export class CameraLoop {
     };
     if (HAS_RVFC) el.video.requestVideoFrameCallback(onFrame);
     else requestAnimationFrame(onFrame);
+    // the frame the video already shows is new to the loop: read it now, not one frame later
+    if (el.video.readyState >= 2) {
+      this.arrival = performance.now();
+      this.waiting = true;
+      this.schedule();
+    }
   }
 
   resetTracking() {

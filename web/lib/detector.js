@@ -58,18 +58,18 @@ export class FaceDetector {
       throw new Error(`face detector weights could not be loaded from ${weightsUrl} (${err.message})`);
     }
     const det = new FaceDetector(graph, cfg);
-    const size = cfg.inputSize;
     anySize(graph); // the live loop's input follows the frame's aspect, not the saved square
+    // the first run allocates and sets up the kernels: warm up with a whole detection of what a 4:3
+    // camera frame feeds the live loop (inputSize x 3/4 inputSize, unpadded), which also checks that
+    // the graph gives one score per anchor
+    const frame = tf.zeros([Math.round((cfg.inputSize * 3) / 4), cfg.inputSize, 3]);
     try {
-      const outs = tf.tidy(() => graph.execute(tf.zeros([1, size, size, 3]), det.outputs));
-      try {
-        await Promise.all(outs.map((t) => t.data())); // the first run compiles kernels and allocates
-      } finally {
-        tf.dispose(outs);
-      }
+      await det.detect(frame, 1, { letterbox: false });
     } catch (err) {
       graph.dispose();
       throw new Error(`${weightsUrl} does not run as the BlazeFace model face_pipeline.json describes (${err.message})`);
+    } finally {
+      frame.dispose();
     }
     return det;
   }
