@@ -4,7 +4,8 @@
     .venv/bin/python bench/bench_bytes.py --repeat 7 --cpu-throttle 1 4 [--click-when-ready]
 
 A fresh browser profile (nothing cached) opens the page served by server.py, clicks Start camera as soon
-as the button takes a click (not at the load event, which waits for every preload) (the fake camera shows the astronaut; --click-when-ready waits for the model
+as the button takes a click, not at the load event, which waits for every preload (the fake camera shows
+the astronaut; --click-when-ready waits for the model
 first, as the page before session 13 made everyone do) and stops counting when the first label is
 drawn. --repeat N opens the page N times per --cpu-throttle rate (DevTools CPU throttling, as in
 bench_browser.py) and reports the median time to the page being ready and to the first label.
