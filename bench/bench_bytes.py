@@ -13,7 +13,9 @@ bench_browser.py) and reports the median time to the page being ready and to the
 round-trip latency per request and a download cap), where round trips, not the loopback, set the pace. The page's own Resource Timing gives each file's bytes on the wire (transferSize: the encoded
 body plus the response headers) and its decoded size; files requested before the page was ready are
 in phase "load", the others in "camera". --identity sends `Accept-Encoding: identity`, as a browser
-that takes no compression would. Files that finished after the first label are listed apart.
+that takes no compression would. Files that finished after the first label are listed apart. It also
+reports when the page handled the click and its main thread's long tasks (over 50 ms, the Long Tasks API)
+before the first label: a click waits for them.
 """
 from __future__ import annotations
 
@@ -51,8 +53,11 @@ def measure(playwright, url: str, y4m: Path, identity: bool = False, throttle: f
             cap = network[1] * 125 if network[1] else -1  # kbit/s to bytes/s; -1: no cap
             cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": network[0],
                      "downloadThroughput": cap, "uploadThroughput": cap})
-        # when the page handles the click: its main thread may be busy loading the model meanwhile
-        page.add_init_script("addEventListener('click', () => { self.ferClickHandled ??= performance.now(); }, true)")
+        # when the page handles the click (its main thread may be busy loading the model meanwhile), and
+        # the main thread's long tasks (> 50 ms: what holds a click back)
+        page.add_init_script("""addEventListener('click', () => { self.ferClickHandled ??= performance.now(); }, true);
+            self.ferLongTasks = []; new PerformanceObserver((list) => { for (const e of list.getEntries())
+              self.ferLongTasks.push([e.startTime, e.duration]); }).observe({ type: 'longtask', buffered: true });""")
         encodings = {}
         page.on("response", lambda r: encodings.__setitem__(r.url, r.headers.get("content-encoding", "")))
         # not goto's default wait for the load event: that comes once every preload is in (the model's
@@ -72,6 +77,7 @@ def measure(playwright, url: str, y4m: Path, identity: bool = False, throttle: f
         kit.wait_js(page, "ferApp.state.frameLog.some((f) => f.faces >= 1)", timeout_s=120)
         first_label = page.evaluate("ferApp.state.frameLog.find((f) => f.faces >= 1).t")
         handled = page.evaluate("self.ferClickHandled")
+        long_tasks = [t for t in page.evaluate("self.ferLongTasks") if t[0] < first_label]
         entries = page.evaluate(ENTRIES)
         context.close()
     finally:
@@ -80,7 +86,8 @@ def measure(playwright, url: str, y4m: Path, identity: bool = False, throttle: f
              "phase": "load" if e["start"] < ready else "camera"} for e in entries]
     late = [r["url"] for r in rows if r["end"] > first_label]
     return {"rows": [r for r in rows if r["end"] <= first_label], "after_first_label": late,
-            "click_ms": clicked, "click_handled_ms": handled, "ready_ms": ready, "first_label_ms": first_label}
+            "click_ms": clicked, "click_handled_ms": handled, "ready_ms": ready, "first_label_ms": first_label,
+            "long_tasks": long_tasks}
 
 
 def main(argv=None) -> int:
@@ -125,6 +132,8 @@ def main(argv=None) -> int:
           f"(handled after {result['click_handled_ms'] / 1000:.2f} s), "
           f"page ready after {result['ready_ms'] / 1000:.1f} s, "
           f"first label after {result['first_label_ms'] / 1000:.1f} s")
+    tasks = ", ".join(f"{d:.0f} ms at {t:.0f}" for t, d in result["long_tasks"]) or "none"
+    print(f"main-thread tasks over 50 ms before it: {tasks}")
     if result["after_first_label"]:
         print(f"finished after the first label: {', '.join(result['after_first_label'])}")
     if args.json:
@@ -146,7 +155,7 @@ def timings(pw, url: str, y4m: Path, args) -> int:
                 for _ in tqdm(range(args.repeat), desc=f"{rate:g}x", file=sys.stderr)]
         first = [r["first_label_ms"] for r in runs]
         wire = [sum(x["wire"] for x in r["rows"]) for r in runs]
-        row = {k: [r[k] for r in runs] for k in ("click_ms", "click_handled_ms", "ready_ms")}
+        row = {k: [r[k] for r in runs] for k in ("click_ms", "click_handled_ms", "ready_ms", "long_tasks")}
         row.update(first_label_ms=first, wire=wire)
         report["rates"][f"{rate:g}"] = row
         print(f"| {rate:g}x | {len(runs)} | {statistics.median(row['click_ms']):.0f} "
