@@ -57,3 +57,15 @@ def test_bench_bytes_times_the_click_and_the_first_label(tmp_path, capsys):
     assert all(d > 50 and t < r["first_label_ms"] for t, d in r["long_tasks"]), r["long_tasks"]
     assert any(row["url"].endswith(".wasm") for row in r["rows"]) and r["total_wire"] > 1_000_000
     assert "main-thread tasks over 50 ms before it:" in capsys.readouterr().out
+
+
+def test_timeline_draw_bench_fills_the_pages_timeline(tmp_path):
+    """bench/timeline_draw.py fills the page's own timeline with 3 faces at 10 samples/s and times its draw."""
+    from bench import timeline_draw
+
+    with pytest.raises(SystemExit):
+        timeline_draw.parse_args(["--minutes", "0"])
+    out = tmp_path / "draw.json"
+    assert timeline_draw.main(["--minutes", "0.1", "0.2", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["samples"] for r in rows] == [180, 360] and all(r["draw_ms"] >= 0 for r in rows)

@@ -205,6 +205,31 @@ def test_first_label_fetches_only_what_it_needs(site, six_jpg):
         context.close()
 
 
+def test_long_session_timeline_draws_at_most_a_point_per_pixel_column(site):
+    """Thirty minutes of three faces (54,000 samples): the chart draws at most one point per pixel column
+    per face, the last sample included, so drawing it four times a second does not grow with the session;
+    the CSV keeps every sample."""
+    context, page, watch = open_page(site)
+    try:
+        out = page.evaluate("""async () => {
+            const { timeline } = await import('/js/timeline.js');  // the page's own instance
+            const classes = ferApp.state.recognizer.classes;
+            timeline.start(0, classes);
+            for (let t = 0; t < 30 * 60000; t += 100) {
+              for (const id of [1, 2, 3]) timeline.rows.push({ t: t / 1000, id, probs: classes.map((_, k) => ((t / 100 + k + id) % 7) / 7) });
+            }
+            timeline.draw();
+            const c = document.getElementById('timeline');
+            return { drawn: ferApp.timeline.drawn(), width: c.width, lines: ferApp.timeline.csv().trim().split('\\n').length };
+        }""")
+    finally:
+        context.close()
+    assert sorted(out["drawn"]) == ["1", "2", "3"], out
+    assert all(out["width"] / 2 < n <= out["width"] for n in out["drawn"].values()), out
+    assert out["lines"] == 1 + 3 * 18000  # header + every sample
+    assert watch.errors == []
+
+
 def test_page_is_cross_origin_isolated_and_wasm_runs_threads_where_cores_allow(site):
     """COOP/COEP make the page cross-origin isolated, so TF.js's wasm may load its threaded binary (its
     workers come from blob: URLs, which the CSP admits), which sizes its pool at half the cores, at

@@ -22,7 +22,7 @@ export function installHooks(ready) {
     live: () => state.live && { frames: state.live.frames, detectorCalls: state.live.detectorCalls,
       every: state.recognizer?.cadence.every, threads: state.threads,
       tracks: state.recognizer?.tracker.tracks.map((t) => ({ id: t.id, missed: t.missed })) },
-    timeline: { points: () => timeline.points(), csv: () => timeline.csv() },
+    timeline: { points: () => timeline.points(), csv: () => timeline.csv(), drawn: () => timeline.drawn },
     /** The active profile (null when none or off) and the faces' classes. */
     profile: () => state.recognizer?.profile ?? null,
     classes: () => state.recognizer?.classes ?? null,
