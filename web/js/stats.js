@@ -4,7 +4,7 @@ import { state } from './state.js';
 
 const WINDOW = 30; // frames behind the fps and the medians
 const SHOW_EVERY_MS = 250; // camera frames: the numbers change 4 times a second (readable, no layout per frame)
-let shownAt = -Infinity;
+let lastShown = -Infinity; // when the numbers were last written
 const times = [], modelMs = [], detMs = [];
 
 const push = (xs, x) => { xs.push(x); if (xs.length > WINDOW) xs.shift(); };
@@ -24,7 +24,7 @@ export function recordTimings(timings, shownAt = null) {
 
 export function resetStats() {
   for (const xs of [times, modelMs, detMs]) xs.length = 0;
-  shownAt = -Infinity;
+  lastShown = -Infinity;
 }
 
 export function stats() {
@@ -36,8 +36,8 @@ export function stats() {
 /** Show the numbers; `now` (a camera frame's time) holds them for SHOW_EVERY_MS once all three are known. */
 export function showStats(now = null) {
   const shown = [el.fps, el.modelMs, el.detMs];
-  if (now !== null && now - shownAt < SHOW_EVERY_MS && shown.every((e) => e.textContent !== '–')) return;
-  shownAt = now ?? -Infinity;
+  if (now !== null && now - lastShown < SHOW_EVERY_MS && shown.every((e) => e.textContent !== '–')) return;
+  lastShown = now ?? -Infinity;
   const s = stats();
   const texts = [state.mode === 'camera' ? fmt(s.fps) : '–', fmt(s.modelMs), fmt(s.detMs)];
   shown.forEach((e, k) => { if (e.textContent !== texts[k]) e.textContent = texts[k]; });

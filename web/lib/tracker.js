@@ -149,7 +149,8 @@ export class DetectionCadence {
 
 /**
  * Which tracked faces the emotion model reads on a frame (face_pipeline.json's cadence). While reading
- * every face keeps the recognizer's work on a frame within the frame budget (1000 / targetFps, from
+ * every face keeps the work on a frame (the recognizer's, plus the page's own that estimateFaces is told
+ * as pageMs) within the frame budget (1000 / targetFps, from
  * measured times averaged over at least 2 / timingSmoothing frames, as DetectionCadence does), or with
  * labelMaxAgeMs 0: every face on every frame. On a device too slow for that, a face is read when it
  * is new or its last reading is labelMaxAgeMs old, and keeps its label in between while the tracker
