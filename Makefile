@@ -17,7 +17,7 @@ QUANTIZE ?= mixed
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-setup: $(VENV)/.installed node_modules/.installed $(CHROMIUM)  ## install Python, npm and browser dependencies
+setup: $(VENV)/.installed node_modules/.installed web/dist/bundle.json $(CHROMIUM)  ## install Python, npm and browser dependencies
 
 # The pins name opencv-python-headless: an older .venv's GUI build goes first (two OpenCV wheels
 # share cv2/, and removing one breaks the other), then requirements.txt installs the headless one.
@@ -34,6 +34,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The page's own modules bundled into one file (npm/bundle.mjs, under a second): server.py serves it
+# while it matches the sources on disk, and the modules one by one otherwise (fer_browser/bundle.py).
+PAGE_SOURCES := $(shell find web/js web/lib web/schemas -name '*.js' -o -name '*.json') web/index.html web/adaptation.json
+web/dist/bundle.json: node_modules/.installed npm/bundle.mjs $(PAGE_SOURCES)
+	npm run --silent build
+
 # Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`).
 $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
@@ -45,7 +51,7 @@ $(SERVE_VENV)/.installed: requirements/serve.txt
 	$(SERVE_VENV)/bin/python -m pip install --quiet -r requirements/serve.txt
 	touch $@
 
-run: $(SERVE_VENV)/.installed node_modules/.installed  ## install only what serving needs and serve the web app on http://127.0.0.1:5000 (PORT=...)
+run: $(SERVE_VENV)/.installed node_modules/.installed web/dist/bundle.json  ## install only what serving needs and serve the web app on http://127.0.0.1:5000 (PORT=...)
 	$(SERVE_VENV)/bin/python server.py --port $(PORT)
 
 # The numerics-sensitive tests run a second time on the generic kernels of tests/generic_cpu.env
@@ -82,4 +88,4 @@ wheel: node_modules/.installed  ## build the Python package (page, shipped model
 	$(PY) -m pip wheel . --no-deps --wheel-dir dist
 
 clean:  ## remove installed environments and build outputs (not the shipped model)
-	rm -rf $(VENV) $(SERVE_VENV) node_modules build dist fer_browser.egg-info
+	rm -rf $(VENV) $(SERVE_VENV) node_modules build dist fer_browser.egg-info web/dist

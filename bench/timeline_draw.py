@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 from bench import browser_kit as kit  # noqa: E402
 
 JS = """async (minutes) => {
-  const { timeline } = await import('/js/timeline.js');  // the page's own instance
+  const timeline = ferApp.timeline.chart;  // the page's own instance
   const classes = ferApp.state.recognizer.classes;
   const rows = [];
   for (const m of minutes) {

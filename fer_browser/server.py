@@ -33,6 +33,7 @@ from pathlib import Path
 
 from flask import Flask, abort, request, send_file
 
+from .bundle import load_bundle, page_html
 from .cli import command
 from .compression import MIN_BYTES, accepts_gzip, compressible, gzip_bytes, send_gzip
 from .model_dir import ModelDirError, load_model_dir, rel
@@ -101,13 +102,43 @@ def create_app(model_dir: Path, web_dir: Path = WEB_DIR) -> Flask:
     app.config["MODEL_METADATA"] = meta
 
     preload = preload_header(model_files)
+    # The page's modules as one file when web/dist holds a bundle of the sources on disk now: its
+    # checked bytes are kept here, and index.html names it instead of the modules (fer_browser/bundle.py).
+    web_dir = Path(web_dir)
+    bundle, why = load_bundle(web_dir)
+    app.config["PAGE_BUNDLE"] = f"{bundle.sources} sources in dist/{bundle.entry}" if bundle else None
+    app.config["PAGE_BUNDLE_MISSING"] = why
+    pages = {}
+    if bundle:
+        html = page_html((web_dir / "index.html").read_text(encoding="utf-8"), bundle).encode()
+        pages = {"index.html": html, **{f"dist/{n}": data for n, data in bundle.files.items()}}
+    page_etags = {name: hashlib.sha256(data).hexdigest() for name, data in pages.items()}
+    page_gz = {name: gz for name, data in pages.items()
+               if len(data) >= MIN_BYTES and len(gz := gzip_bytes(data)) < len(data)}
+
+    def send_page(name: str):
+        """index.html rewritten for the bundle, or one of the bundle's files, from memory."""
+        mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if name in page_gz and accepts_gzip():
+            return send_gzip(page_gz[name], f"{page_etags[name]}-gz", mimetype)
+        resp = send_file(io.BytesIO(pages[name]), etag=page_etags[name], last_modified=None, mimetype=mimetype)
+        resp.headers["Vary"] = "Accept-Encoding"
+        return resp
 
     @app.get("/")
     def index():
-        resp = send_from(web_dir, "index.html")
+        # ?bundle=off: the modules one by one even when a bundle is current (bench/bench_bytes.py --query)
+        resp = send_page("index.html") if bundle and request.args.get("bundle") != "off" else send_from(web_dir, "index.html")
         if request.args.get("preload") != "off":  # bench/bench_bytes.py's ablation: --query preload=off
             resp.headers["Link"] = preload
         return resp
+
+    @app.get("/dist/<name>")
+    def bundle_file(name):
+        # only the files bundle.json lists and load_bundle checked; never whatever else is on disk there
+        if f"dist/{name}" not in pages:
+            abort(404)
+        return send_page(f"dist/{name}")
 
     @app.get("/model/<path:name>")
     def model_file(name):
@@ -246,6 +277,11 @@ def main(argv=None) -> int:
     # The socket already listens: connections made from now on are queued and answered.
     print(f"Serving the emotion recogniser (model {name!r} from {rel(args.model_dir)}) with {kind} on "
           f"http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
+    if app.config["PAGE_BUNDLE"]:
+        print(f"The page: {app.config['PAGE_BUNDLE']} (web/dist, current).", flush=True)
+    else:
+        print(f"The page: its modules one by one (web/dist: {app.config['PAGE_BUNDLE_MISSING']}); "
+              f"`npm run build` in a checkout bundles them for a faster first load.", flush=True)
     warning = exposure_warning(address)
     if warning:
         print(warning, file=sys.stderr, flush=True)

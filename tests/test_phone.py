@@ -168,7 +168,8 @@ def test_hidden_page_stops_analysing_frames(site):
 
 def test_first_label_fetches_only_what_it_needs(site, six_jpg):
     """Up to the first camera label: one wasm binary (the variant TF.js picked), TF.js core + converter
-    only (no full bundle, no webgl), nothing of the upload or parity code, the big files gzipped.
+    only (no full bundle, no webgl), the page's own code in one file (web/dist, none of its modules
+    one by one), nothing the upload or the parity check reads, the big files gzipped.
     The rest comes when used."""
     context, page, watch = open_page(site)
     try:
@@ -189,16 +190,18 @@ def test_first_label_fetches_only_what_it_needs(site, six_jpg):
         assert wasm == ["tfjs-backend-wasm-threaded-simd.wasm" if threads else "tfjs-backend-wasm-simd.wasm"]
         for needed in ("/vendor/tfjs-core/tf-core.fesm.min.js", "/vendor/tfjs-converter/tf-converter.fesm.min.js"):
             assert needed in names
+        # (lib/empty-module.js is what the wasm backend's Node imports map to, not the page's code)
+        own = [n for n in names if n.startswith(("/js/", "/lib/", "/schemas/")) and n != "/lib/empty-module.js"]
+        assert "/dist/app.js" in names and own == ["/js/camera_early.js"], names
         for lazy in ("/vendor/tfjs/tf.fesm.min.js", "/vendor/tfjs-backend-webgl/tf-backend-webgl.fesm.min.js",
-                     "/js/parity.js", "/js/input_policy.js", "/input_policy.json", "/model/reference.json",
-                     "/model/reference_inputs.bin", "/model/parity.json"):
+                     "/input_policy.json", "/model/reference.json", "/model/reference_inputs.bin", "/model/parity.json"):
             assert lazy not in names, lazy
         big = [e for e in entries if e["body"] > 50_000]
         assert len(big) >= 5 and all(e["wire"] < 0.9 * e["body"] for e in big), big
         page.click("#stop")
         page.set_input_files("#file", str(six_jpg))
         wait_js(page, "ferApp.state.mode === 'photo'")
-        assert any(u.endswith("/js/input_policy.js") for u in watch.requests)
+        assert any(u.endswith("/input_policy.json") for u in watch.requests)
         assert len(page.evaluate("ferApp.results()")) == 6
         assert watch.errors == []
     finally:
@@ -212,7 +215,7 @@ def test_long_session_timeline_draws_at_most_a_point_per_pixel_column(site):
     context, page, watch = open_page(site)
     try:
         out = page.evaluate("""async () => {
-            const { timeline } = await import('/js/timeline.js');  // the page's own instance
+            const timeline = ferApp.timeline.chart;  // the page's own instance
             const classes = ferApp.state.recognizer.classes;
             timeline.start(0, classes);
             for (let t = 0; t < 30 * 60000; t += 100) {
@@ -343,6 +346,43 @@ def test_camera_opens_while_the_model_loads(site, stop_first):
             assert page.evaluate("ferApp.state.running") is True
             page.click("#stop")
         assert page.evaluate("ferApp.state.mode") == "idle" and page.is_enabled("#start")
+        assert watch.errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("allowed", [True, False], ids=["camera", "denied"])
+def test_start_takes_a_click_before_the_page_code_arrives(site, allowed):
+    """Start camera clicked while the page's code is still on its way (held back here): the camera opens
+    at once (web/js/camera_early.js), and once the code arrives the page takes the stream over and labels
+    the face; a camera refused that early is reported as a refusal then."""
+    srv, browser = site
+    context = browser.new_context(permissions=["camera"] if allowed else [])
+    page = context.new_page()
+    watch = PageWatch(page)
+    held = []
+    page.route("**/dist/app.js", lambda route: held.append(route))
+    page.route("**/js/app.js", lambda route: held.append(route))  # the modules one by one (no bundle built)
+    try:
+        page.goto(srv.url + "/", wait_until="commit")
+        wait_js(page, "window.ferCamera && !document.getElementById('start').disabled")
+        box = page.evaluate("(() => { const r = document.getElementById('start').getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        page.mouse.click(*box)
+        assert held and page.evaluate("window.ferApp === undefined")  # the page's code has not run
+        assert page.is_disabled("#start")  # the camera is opening: no second click
+        for route in held:
+            route.continue_()
+        wait_js(page, "window.ferApp")
+        assert page.evaluate("ferApp.ready") is True, page.text_content("#message")
+        if allowed:
+            wait_js(page, "ferApp.labels().rects.length >= 1")
+            assert page.evaluate("ferApp.state.mode") == "camera" and page.is_enabled("#stop")
+            page.click("#stop")
+            assert page.evaluate("ferApp.state.mode") == "idle" and page.is_enabled("#start")
+        else:
+            wait_js(page, "!document.getElementById('message').hidden")
+            assert "Camera access was denied" in page.text_content("#message")
+            assert page.evaluate("ferApp.state.mode") == "idle" and page.is_enabled("#start")
         assert watch.errors == []
     finally:
         context.close()

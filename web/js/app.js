@@ -109,7 +109,10 @@ function fatal(err) {
   showMessage(`Could not load the model: ${err.message}`, 'error');
 }
 
-el.start.addEventListener('click', startCamera);
+// a click on Start before this code was wired has the camera opening already (camera_early.js)
+const early = self.ferCamera.takeOver();
+el.start.addEventListener('click', () => startCamera());
+if (early.clicked) startCamera(early.stream);
 el.pause.addEventListener('click', togglePause);
 el.stop.addEventListener('click', stopCamera);
 el.smooth.addEventListener('change', () => { if (state.live) state.live.smooth = el.smooth.checked; });

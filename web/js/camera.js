@@ -32,7 +32,8 @@ function cameraError(err) {
   }
 }
 
-export async function startCamera() {
+/** Open the camera and run the live loop; `early`: the stream an early click already asked for (camera_early.js). */
+export async function startCamera(early = null) {
   clearMessage();
   if (!navigator.mediaDevices?.getUserMedia) {
     showMessage('This page cannot use a camera here (browsers allow it only on https or localhost). Upload a photo instead.', 'error');
@@ -43,19 +44,17 @@ export async function startCamera() {
   state.starting = true;
   setButtons();
   try {
-    await openCamera();
+    await openCamera(early);
   } finally {
     state.starting = false;
     setButtons();
   }
 }
 
-async function openCamera() {
+async function openCamera(early) {
   let stream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({
-      video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: 'user' }, audio: false,
-    });
+    stream = await (early ?? self.ferCamera.open());
   } catch (err) {
     showMessage(cameraError(err), 'error');
     return;

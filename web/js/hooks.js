@@ -22,7 +22,8 @@ export function installHooks(ready) {
     live: () => state.live && { frames: state.live.frames, detectorCalls: state.live.detectorCalls,
       every: state.recognizer?.cadence.every, threads: state.threads,
       tracks: state.recognizer?.tracker.tracks.map((t) => ({ id: t.id, missed: t.missed })) },
-    timeline: { points: () => timeline.points(), csv: () => timeline.csv(), drawn: () => timeline.drawn },
+    // chart: the page's own timeline object (with the page bundled, import('/js/timeline.js') is another copy)
+    timeline: { points: () => timeline.points(), csv: () => timeline.csv(), drawn: () => timeline.drawn, chart: timeline },
     /** The active profile (null when none or off) and the faces' classes. */
     profile: () => state.recognizer?.profile ?? null,
     classes: () => state.recognizer?.classes ?? null,

@@ -16,7 +16,8 @@ export const state = {
   results: [], // the faces on screen (fer-browser Face objects)
   labels: [], // where their labels were drawn: {x, y, width, height, text}, canvas pixels (draw.js)
   upload: null, // the last upload's verdict: {name, accepted, reason} (tests/test_input_policy.py)
-  frameLog: null, // bench/ and tests set [] to record every camera frame
+  // bench/ and tests set [] to record every camera frame (bench_bytes.py before the page loads: self.ferFrameLog)
+  frameLog: self.ferFrameLog ?? null,
   parity: null, // the last parity check's numbers
   priorStrength: null, // the Balanced slider's tau once moved (kept across a backend switch)
   profile: null, // the personal profile of this model (calibrate.js), on or off
