@@ -16,7 +16,8 @@ META = build_metadata("vgg", {}, 1, LABEL_SETS["ferplus"].classes, "ferplus")
 
 
 def tf_crop(gray: np.ndarray, box, meta) -> np.ndarray:
-    """web/lib/emotion.js facesToBatch, written with TensorFlow's ops."""
+    """web/lib/emotion.js crop, written with TensorFlow's ops (on grey levels; the page crops grey already
+    normalised, the same by linearity up to float rounding)."""
     import tensorflow as tf
 
     h, w = gray.shape
