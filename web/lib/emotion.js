@@ -49,6 +49,10 @@ export class EmotionModel {
     if (this.logProbsName === null) {
       throw new Error(`emotion model: cannot tell the log-probabilities among the outputs [${names.join(', ')}]`);
     }
+    // greyNormalised's 1 x 1 convolution, made once with the model and disposed with it (last: no throw after it)
+    const { grayscale_weights: gw, pixel_scale: scale, mean, std } = meta.preprocessing;
+    this.greyFilter = tf.tensor4d(gw.map((w) => w / (scale * std)), [1, 1, 3, 1]);
+    this.greyBias = tf.tensor1d([-mean / std]);
   }
 
   /** Set tau (0 = off); refused outside [0, 2], or above 0 for a model without a prior. @param {number} tau */
@@ -71,8 +75,14 @@ export class EmotionModel {
     } catch (err) {
       throw new Error(`emotion model could not be loaded from ${graphUrl} (${err.message})`);
     }
-    const model = new EmotionModel(graph, meta);
-    await model.warmUp(graphUrl);
+    let model;
+    try {
+      model = new EmotionModel(graph, meta);
+      await model.warmUp(graphUrl);
+    } catch (err) {
+      if (model) model.dispose(); else graph.dispose(); // a model that fails its checks holds nothing
+      throw err;
+    }
     return model;
   }
 
@@ -230,13 +240,8 @@ export class EmotionModel {
    * @param {tf.Tensor3D} rgb
    */
   greyNormalised(rgb) {
-    const { grayscale_weights: gw, pixel_scale: scale, mean, std } = this.meta.preprocessing;
     return tf.tidy(() => tf.fused.conv2d({
-      x: tf.expandDims(tf.cast(rgb, 'float32'), 0),
-      filter: tf.tensor4d(gw.map((w) => w / (scale * std)), [1, 1, 3, 1]),
-      strides: 1,
-      pad: 'valid',
-      bias: tf.tensor1d([-mean / std]),
+      x: tf.expandDims(tf.cast(rgb, 'float32'), 0), filter: this.greyFilter, strides: 1, pad: 'valid', bias: this.greyBias,
     }));
   }
 
@@ -290,5 +295,6 @@ export class EmotionModel {
 
   dispose() {
     this.graph.dispose();
+    tf.dispose([this.greyFilter, this.greyBias]);
   }
 }
