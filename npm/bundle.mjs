@@ -44,6 +44,19 @@ const own = (target) => target.startsWith('./js/') || target.startsWith('./lib/'
 const alias = Object.fromEntries(Object.entries(imports).filter(([, t]) => own(t)).map(([k, t]) => [k, t]));
 const external = Object.keys(imports).filter((k) => !own(imports[k]));
 
+// A JSON module's top-level "$schema" names the JSON Schema dialect (https://json-schema.org/...): an
+// annotation the validators skip (web/lib/schema.js), never fetched. Left out of the bundle, so the page's
+// code names no outside address at all (tests/test_bundle.py checks it).
+const dropSchemaDialect = {
+  name: 'drop-schema-dialect',
+  setup(build) {
+    build.onLoad({ filter: /\.json$/ }, ({ path: file }) => {
+      const { $schema, ...rest } = JSON.parse(readFileSync(file, 'utf8'));
+      return { contents: JSON.stringify(rest), loader: 'json' };
+    });
+  },
+};
+
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 const tmp = mkdtempSync(path.join(web, '.dist-'));
 try {
@@ -58,6 +71,7 @@ try {
     alias,
     external,
     metafile: true,
+    plugins: [dropSchemaDialect],
     outdir: tmp,
     logLevel: 'warning',
   });

@@ -45,6 +45,8 @@ def test_bundle_holds_every_module_and_no_path_of_this_machine(web):
     assert set(bundle.files) == {"app.js", "app.js.map"}
     for name, data in bundle.files.items():
         assert str(web).encode() not in data and str(ROOT).encode() not in data, name
+        # offline: no outside address, not even the schemas' "$schema" dialect names (dropped when bundled)
+        assert not re.search(rb"https?://", data), (name, re.search(rb".{40}https?://.{40}", data))
     # TF.js stays in its own files, imported by the names the import map resolves
     app = bundle.files["app.js"].decode()
     assert 'from"@tensorflow/tfjs-core"' in app.replace(" ", "") and "tf-core.fesm" not in app
