@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from convert_helpers import make_checkpoint
+from convert_helpers import make_checkpoint, run_cli
 from fer_browser.training import factorize
 from fer_browser.training.checkpoint import load_checkpoint, model_from_checkpoint
 from fer_browser.training.models import build_model, check_hparams
@@ -88,3 +88,20 @@ def test_ranks_hparam_is_checked_before_any_data_is_read():
             check_hparams("vgg", {"ranks": bad})
     with pytest.raises(OptionError, match="ranks"):
         check_hparams("vgg", json.loads('{"ranks": "4"}'))
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_factorized_model_passes_the_parity_gate_in_every_backend(tmp_path):
+    """The 3x1 and 1x3 convs (padding on one axis only) through ONNX, onnx-tf and TF.js, gated in Chromium."""
+    src = make_checkpoint(tmp_path / "m.pt", steps=20)
+    assert factorize.main([str(src), "--ranks", "0", "6", "8", "12", "--out", str(tmp_path / "f.pt")]) == 0
+    out = tmp_path / "export"
+    proc = run_cli(tmp_path / "f.pt", "--out", out, "--synthetic")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    backends = json.loads((out / "parity.json").read_text())["backends"]
+    assert set(backends) == {"onnxruntime", "tensorflow", "tfjs"} and all(b["passed"] for b in backends.values())
+    graph = json.loads((out / "tfjs" / "model.json").read_text())
+    kernels = [n for n in graph["modelTopology"]["node"] if n["op"].startswith("_FusedConv2D") or n["op"] == "Conv2D"]
+    # 1 full conv + 3 factorized pairs, none folded back into a 3x3
+    assert len(kernels) == 7, [n["op"] for n in graph["modelTopology"]["node"]]
