@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from convert_helpers import make_checkpoint, run_cli
-from fer_browser.training import factorize
+from fer_browser.training import factorize, prune
 from fer_browser.training.checkpoint import load_checkpoint, model_from_checkpoint
 from fer_browser.training.models import build_model, check_hparams
 from fer_browser.training.errors import OptionError
@@ -79,6 +79,9 @@ def test_factorize_refuses_a_factorized_checkpoint(tmp_path, capsys):
     capsys.readouterr()
     assert factorize.main([str(tmp_path / "f.pt"), "--ranks", *ranks, "--out", str(tmp_path / "g.pt")]) == 2
     assert "factorized already" in capsys.readouterr().err
+    # pruning counts only full convs: it refuses rather than cut the wrong channels
+    assert prune.main([str(tmp_path / "f.pt"), "--widths", "4", "8", "12", "16", "--out", str(tmp_path / "p.pt")]) == 2
+    assert "prune the full model, then factorize" in capsys.readouterr().err and not (tmp_path / "p.pt").exists()
 
 
 def test_ranks_hparam_is_checked_before_any_data_is_read():

@@ -68,6 +68,8 @@ def prune(args) -> dict:
     model, meta = model_from_checkpoint(payload)
     if meta["model"]["name"] != "vgg":
         raise CheckpointError(f"{args.checkpoint}: pruning knows the `vgg` model only, not {meta['model']['name']!r}")
+    if any((meta["model"].get("hparams") or {}).get("ranks") or []):
+        raise CheckpointError(f"{args.checkpoint}: its convs are factorized (ranks); prune the full model, then factorize")
     state = prune_state(model, list(args.widths))
     hparams = {**(meta["model"].get("hparams") or {}), "widths": list(args.widths)}
     slim = build_model("vgg", len(meta["classes"]), hparams, weights_follow=True)
