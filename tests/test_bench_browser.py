@@ -55,7 +55,8 @@ def test_bench_bytes_times_the_click_and_the_first_label(tmp_path, capsys):
     # causal order, not speed: a click is handled after it is sent, a label drawn after the model is ready
     assert r["click_ms"] <= r["click_handled_ms"] <= r["first_label_ms"] and r["ready_ms"] <= r["first_label_ms"], r
     assert r["click_handled_ms"] <= r["camera_ms"] <= r["first_label_ms"], r  # the camera plays before it is read
-    assert all(d > 50 and t < r["first_label_ms"] for t, d in r["long_tasks"]), r["long_tasks"]
+    # a long task runs over 50 ms, but Chromium reports its duration in whole ms: 50.3 reads as 50
+    assert all(d >= 50 and t < r["first_label_ms"] for t, d in r["long_tasks"]), r["long_tasks"]
     assert any(row["url"].endswith(".wasm") for row in r["rows"]) and r["total_wire"] > 1_000_000
     assert "main-thread tasks over 50 ms before it:" in capsys.readouterr().out
 
