@@ -1,8 +1,8 @@
 """Make chosen convs of a trained `vgg` model low-rank: the starting point of a cheaper student.
 
-    python -m training.factorize models/fer-default/checkpoint.pt --ranks 0 0 24 0 48 0 96 --out runs/lr/init.pt
-    python -m training.train --hparams '{"ranks": [0, 0, 24, 0, 48, 0, 96]}' --init runs/lr/init.pt \\
-        --teacher models/fer-default/checkpoint.pt --distill-alpha 0.7 --epochs 20 --lr 1e-3 --out runs/lr
+    python -m training.factorize models/fer-default/checkpoint.pt --ranks 0 24 32 48 64 96 128 --out runs/lr/init.pt
+    python -m training.train --hparams '{"ranks": [0, 24, 32, 48, 64, 96, 128]}' --init runs/lr/init.pt \\
+        --teacher models/fer-default/checkpoint.pt --distill-alpha 0.7 --epochs 25 --lr 3e-4 --out runs/lr
 
 Each conv with a rank r > 0 becomes a 3x1 conv to r channels followed by a 1x3 conv back to the
 conv's outputs ("spatially separable" low rank, Jaderberg et al. 2014): 3r(cin + cout) multiply-adds per
