@@ -67,7 +67,8 @@ def test_a_label_set_without_the_models_classes_is_refused(files, tmp_path):
     save_checkpoint(tmp_path / "renamed.pt", payload)
     with pytest.raises(DataError, match=r"the model's classes \['confusion'\] are not in the data's"):
         evaluate_mod.evaluate(evaluate_mod.parse_args([str(tmp_path / "renamed.pt"), "--csv", str(csv),
-                                                       "--votes", str(votes), "--splits", "PrivateTest"]))
+                                                       "--votes", str(votes), "--splits", "PrivateTest",
+                                                       "--out", str(tmp_path / "ens")]))
 
 
 def test_several_checkpoints_are_scored_as_the_mean_of_their_probabilities(files, tmp_path):
@@ -95,7 +96,8 @@ def test_several_checkpoints_are_scored_as_the_mean_of_their_probabilities(files
         pytest.fail("no bias shift made the ensemble differ from both members")
     save_checkpoint(tmp_path / "leaning.pt", payload)
     both = evaluate_mod.evaluate(evaluate_mod.parse_args([str(ckpt), str(tmp_path / "leaning.pt"), "--csv", str(csv),
-                                                          "--votes", str(votes), "--splits", "PrivateTest", "--tta"]))
+                                                          "--votes", str(votes), "--splits", "PrivateTest", "--tta",
+                                                          "--out", str(tmp_path / "ens")]))
     assert both["splits"]["PrivateTest"]["confusion_matrix"] == confusion(mean)
     assert len(both["checkpoint"]) == 2 and len(both["model"]) == 2 and both["tta_flip"]
 
@@ -107,4 +109,23 @@ def test_an_ensemble_of_models_with_different_classes_is_refused(files, tmp_path
     save_checkpoint(tmp_path / "reordered.pt", payload)
     with pytest.raises(DataError, match="same classes in the same order"):
         evaluate_mod.evaluate(evaluate_mod.parse_args([str(ckpt), str(tmp_path / "reordered.pt"), "--csv", str(csv),
-                                                       "--votes", str(votes), "--splits", "PrivateTest"]))
+                                                       "--votes", str(votes), "--splits", "PrivateTest",
+                                                       "--out", str(tmp_path / "ens")]))
+
+
+def test_an_ensemble_needs_out_and_writes_nothing_beside_its_members(files, tmp_path, capsys):
+    csv, votes, ckpt = files[:3]
+    member = tmp_path / "member"
+    member.mkdir()
+    save_checkpoint(member / "b.pt", load_checkpoint(ckpt))
+    with pytest.raises(SystemExit) as exc:
+        evaluate_mod.main([str(member / "b.pt"), str(ckpt), "--csv", str(csv), "--votes", str(votes)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "need --out" in err and "Traceback" not in err
+    assert sorted(p.name for p in member.iterdir()) == ["b.pt"]
+    # with --out the report lands there, whole, and the members' folders stay as they were
+    assert evaluate_mod.main([str(member / "b.pt"), str(ckpt), "--csv", str(csv), "--votes", str(votes),
+                              "--splits", "PrivateTest", "--out", str(tmp_path / "ens")]) == 0
+    assert (tmp_path / "ens" / "report.json").is_file() and (tmp_path / "ens" / "confusion_PrivateTest.png").is_file()
+    assert sorted(p.name for p in member.iterdir()) == ["b.pt"]

@@ -33,6 +33,7 @@ import hashlib
 import numpy as np
 
 from fer_browser.cli import prog
+from fer_browser.core.atomic import atomic_open
 
 from .checkpoint import CheckpointError, model_from_checkpoint
 from .datasets import load_dataset
@@ -57,8 +58,13 @@ def parse_args(argv=None):
     p.add_argument("--tta", action="store_true", help="average with the horizontally flipped face")
     p.add_argument("--prior-strength", type=float, metavar="TAU",
                    help="prior correction strength in [0, 2] for the 'prior' figures (default: the metadata's)")
-    p.add_argument("--out", type=Path, help="folder for report.json and confusion PNGs (default: beside the checkpoint)")
-    return p.parse_args(argv)
+    p.add_argument("--out", type=Path, help="folder for report.json and confusion PNGs (default: beside the "
+                   "checkpoint; required for an ensemble, whose report belongs to none of its members)")
+    args = p.parse_args(argv)
+    if len(args.checkpoint) > 1 and args.out is None:
+        p.error("several checkpoints (an ensemble) need --out: beside the first one its report would "
+                "pass for that checkpoint's own")
+    return args
 
 
 def _hashes(images, as_list: bool = False):
@@ -197,7 +203,8 @@ def main(argv=None) -> int:
     for split, m in res.items():
         plot_confusion(m["confusion_matrix"], list(m["per_class"]), out / f"confusion_{split}.png",
                        f"{name} on {split} (acc {m['accuracy']:.3f})")
-    (out / "report.json").write_text(json.dumps(report, indent=1))
+    with atomic_open(out / "report.json", "w") as fh:  # never half a report beside a checkpoint
+        fh.write(json.dumps(report, indent=1))
     print(f"\nwrote {out / 'report.json'} and confusion_<split>.png", file=sys.stderr)
     return 0
 
