@@ -46,8 +46,9 @@ def add_arguments(p) -> None:
                    help="write one row per face per frame, and a timeline chart beside it (FILE_timeline.png)")
     p.add_argument("--no-window", action="store_true", help="never open a window (implied without a display)")
     p.add_argument("--smooth", type=float, metavar="ALPHA",
-                   help="weight of the newest reading in each face's exponential average, in (0, 1]; 1 = no "
-                        "smoothing (default: \"smoothing\".alpha of web/face_pipeline.json, as the page)")
+                   help="weight of the newest reading in each face's exponential average per \"smoothing\"."
+                        "intervalMs of time, in (0, 1]; 1 = no smoothing (default: \"smoothing\".alpha of "
+                        "web/face_pipeline.json, as the page)")
     p.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after N frames (0 = no limit)")
 
 

@@ -123,30 +123,47 @@ class FaceTracker:
 
 
 def ema(previous: np.ndarray | None, new: np.ndarray, alpha: float) -> np.ndarray:
-    """The "smoothing" rule of face_pipeline.json for one reading of one face."""
+    """The "smoothing" rule of face_pipeline.json for one reading of one face (alpha: its weight)."""
     return np.array(new, np.float64) if previous is None else alpha * np.asarray(new) + (1 - alpha) * previous
 
 
 class EmaSmoother:
-    """web/lib/smoothing.js EmaSmoother: the smoothed probabilities of each face id."""
+    """web/lib/smoothing.js EmaSmoother: the smoothed probabilities of each face id. alpha is the newest
+    reading's weight per reading, or with interval_ms > 0 per interval_ms of time (the page's reading
+    cadence reads a face less often on a slow device; a per-time weight keeps the time constant)."""
 
-    def __init__(self, alpha: float):
+    def __init__(self, alpha: float, interval_ms: float = 0.0):
         if not 0 < alpha <= 1:
             raise ValueError(f"smoothing alpha must be in (0, 1], not {alpha}")
-        self.alpha = alpha
+        if not (interval_ms >= 0 and math.isfinite(interval_ms)):
+            raise ValueError(f"smoothing intervalMs must be >= 0, not {interval_ms}")
+        self.alpha, self.interval_ms = alpha, interval_ms
         self.state: dict[int, np.ndarray] = {}
+        self.times: dict[int, float | None] = {}
 
-    def update(self, id: int, probs) -> np.ndarray:
-        self.state[id] = ema(self.state.get(id), probs, self.alpha)
+    def weight(self, dt: float | None) -> float:
+        """The newest reading's weight dt ms after the previous one (alpha without a positive dt)."""
+        if not self.interval_ms or dt is None or not dt > 0:
+            return self.alpha
+        return 1 - (1 - self.alpha) ** (dt / self.interval_ms)
+
+    def update(self, id: int, probs, t: float | None = None) -> np.ndarray:
+        """The smoothed probabilities of face `id` after this reading, made at t ms (used with interval_ms)."""
+        last = self.times.get(id)
+        dt = None if t is None or last is None else t - last
+        self.state[id] = ema(self.state.get(id), probs, self.weight(dt))
+        self.times[id] = t
         return self.state[id].copy()
 
     def retain(self, ids) -> None:
         """Forget every face whose id is not in `ids` (its track ended)."""
         keep = set(ids)
         self.state = {k: v for k, v in self.state.items() if k in keep}
+        self.times = {k: v for k, v in self.times.items() if k in keep}
 
     def reset(self) -> None:
         self.state.clear()
+        self.times.clear()
 
 
 class Smoother:
@@ -158,11 +175,12 @@ class Smoother:
     def __init__(self, alpha: float | None = None, config: dict | None = None):
         config = config if config is not None else load_face_pipeline()
         self.tracker = FaceTracker(config["tracking"])
-        self.ema = EmaSmoother(config["smoothing"]["alpha"] if alpha is None else alpha)
+        smoothing = config["smoothing"]
+        self.ema = EmaSmoother(smoothing["alpha"] if alpha is None else alpha, smoothing.get("intervalMs", 0))
         self.alpha = self.ema.alpha
 
     def update(self, faces: list[Face], t: float) -> list[tuple[int, Face]]:
         tracks = self.tracker.update([f.box for f in faces], t)
-        out = [(tr.id, Face(f.box, self.ema.update(tr.id, f.probs))) for tr, f in zip(tracks, faces)]
+        out = [(tr.id, Face(f.box, self.ema.update(tr.id, f.probs, t))) for tr, f in zip(tracks, faces)]
         self.ema.retain(tr.id for tr in self.tracker.tracks)  # a missed track keeps its state until dropped
         return out

@@ -148,10 +148,19 @@ def test_tracker_vectors_reach_every_rule():
 
 def test_ema_smoothing():
     def run(c):
-        s = EmaSmoother(c["alpha"])
-        return [s.retain(op["retain"]) if "retain" in op else s.update(op["id"], op["probs"]).tolist()
+        s = EmaSmoother(c["alpha"], c["intervalMs"])
+        return [s.retain(op["retain"]) if "retain" in op else s.update(op["id"], op["probs"], op.get("t")).tolist()
                 for op in c["ops"]]
     each("ema", run)
+    cases = {c["name"]: c for c in golden("ema")["cases"]}
+    # at 30 fps the per-time weight is the per-reading one; 200 ms apart, a reading weighs 1 - 0.6^6
+    at30 = cases["per time: one reading a frame at 30 fps is alpha per reading"]
+    per_reading = EmaSmoother(0.4)
+    for op, want in zip(at30["ops"], at30["expected"]):
+        assert per_reading.update(1, op["probs"]).tolist() == pytest.approx(want, abs=1e-9)
+    slow = cases["per time: readings 200 ms apart (a slow device's cadence) weigh more each"]
+    a, b = (np.array(slow["ops"][i]["probs"]) for i in (0, 1))
+    assert slow["expected"][1] == pytest.approx((1 - 0.6 ** (200 / 33.3)) * b + 0.6 ** (200 / 33.3) * a)
 
 
 def test_javascript_reproduces_the_golden_vectors():

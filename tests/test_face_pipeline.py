@@ -98,20 +98,25 @@ def face(x, probs, y=50.0):
 
 def test_smoothing_is_the_ema_written_in_the_file(shipped):
     """A hand-made sequence for one face through the default Smoother equals the rule the file's
-    "about" states, computed here from that sentence with the file's alpha."""
+    "about" states, computed here from that sentence with the file's alpha and intervalMs."""
     rule = shipped["smoothing"]
     assert rule["method"] == "ema"
-    assert "probs = alpha * new + (1 - alpha) * previous" in rule["about"]
+    assert "probs = w * new + (1 - w) * previous" in rule["about"]
+    assert "w = 1 - (1 - alpha)^(dt / intervalMs)" in rule["about"]
     assert "a new face starts from its first reading" in rule["about"]
-    alpha = rule["alpha"]
+    alpha, interval = rule["alpha"], rule["intervalMs"]
+    # the interval is one frame at the cadence's target rate: there the weight is alpha per reading
+    assert interval == pytest.approx(1000 / shipped["cadence"]["targetFps"], abs=0.1)
     readings = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.0, 0.5, 0.5], [0.3, 0.3, 0.4], [1.0, 0.0, 0.0]]
+    times = [0, 33, 53, 253, 290]  # uneven: a fast frame, then a slow device's 200 ms gap
     smoother = Smoother()
     assert smoother.alpha == alpha
     previous = None
-    for i, new in enumerate(readings):
-        (track, got), = smoother.update([face(100 + 3 * i, new)], 33 * i)  # small moves: one track
+    for i, (new, t) in enumerate(zip(readings, times)):
+        (track, got), = smoother.update([face(100 + 3 * i, new)], t)  # small moves: one track
         new = np.asarray(new)
-        expected = new if previous is None else alpha * new + (1 - alpha) * previous
+        w = None if previous is None else 1 - (1 - alpha) ** ((t - times[i - 1]) / interval)
+        expected = new if previous is None else w * new + (1 - w) * previous
         assert track == 1 and got.probs.tolist() == pytest.approx(expected.tolist(), abs=1e-12)
         previous = expected
 

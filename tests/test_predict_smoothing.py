@@ -7,9 +7,16 @@ import pytest
 
 from fer_browser.predict.detector import Box
 from fer_browser.predict.recognition import Face
+from fer_browser.predict.face_pipeline import load_face_pipeline
 from fer_browser.predict.tracking import Smoother
 
 FRAME_MS = 33
+INTERVAL_MS = load_face_pipeline()["smoothing"]["intervalMs"]
+
+
+def weight(alpha: float, dt: float) -> float:
+    """The newest reading's weight dt ms after the previous one: alpha per INTERVAL_MS of time."""
+    return 1 - (1 - alpha) ** (dt / INTERVAL_MS)
 
 
 def face(x, probs):
@@ -20,9 +27,11 @@ def test_running_average_per_track():
     s = Smoother(alpha=0.5)
     (t0, f0), = s.update([face(100, [1, 0, 0])], 0)
     (t1, f1), = s.update([face(104, [0, 1, 0])], FRAME_MS)  # moved a little: same track
-    assert t0 == t1 and f1.probs.tolist() == pytest.approx([0.5, 0.5, 0])
-    (_, f2), = s.update([face(108, [0, 1, 0])], 2 * FRAME_MS)
-    assert f2.probs.tolist() == pytest.approx([0.25, 0.75, 0])
+    w1 = weight(0.5, FRAME_MS)
+    assert t0 == t1 and f1.probs.tolist() == pytest.approx([1 - w1, w1, 0])
+    (_, f2), = s.update([face(108, [0, 1, 0])], 4 * FRAME_MS)  # read again 3 frames later: weighs more
+    w2 = weight(0.5, 3 * FRAME_MS)
+    assert w2 > w1 and f2.probs.tolist() == pytest.approx([(1 - w2) * (1 - w1), w2 + (1 - w2) * w1, 0])
     assert f2.box.x == 108  # the box is the newest, not averaged
 
 
@@ -48,7 +57,8 @@ def test_a_missed_face_found_again_keeps_its_average():
     (t0, _), = s.update([face(0, [1, 0])], 0)
     s.update([], FRAME_MS)  # one miss: hidden, its track and smoothing state kept
     (t1, f), = s.update([face(2, [0, 1])], 2 * FRAME_MS)
-    assert t1 == t0 and f.probs.tolist() == pytest.approx([0.5, 0.5])
+    w = weight(0.5, 2 * FRAME_MS)  # its previous reading was two frames ago
+    assert t1 == t0 and f.probs.tolist() == pytest.approx([1 - w, w])
 
 
 def test_alpha_one_is_no_smoothing_and_bad_alpha_is_refused():

@@ -493,8 +493,9 @@ def test_nothing_leaves_127_0_0_1(open_page, photos):
 
 def test_live_smoothing_is_the_pipelines_ema(open_page, photos):
     """The recognizer the page runs smooths a tracked face as face_pipeline.json says: the second
-    reading is alpha * new + (1 - alpha) * first, on the same face id; smooth: false gives the raw
-    readings. Two frames: the photo, then its negative (the model reads it differently)."""
+    reading, 40 ms after the first, is w * new + (1 - w) * first with w = 1 - (1 - alpha)^(40 /
+    intervalMs), on the same face id; smooth: false gives the raw readings. Two frames: the photo,
+    then its negative (the model reads it differently)."""
     o = open_page()
     upload(o.page, photos / "astronaut.jpg")
     out = o.page.evaluate("""async () => {
@@ -507,12 +508,13 @@ def test_live_smoothing_is_the_pipelines_ema(open_page, photos):
             for (const [i, f] of [a, b].entries()) out.push(await r.estimateFaces(f, { track: true, smooth, timestamp: 1000 + 40 * i }));
             return out.map((faces) => faces.map((x) => ({ id: x.id, p: r.classes.map((c) => x.probabilities[c]) }))); };
         const raw = await run(false), smooth = await run(true);
-        return { raw, smooth, alpha: r.config.smoothing.alpha };
+        return { raw, smooth, alpha: r.config.smoothing.alpha, intervalMs: r.config.smoothing.intervalMs };
     }""")
     (raw_a,), (raw_b,) = out["raw"]
     (sm_a,), (sm_b,) = out["smooth"]
-    a = out["alpha"]
-    assert a == json.loads((ROOT / "web/face_pipeline.json").read_text())["smoothing"]["alpha"]
+    rule = json.loads((ROOT / "web/face_pipeline.json").read_text())["smoothing"]
+    assert (out["alpha"], out["intervalMs"]) == (rule["alpha"], rule["intervalMs"])
+    a = 1 - (1 - rule["alpha"]) ** (40 / rule["intervalMs"])
     assert sm_a["id"] == sm_b["id"]
     tol = 1e-6
     assert max(abs(x - y) for x, y in zip(raw_a["p"], raw_b["p"])) > 50 * tol  # the two readings differ

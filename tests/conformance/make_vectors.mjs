@@ -186,13 +186,19 @@ write('tracker.json', 'The face tracker: a tracking config (face_pipeline.json\'
 // ---- EMA smoothing
 const P = rng(7);
 const probs = (n) => { const p = Array.from({ length: n }, () => P() + 1e-3), s = p.reduce((a, b) => a + b); return p.map((v) => v / s); };
-function emaCase(name, alpha, ops) {
-  const s = new EmaSmoother(alpha);
-  const expected = ops.map((op) => (op.retain ? (s.retain(op.retain), null) : s.update(op.id, op.probs)));
-  return { name, alpha, ops, expected };
+function emaCase(name, alpha, ops, intervalMs = 0) {
+  const s = new EmaSmoother(alpha, intervalMs);
+  const expected = ops.map((op) => (op.retain ? (s.retain(op.retain), null) : s.update(op.id, op.probs, op.t)));
+  return { name, alpha, intervalMs, ops, expected };
 }
 const seq = (ids, n = 7) => ids.map((id) => ({ id, probs: probs(n) }));
-write('ema.json', 'Per-face EMA smoothing: alpha and a list of operations, update(id, probs) -> the smoothed probabilities (alpha * new + (1 - alpha) * previous; a new id starts from its first reading) or retain(ids) -> null (forget every other id; it starts afresh). Twins: EmaSmoother (web/lib/smoothing.js, predict/tracking.py).', 1e-12, [
+const timed = (steps, n = 7) => steps.map(([id, t]) => ({ id, t, probs: probs(n) }));
+write('ema.json', 'Per-face EMA smoothing: alpha, intervalMs and a list of operations, update(id, probs, t) -> the smoothed probabilities (w * new + (1 - w) * previous, w = alpha, or with intervalMs > 0 w = 1 - (1 - alpha)^(dt / intervalMs) for a reading dt > 0 ms after the face\'s previous one; a new id starts from its first reading) or retain(ids) -> null (forget every other id; it starts afresh). Twins: EmaSmoother (web/lib/smoothing.js, predict/tracking.py).', 1e-12, [
+  emaCase('per time: one reading a frame at 30 fps is alpha per reading', 0.4, timed([[1, 0], [1, 33.3], [1, 66.6], [1, 99.9]]), 33.3),
+  emaCase('per time: readings 200 ms apart (a slow device\'s cadence) weigh more each', 0.4, timed([[1, 0], [1, 200], [1, 400], [1, 600]]), 33.3),
+  emaCase('per time: uneven gaps, two faces, a repeated instant and no time keep alpha', 0.4,
+    [...timed([[1, 0], [2, 10], [1, 20], [2, 90], [1, 20], [2, 500]]), ...seq([1]), ...timed([[1, 530]])], 33.3),
+  emaCase('per time: retain forgets a face\'s time too', 0.3, [...timed([[1, 0], [2, 5], [1, 40]]), { retain: [1] }, ...timed([[2, 400], [2, 440]])], 40),
   emaCase('one face, the shipped alpha 0.4', 0.4, seq([1, 1, 1, 1, 1, 1])),
   emaCase('two faces interleaved keep separate averages', 0.4, seq([1, 2, 2, 1, 1, 2, 1])),
   emaCase('retain forgets a face: it starts afresh', 0.3, [...seq([1, 2, 1]), { retain: [1] }, ...seq([2, 1, 2])]),

@@ -61,6 +61,6 @@ test('tracker', () => each('tracker', (c) => {
 }, 10));
 
 test('ema smoothing', () => each('ema', (c) => {
-  const s = new EmaSmoother(c.alpha);
-  return c.ops.map((op) => (op.retain ? (s.retain(op.retain), null) : s.update(op.id, op.probs)));
+  const s = new EmaSmoother(c.alpha, c.intervalMs);
+  return c.ops.map((op) => (op.retain ? (s.retain(op.retain), null) : s.update(op.id, op.probs, op.t)));
 }, 4));

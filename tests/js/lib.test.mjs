@@ -34,6 +34,22 @@ test('EMA: alpha 1 is no smoothing; a face whose track ended starts again', () =
   assert.deepEqual(s.update(1, [0, 1]), [0, 1]);
   assert.deepEqual(s.update(2, [0, 1]), [0.5, 0.5]);
   assert.throws(() => new EmaSmoother(0), /alpha/);
+  assert.throws(() => new EmaSmoother(0.5, -1), /intervalMs/);
+});
+
+test('EMA per time: the shipped intervalMs keeps the time constant whatever the reading rate', () => {
+  const a = CFG.smoothing.alpha, iv = CFG.smoothing.intervalMs;
+  assert.ok(iv > 0);
+  // the same 200 ms of a steady change: read every frame at 50 fps, or every 200 ms on a slow device
+  const fast = new EmaSmoother(a, iv), slow = new EmaSmoother(a, iv), perReading = new EmaSmoother(a);
+  for (const s of [fast, slow, perReading]) s.update(1, [1, 0], 0);
+  let f, r;
+  for (let t = 20; t <= 200; t += 20) { f = fast.update(1, [0, 1], t); r = perReading.update(1, [0, 1], t); }
+  const sl = slow.update(1, [0, 1], 200);
+  assert.ok(near(f, sl)); // one reading 200 ms later weighs what ten 20 ms apart do together
+  assert.ok(Math.abs(sl[1] - (1 - (1 - a) ** (200 / iv))) < 1e-12);
+  assert.ok(r[1] > 0.99 && sl[1] < r[1]); // per reading, ten readings would have gone further
+  assert.ok(near(new EmaSmoother(a, iv).update(3, [0.3, 0.7]), [0.3, 0.7]));
 });
 
 test('face_pipeline.json passes its check; broken copies fail with one line naming the field', () => {

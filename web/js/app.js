@@ -67,7 +67,8 @@ async function loadRecognizer(backend) {
   el.backendName.textContent = r.backend;
   el.backend.value = r.backend;
   if (r.backend !== backend) showMessage(`The ${backend} backend is not available here; using ${r.backend}.`);
-  el.smoothAlpha.textContent = String(r.config.smoothing.alpha);
+  const { alpha, intervalMs } = r.config.smoothing;
+  el.smoothAlpha.textContent = intervalMs ? `${alpha} per ${Math.round(intervalMs)} ms` : String(alpha);
   showBalance(r);
   // `python -m convert --synthetic` publishes without measuring accuracy: say so (absent = older export)
   el.modelNote.hidden = r.metadata.accuracy_checked !== false;

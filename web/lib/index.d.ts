@@ -132,7 +132,7 @@ export interface PipelineConfig {
   schema: 'fer-face-pipeline/1';
   detector: DetectorConfig;
   tracking: { matchIou: number; matchDistance: number; maxMissed: number; maxMissedMs: number; velocitySmoothing: number; redetectDrift: number };
-  smoothing: { method: 'ema'; alpha: number };
+  smoothing: { method: 'ema'; alpha: number; intervalMs?: number };
   cadence: { targetFps: number; minEvery: number; maxEvery: number; maxIntervalMs: number; timingSmoothing: number; labelMaxAgeMs?: number };
 }
 
@@ -260,8 +260,14 @@ export class DetectionCadence {
 }
 
 export class EmaSmoother {
-  constructor(alpha: number);
-  update(id: number, probs: number[]): number[];
+  /** alpha: the newest reading's weight; intervalMs > 0: per intervalMs of time instead of per reading. */
+  constructor(alpha: number, intervalMs?: number);
+  alpha: number;
+  intervalMs: number;
+  /** The newest reading's weight dt ms after the face's previous one. */
+  weight(dt: number): number;
+  /** t: the reading's time in ms (used with intervalMs > 0). */
+  update(id: number, probs: number[], t?: number): number[];
   retain(ids: Iterable<number>): void;
   reset(): void;
 }

@@ -73,7 +73,7 @@ export class Recognizer {
     this.backend = backend;
     this.tracker = new FaceTracker(config.tracking);
     this.cadence = new DetectionCadence(config.cadence);
-    this.smoother = new EmaSmoother(config.smoothing.alpha);
+    this.smoother = new EmaSmoother(config.smoothing.alpha, config.smoothing.intervalMs ?? 0);
     this.readings = new ReadingCadence(config.cadence);
     this.labels = new Map(); // tracked face id -> its probabilities as last shown (carried between readings)
     this.frames = new FrameReader();
@@ -348,7 +348,7 @@ export class Recognizer {
     probs = tracks.map((t) => {
       const i = fresh.get(t.id);
       if (i === undefined) return this.labels.get(t.id); // carried: its box moved, its label did not
-      const p = smooth && current ? this.smoother.update(t.id, probs[i]) : probs[i];
+      const p = smooth && current ? this.smoother.update(t.id, probs[i], timestamp) : probs[i];
       if (current) {
         this.labels.set(t.id, p);
         this.readings.read(t.id, timestamp);

@@ -1,28 +1,47 @@
 // Per-face smoothing for video, as face_pipeline.json's "smoothing" defines it (Python's predict
 // reads the same section): per tracked face, each time the model reads it,
-// probs = alpha * new + (1 - alpha) * previous; a new face starts from its first reading.
-// Pure logic (no tf, no DOM).
+// probs = w * new + (1 - w) * previous; a new face starts from its first reading.
+// w is alpha per reading, or with intervalMs > 0 alpha per intervalMs of time:
+// w = 1 - (1 - alpha)^(dt / intervalMs), dt = ms since the face's previous reading. On a slow device
+// the model reads a face less often (the reading cadence), and a per-reading weight would then
+// stretch the smoothing's time constant with it; a per-time weight keeps it. Pure logic (no tf, no DOM).
 
 export class EmaSmoother {
-  /** @param {number} alpha  weight of the newest reading, in (0, 1]; 1 = no smoothing */
-  constructor(alpha) {
+  /**
+   * @param {number} alpha  weight of the newest reading, in (0, 1]; 1 = no smoothing
+   * @param {number} [intervalMs]  the time alpha is the weight for; 0 = per reading, whatever its time
+   */
+  constructor(alpha, intervalMs = 0) {
     if (!(alpha > 0 && alpha <= 1)) throw new Error(`smoothing alpha must be in (0, 1], not ${alpha}`);
+    if (!(intervalMs >= 0 && Number.isFinite(intervalMs))) throw new Error(`smoothing intervalMs must be >= 0, not ${intervalMs}`);
     this.alpha = alpha;
-    /** @type {Map<number, number[]>} */
+    this.intervalMs = intervalMs;
+    /** @type {Map<number, {probs: number[], t: number | undefined}>} */
     this.state = new Map();
   }
 
   /**
-   * The smoothed probabilities of face `id` after this reading.
+   * The newest reading's weight dt ms after the previous one: alpha when the weight is per reading
+   * or there is no positive dt to scale it by (no timestamps, or two readings at one instant).
+   * @param {number} dt
+   */
+  weight(dt) {
+    if (!this.intervalMs || !(dt > 0)) return this.alpha;
+    return 1 - Math.pow(1 - this.alpha, dt / this.intervalMs);
+  }
+
+  /**
+   * The smoothed probabilities of face `id` after this reading, made at `t` ms (needed with intervalMs).
    * @param {number} id
    * @param {number[]} probs
+   * @param {number} [t]
    * @returns {number[]}
    */
-  update(id, probs) {
+  update(id, probs, t) {
     const prev = this.state.get(id);
-    const a = this.alpha;
-    const next = prev ? probs.map((p, k) => a * p + (1 - a) * prev[k]) : probs.slice();
-    this.state.set(id, next);
+    const a = prev ? this.weight(t - prev.t) : 1;
+    const next = prev ? probs.map((p, k) => a * p + (1 - a) * prev.probs[k]) : probs.slice();
+    this.state.set(id, { probs: next, t });
     return next;
   }
 
