@@ -1,4 +1,6 @@
-"""Knowledge distillation (training/distill.py): teachers' TTA probabilities mixed into the targets."""
+"""Knowledge distillation (training/distill.py): teachers' TTA probabilities mixed into the targets, and
+--distill-features (a teacher's conv blocks matched by a factorized student)."""
+import json
 import subprocess
 import sys
 
@@ -10,7 +12,8 @@ from fer_files import make_rows, votes_for, write_fer_csv, write_votes
 from fer_browser.training import train as train_mod
 from fer_browser.training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
 from fer_browser.training.datasets import load_dataset
-from fer_browser.training.distill import mix_targets, teacher_probs
+from fer_browser.training import factorize as factorize_mod
+from fer_browser.training.distill import FeatureHints, mix_targets, teacher_probs
 from fer_browser.core.normalize import normalize
 from test_training import ROOT, SMALL
 
@@ -99,3 +102,55 @@ def test_init_starts_from_a_trained_checkpoint_and_refuses_one_that_does_not_fit
                           "--out", str(tmp_path / "b")], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0, res.stderr
     assert "weights do not fit this run's model" in res.stderr
+
+
+def _hint_loss(teacher_path, student_path, csv) -> float:
+    """FeatureHints' loss for the student on 64 plain training faces."""
+    split = load_dataset(csv, None, None, "fer2013", progress=False).splits["Training"]
+    student, meta = model_from_checkpoint(student_path)
+    hints = FeatureHints(teacher_path, student, meta["classes"])
+    x = torch.from_numpy(normalize(np.asarray(split.images)[:64], meta["preprocessing"]))
+    with torch.no_grad():
+        hints.teach(x)
+        with hints.watching():
+            student(x)
+        return float(hints.loss())
+
+
+def test_feature_hints_pull_a_factorized_student_towards_its_teacher(tmp_path, teacher):
+    path, csv = teacher
+    assert factorize_mod.main([str(path), "--ranks", "0", "2", "2", "3", "3", "--out", str(tmp_path / "f.pt")]) == 0
+    hparams = {**load_checkpoint(tmp_path / "f.pt")["metadata"]["model"]["hparams"]}
+    assert _hint_loss(path, path, csv) == pytest.approx(0.0, abs=1e-12)  # the teacher against itself
+    before = _hint_loss(path, tmp_path / "f.pt", csv)
+    assert before > 0.01  # rank 2 and 3 lose part of each kernel
+    small = [a for a in SMALL]
+    small[small.index("--hparams") + 1] = json.dumps(hparams)
+
+    def student(out, *extra):
+        train_mod.train(train_mod.parse_args(["--csv", str(csv), "--label-set", "fer2013", "--epochs", "4",
+                                              "--lr", "5e-3", "--init", str(tmp_path / "f.pt"), "--teacher", str(path),
+                                              "--distill-alpha", "1", *extra, "--out", str(tmp_path / out), *small]))
+        return _hint_loss(path, tmp_path / out / "last.pt", csv)
+
+    plain, hinted = student("plain"), student("s", "--distill-features", "10")
+    # the hints bring the blocks closer than the SVD start; the same run without them (the teacher's
+    # probabilities only) drifts away
+    assert hinted < before and hinted < 0.6 * plain, (before, plain, hinted)
+    distill = load_checkpoint(tmp_path / "s" / "last.pt")["metadata"]["training"]["distill"]
+    assert distill["features"] == 10 and distill["consistent"] and not distill["tta_flip"]
+
+
+def test_feature_hints_refuse_other_shapes_and_several_teachers_in_one_line(tmp_path, teacher):
+    path, csv = teacher
+    common = [sys.executable, "-m", "training.train", "--csv", str(csv), "--label-set", "fer2013", "--epochs", "1",
+              "--distill-features", "1", *SMALL]
+    other = [*common[:-len(SMALL)], *SMALL]
+    other[other.index("--hparams") + 1] = '{"widths": [8, 16, 24], "convs_per_stage": 2, "dropout": 0.0}'
+    res = subprocess.run([*other, "--teacher", str(path), "--out", str(tmp_path / "a")], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0, res.stderr
+    assert "needs the teacher's conv blocks in the student" in res.stderr
+    res = subprocess.run([*common, "--teacher", str(path), "--teacher", str(path), "--out", str(tmp_path / "b")],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 2 and "exactly one --teacher" in res.stderr and "Traceback" not in res.stderr

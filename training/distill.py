@@ -12,9 +12,17 @@ where label(i) is the run's target (the vote distribution for soft label sets, e
 the loss stays the soft cross-entropy training already uses. The teachers are named in the run's
 metadata by file name and weight digest; --resume refuses a different teacher or alpha.
 --init (init_weights) starts the student from a trained checkpoint's weights instead.
+
+--distill-features BETA (FeatureHints) teaches more than the output: the one teacher runs on every
+augmented batch as the student sees it (consistent teaching, so its probabilities in the target are
+for that very crop, not for the plain image), and BETA times the mean over the conv blocks of
+||student block - teacher block||^2 / ||teacher block||^2 (each block's activations after its ReLU) is
+added to the loss. It needs a student whose blocks have the teacher's shapes: one derived from it by
+training.factorize, or the same network.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -26,8 +34,12 @@ from .errors import OptionError
 from .metrics import predict_probs
 
 
-def describe_teachers(paths: list[Path], alpha: float) -> dict | None:
+def describe_teachers(paths: list[Path], alpha: float, features: float = 0.0) -> dict | None:
     """The run's record of its teachers (None without one): what --resume and the metadata compare."""
+    if features and len(paths) != 1:
+        raise OptionError(f"--distill-features needs exactly one --teacher (the blocks it matches), got {len(paths)}")
+    if not features >= 0.0:
+        raise OptionError(f"--distill-features must be 0 (off) or more, got {features}")
     if not paths:
         return None
     if not 0.0 < alpha <= 1.0:
@@ -37,6 +49,8 @@ def describe_teachers(paths: list[Path], alpha: float) -> dict | None:
         meta = load_checkpoint(path)["metadata"]  # trust-checked; the model is built once, in teacher_probs
         described.append({"file": Path(path).name, "model": meta["model"]["name"],
                           "weights_sha256": meta["weights_sha256"]})
+    if features:  # the teacher scores each augmented batch: no flip TTA, and the record says so
+        return {"teachers": described, "alpha": alpha, "tta_flip": False, "consistent": True, "features": features}
     return {"teachers": described, "alpha": alpha, "tta_flip": True}
 
 
@@ -75,3 +89,71 @@ def mix_targets(teacher: np.ndarray, labels: np.ndarray, soft: np.ndarray | None
     """alpha * teacher + (1 - alpha) * (soft targets, or one-hot labels): rows still sum to 1."""
     base = soft if soft is not None else np.eye(teacher.shape[1], dtype=np.float32)[labels]
     return (alpha * teacher + (1.0 - alpha) * base).astype(np.float32)
+
+
+class FeatureHints:
+    """The teacher of --distill-features and its block-by-block hint loss. Forward hooks keep each
+    conv block's output (its ReLU's) in the teacher and the student; teach(x) runs the teacher on the
+    batch and returns its probabilities, loss() compares the student's blocks from its last forward."""
+
+    def __init__(self, path: Path, student: torch.nn.Module, classes, device: str = "cpu"):
+        self.teacher, meta = model_from_checkpoint(path)
+        if tuple(meta["classes"]) != tuple(classes):
+            raise CheckpointError(f"{path}: the teacher predicts {list(meta['classes'])}, this run trains {list(classes)}")
+        self.teacher.to(device, memory_format=torch.channels_last).eval()
+        self.acts: dict[str, list[torch.Tensor]] = {"teacher": [], "student": []}
+        self.recording = {"teacher": False, "student": False}  # only the training step's forwards, not validation's
+        self.hooks = [m.register_forward_hook(lambda _m, _i, out, key=key: self._keep(key, out))
+                      for key, net in (("teacher", self.teacher), ("student", student)) for m in blocks(net)]
+        probe = torch.zeros(2, 1, 48, 48, device=device)
+        was_training = student.training
+        with torch.no_grad(), self.watching():
+            self.teach(probe)
+            student.eval()
+            student(probe)
+        student.train(was_training)
+        shapes = [[tuple(a.shape) for a in self.acts[key]] for key in ("teacher", "student")]
+        if not shapes[0] or shapes[0] != shapes[1]:
+            raise CheckpointError(f"{path}: --distill-features needs the teacher's conv blocks in the student, shape "
+                                  f"for shape; the teacher's are {shapes[0]}, the student's {shapes[1]} (a student "
+                                  "made by training.factorize from this teacher has them)")
+        self.acts["student"].clear()
+
+    def _keep(self, key: str, out: torch.Tensor) -> None:
+        if self.recording[key]:
+            self.acts[key].append(out)
+
+    @contextlib.contextmanager
+    def watching(self):
+        """Keep the student's block outputs of the forward passes inside (the training step's)."""
+        self.acts["student"].clear()
+        self.recording["student"] = True
+        try:
+            yield
+        finally:
+            self.recording["student"] = False
+
+    def teach(self, x: torch.Tensor) -> torch.Tensor:
+        """The teacher's probabilities on the batch x (as the student sees it); keeps its blocks."""
+        self.acts["teacher"].clear()
+        self.recording["teacher"] = True
+        try:
+            with torch.no_grad():
+                return self.teacher(x).exp().float()
+        finally:
+            self.recording["teacher"] = False
+
+    def loss(self) -> torch.Tensor:
+        """Mean over blocks of the student's squared error, relative to the teacher block's mean square."""
+        pairs = list(zip(self.acts["student"], self.acts["teacher"]))
+        self.acts["student"].clear()
+        return sum(torch.mean((s.float() - t.float()) ** 2) / torch.mean(t.float() ** 2).clamp_min(1e-6)
+                   for s, t in pairs) / len(pairs)
+
+
+def blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The ReLUs that end a model's conv blocks, in order (a vgg's `features`)."""
+    features = getattr(model, "features", None)
+    if features is None:
+        raise CheckpointError("--distill-features matches conv blocks; this model has no `features` stack")
+    return [m for m in features if isinstance(m, torch.nn.ReLU)]

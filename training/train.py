@@ -124,6 +124,10 @@ def build_parser(model: str = DEFAULT_MODEL) -> argparse.ArgumentParser:
                         "(0: off; 0.2-0.4 is usual); default: %(default)s")
     k.add_argument("--distill-alpha", type=float, default=0.5,
                    help="target = alpha * teacher + (1 - alpha) * label (default: %(default)s)")
+    k.add_argument("--distill-features", type=float, default=0.0, metavar="BETA",
+                   help="also match the one --teacher's conv blocks (a student made by training.factorize from it): "
+                        "the teacher scores every augmented batch as the student sees it, and BETA times the blocks' "
+                        "relative squared error joins the loss (0: off; 1 in the README's runs); default: %(default)s")
     o = p.add_argument_group("run")
     o.add_argument("--out", type=Path, help="output folder (default: runs/<model>-<label-set>)")
     o.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")

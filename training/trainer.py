@@ -5,6 +5,7 @@ what the run derives from them (the teachers' record, the --init record, the met
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -20,7 +21,7 @@ from fer_browser.core.atomic import atomic_open
 from .augment import augment_batch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .datasets import Dataset, load_dataset
-from .distill import describe_teachers, init_weights, mix_targets, teacher_probs
+from .distill import FeatureHints, describe_teachers, init_weights, mix_targets, teacher_probs
 from .errors import OptionError
 from fer_browser.core.metadata import build_metadata
 from .metrics import plot_history, predict_probs
@@ -90,7 +91,8 @@ class Trainer:
             raise OptionError(f"--batch-size {args.batch_size} is the global batch and must divide evenly over "
                               f"{world.size} processes")
         self.args, self.world, self.device = args, world, device
-        self.distill = describe_teachers(args.teacher, args.distill_alpha)  # before minutes of data loading
+        # before minutes of data loading
+        self.distill = describe_teachers(args.teacher, args.distill_alpha, getattr(args, "distill_features", 0.0))
         self.cuda = device.startswith("cuda")
         self.amp_dtype = autocast_dtype(args.precision, device)
         if args.threads:
@@ -167,7 +169,10 @@ class Trainer:
         logit adjustment."""
         args, split = self.args, self.train_split
         targets = torch.from_numpy(split.soft if split.soft is not None else split.labels)
-        if self.distill:
+        self.hints = None
+        if self.distill and self.distill.get("features"):  # the teacher scores each batch as it is trained on
+            self.hints = FeatureHints(args.teacher[0], distributed.unwrap(self.model), self.data.classes, self.device)
+        elif self.distill:
             taught = teacher_probs(args.teacher, split.images, self.data.classes, self.device, progress=self.show)
             targets = torch.from_numpy(mix_targets(taught, split.labels, split.soft, args.distill_alpha))
         self.targets, self.hard = targets, torch.from_numpy(split.labels)
@@ -229,8 +234,12 @@ class Trainer:
             if getattr(args, "mixup", 0.0):  # mixup (Zhang et al. 2018): blend pairs of faces and their targets
                 x, y, w = mix_batch(x, y, w, len(self.data.classes), args.mixup, self.gen)
             x = x.contiguous(memory_format=torch.channels_last)
+            if self.hints is not None:  # consistent teaching: the teacher's view of this very crop
+                base = y.float() if y.dtype == torch.float32 else F.one_hot(y.long(), len(self.data.classes)).float()
+                y = args.distill_alpha * self.hints.teach(x) + (1 - args.distill_alpha) * base.to(device)
             amp_dtype = self.amp_dtype
-            with torch.autocast(device.split(":")[0], dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            with torch.autocast(device.split(":")[0], dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None), \
+                    (self.hints.watching() if self.hints is not None else contextlib.nullcontext()):
                 logp = model(x)
             logp = logp.float()
             fit = logp if self.adjust is None else F.log_softmax(logp + self.adjust, 1)
@@ -239,6 +248,8 @@ class Trainer:
             else:
                 per_face = F.cross_entropy(fit, y, label_smoothing=args.label_smoothing, reduction="none")
             loss = (per_face * w.to(per_face.device)).mean() if w is not None else per_face.mean()
+            if self.hints is not None:
+                loss = loss + args.distill_features * self.hints.loss()
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
