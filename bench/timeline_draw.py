@@ -25,7 +25,7 @@ JS = """async (minutes) => {
   for (const m of minutes) {
     timeline.start(0, classes);
     for (let t = 0; t < m * 60000; t += 100) {
-      for (const id of [1, 2, 3]) timeline.rows.push({ t: t / 1000, id, probs: classes.map(() => Math.random()) });
+      for (const id of [1, 2, 3]) timeline.push({ t: t / 1000, id, probs: classes.map(() => Math.random()) });
     }
     const ts = [];
     for (let i = 0; i < 9; i++) { const t0 = performance.now(); timeline.draw(); ts.push(performance.now() - t0); }

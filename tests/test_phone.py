@@ -219,7 +219,7 @@ def test_long_session_timeline_draws_at_most_a_point_per_pixel_column(site):
             const classes = ferApp.state.recognizer.classes;
             timeline.start(0, classes);
             for (let t = 0; t < 30 * 60000; t += 100) {
-              for (const id of [1, 2, 3]) timeline.rows.push({ t: t / 1000, id, probs: classes.map((_, k) => ((t / 100 + k + id) % 7) / 7) });
+              for (const id of [1, 2, 3]) timeline.push({ t: t / 1000, id, probs: classes.map((_, k) => ((t / 100 + k + id) % 7) / 7) });
             }
             timeline.draw();
             const c = document.getElementById('timeline');
@@ -230,6 +230,41 @@ def test_long_session_timeline_draws_at_most_a_point_per_pixel_column(site):
     assert sorted(out["drawn"]) == ["1", "2", "3"], out
     assert all(out["width"] / 2 < n <= out["width"] for n in out["drawn"].values()), out
     assert out["lines"] == 1 + 3 * 18000  # header + every sample
+    assert watch.errors == []
+
+
+def test_timeline_keeps_each_faces_samples_when_a_full_session_halves(site):
+    """The chart reads each face's own list of samples (no pass over the whole session per draw); when
+    the session passes its 100,000 samples and every other one is dropped, those lists follow: the
+    faces drawn are the four first seen last, and each face's points match its rows in the CSV."""
+    context, page, watch = open_page(site)
+    try:
+        out = page.evaluate("""async () => {
+            const timeline = ferApp.timeline.chart, classes = ferApp.state.recognizer.classes;
+            timeline.start(0, classes);
+            let t = 0;
+            for (; timeline.rows.length < 99999; t += 100) {
+              for (const id of [1, 2, 3]) timeline.push({ t: t / 1000, id, probs: classes.map(() => 0.5) });
+            }
+            const probabilities = Object.fromEntries(classes.map((c) => [c, 0.25]));
+            timeline.add(t, [4, 5, 6].map((id) => ({ id, probabilities })));  // passes 100,000: halves
+            const kept = timeline.rows.length;
+            timeline.add(t + 200, [4, 5, 6, 7].map((id) => ({ id, probabilities })));
+            timeline.draw();
+            const perId = {};
+            for (const line of ferApp.timeline.csv().trim().split('\\n').slice(1)) {
+              const id = line.split(',')[1]; perId[id] = (perId[id] ?? 0) + 1;
+            }
+            return { kept, rows: timeline.rows.length, points: timeline.points(), perId,
+                     drawn: Object.keys(ferApp.timeline.drawn()) };
+        }""")
+    finally:
+        context.close()
+    assert out["kept"] == 50001 and out["rows"] == 50005  # 100,002 samples, every other one kept; then 4 more
+    assert out["points"] == out["perId"] and sum(out["perId"].values()) == out["rows"]
+    # of the first frame's new faces only 5 kept its sample (every other one dropped); 4, 6 and 7 come
+    # on the next (200 ms on: the gap doubled too): the four faces first seen last are 5, 4, 6, 7
+    assert out["perId"]["5"] == 2 and sorted(out["drawn"]) == ["4", "5", "6", "7"], out
     assert watch.errors == []
 
 

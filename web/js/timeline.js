@@ -17,6 +17,7 @@ class Timeline {
   constructor() {
     this.classes = [];
     this.rows = []; // {t (s since start), id, probs[]}
+    this.byId = new Map(); // face id -> its rows, in order; ids in the order first seen
     this.t0 = 0;
     this.gap = MIN_GAP_MS;
     this.last = new Map(); // face id -> time of its last sample (ms)
@@ -26,7 +27,7 @@ class Timeline {
 
   /** A new camera session: forget the previous one. */
   start(t0, classes) {
-    Object.assign(this, { t0, classes, rows: [], gap: MIN_GAP_MS, last: new Map(), drawnAt: -Infinity });
+    Object.assign(this, { t0, classes, rows: [], byId: new Map(), gap: MIN_GAP_MS, last: new Map(), drawnAt: -Infinity });
     this.legend();
     this.draw();
   }
@@ -41,13 +42,24 @@ class Timeline {
     for (const f of faces) {
       if (f.id === undefined || t - (this.last.get(f.id) ?? -Infinity) < this.gap) continue;
       this.last.set(f.id, t);
-      this.rows.push({ t: (t - this.t0) / 1000, id: f.id, probs: this.classes.map((c) => f.probabilities[c]) });
+      this.push({ t: (t - this.t0) / 1000, id: f.id, probs: this.classes.map((c) => f.probabilities[c]) });
     }
     if (this.rows.length > MAX_ROWS) {
       this.rows = this.rows.filter((_, i) => i % 2 === 0);
       this.gap *= 2;
+      const kept = this.rows;
+      this.rows = [];
+      this.byId = new Map(); // rare (each time the session doubles): rebuilt from what is kept
+      for (const r of kept) this.push(r);
     }
     if (t - this.drawnAt >= DRAW_EVERY_MS) this.draw(t);
+  }
+
+  /** Keep one sample {t (s), id, probs} (add() decides which; the bench and tests fill sessions with it). */
+  push(row) {
+    this.rows.push(row);
+    if (!this.byId.has(row.id)) this.byId.set(row.id, []);
+    this.byId.get(row.id).push(row);
   }
 
   /** The session ended: draw what it recorded. */
@@ -91,7 +103,8 @@ class Timeline {
     const canvas = el.timeline, g = canvas.getContext('2d');
     const { width: W, height: H } = canvas;
     g.clearRect(0, 0, W, H);
-    const ids = [...new Set(this.rows.map((r) => r.id))].slice(-MAX_BANDS);
+    // the draw's cost stays flat however long the session: no pass over every row recorded
+    const ids = [...this.byId.keys()].slice(-MAX_BANDS);
     el.downloadCsv.disabled = this.rows.length === 0;
     el.timelineNote.textContent = this.rows.length ? `${this.rows.length} samples, ${ids.length} face(s) shown`
       : 'Start the camera: each face\'s emotions are recorded here.';
@@ -109,9 +122,11 @@ class Timeline {
       g.fillText(`id ${id}`, 2, top);
       // at most one point per pixel column: a long session (tens of thousands of samples) would
       // otherwise cost more to draw, four times a second, than the live loop itself on a slow device
-      const all = this.rows.filter((r) => r.id === id);
+      const all = this.byId.get(id);
       const step = Math.max(1, Math.ceil(all.length / (W - left)));
-      const rows = all.filter((_, i) => i % step === 0 || i === all.length - 1);
+      const rows = [];
+      for (let i = 0; i < all.length; i += step) rows.push(all[i]);
+      if ((all.length - 1) % step !== 0) rows.push(all[all.length - 1]);
       this.drawn[id] = rows.length;
       this.classes.forEach((_, k) => {
         g.strokeStyle = classColor(k);
