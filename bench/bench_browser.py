@@ -15,7 +15,8 @@ of the labels shown (from the start of the analysis that read them to drawn; p50
   ours-fulldet   the detector's input resized from the whole frame by TF.js, not downscaled by the browser
   ours-fullread  the model's crops cut from the whole frame read back, not from each face's region
   ours-none      all three of the above
-  ours-interval1000  the detector at least every 1000 ms instead of face_pipeline.json's 250 (?max-interval-ms=1000)
+  ours-interval250, ours-interval1000  the detector at least every 250 (the setting before session 18) or
+                 1000 ms instead of face_pipeline.json's 400 (?max-interval-ms=N)
   ours-nothreads the page served without COOP/COEP (?isolation=off): TF.js's wasm then runs single-threaded
   ours-threads2  2 wasm threads (?wasm-threads=2; the browser is told of 4 cores, else TF.js's pool has 1)
   ours-det192, ours-det160  BlazeFace's input at 192 or 160 pixels instead of 256 (?detector-size=N)
@@ -56,7 +57,8 @@ OURS = {
     "ours-fulldet": ("ours, detector resizes whole frame", "detector-input=full"),
     "ours-fullread": ("ours, model reads whole frame", "model-input=full"),
     "ours-none": ("ours, all three off", "detect-every=1&detector-input=full&model-input=full"),
-    "ours-interval1000": ("ours, a detection at least every 1000 ms (not 250)", "max-interval-ms=1000"),
+    "ours-interval250": ("ours, a detection at least every 250 ms (not 400)", "max-interval-ms=250"),
+    "ours-interval1000": ("ours, a detection at least every 1000 ms (not 400)", "max-interval-ms=1000"),
     "ours-nothreads": ("ours, page not cross-origin isolated (wasm without threads)", "isolation=off"),
     # TF.js sizes its wasm thread pool from navigator.hardwareConcurrency (half, at most 4): 1 thread on
     # this 2-core machine whatever setThreadsCount asks; the page is told of 4 cores to get 2 threads
