@@ -45,9 +45,8 @@ class Timeline {
       this.push({ t: (t - this.t0) / 1000, id: f.id, probs: this.classes.map((c) => f.probabilities[c]) });
     }
     if (this.rows.length > MAX_ROWS) {
-      this.rows = this.rows.filter((_, i) => i % 2 === 0);
+      const kept = this.rows.filter((_, i) => i % 2 === 0);
       this.gap *= 2;
-      const kept = this.rows;
       this.rows = [];
       this.byId = new Map(); // rare (each time the session doubles): rebuilt from what is kept
       for (const r of kept) this.push(r);
