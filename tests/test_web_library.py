@@ -371,6 +371,32 @@ def test_metadata_that_breaks_its_contract_is_refused_in_one_line(browser, site)
     page.close()
 
 
+def test_detector_that_disagrees_with_its_settings_is_refused_at_load(browser, site):
+    """FaceDetector.load warms BlazeFace up on a small blank input (two coarsest strides square, not a
+    camera frame: bench/bench_bytes.py's first label) and that run still checks the graph against
+    face_pipeline.json: one score per anchor, or a one-line error naming the weights."""
+    page = browser.new_page()
+    page.goto(site.url + "/examples/basic.html")
+    wait_js(page, "document.getElementById('status').textContent === 'ready'", timeout_s=120)
+    out = page.evaluate("""async () => {
+        const { FaceDetector, checkPipelineConfig } = await import('fer-browser');
+        const cfg = checkPipelineConfig(await (await fetch('../face_pipeline.json')).json()).detector;
+        const url = '../vendor/blazeface/blazeface.json';
+        const good = await FaceDetector.load(url, cfg);
+        const blank = document.createElement('canvas'); blank.width = 320; blank.height = 240;
+        const faces = await good.detect(blank, 1, { letterbox: false });
+        good.dispose();
+        const wrong = { ...cfg, featureMaps: cfg.featureMaps.map((f, i) => (i === 0 ? { ...f, anchors: f.anchors + 1 } : f)) };
+        try { await FaceDetector.load(url, wrong); return { faces: faces.length, error: 'no error' }; }
+        catch (e) { return { faces: faces.length, error: e.message }; }
+    }""")
+    assert out["faces"] == 0  # a blank canvas: the warmed detector runs and finds nobody
+    assert re.fullmatch(r"\.\./vendor/blazeface/blazeface\.json does not run as the BlazeFace model "
+                        r"face_pipeline\.json describes \(the face detector gave 56 scores for a 64x64 input, "
+                        r"not one per anchor \(72\)\)", out["error"]), out["error"]
+    page.close()
+
+
 def test_recognizer_profile(browser, site, astronaut_png):
     """"Calibrate to me" through the public API: faces' features (not in the face's JSON), a head fitted on
     them made into a profile, setProfile: the profile's classes (custom one included, hidden one left out),

@@ -46,7 +46,7 @@ export class FaceDetector {
   }
 
   /**
-   * Load the detector's TF.js graph from `weightsUrl` (model.json) and warm it up once.
+   * Load the detector's TF.js graph from `weightsUrl` (model.json) and warm it up once (warmUp).
    * @param {string} weightsUrl
    * @param {import('./blazeface.js').DetectorConfig} cfg
    */
@@ -59,19 +59,36 @@ export class FaceDetector {
     }
     const det = new FaceDetector(graph, cfg);
     anySize(graph); // the live loop's input follows the frame's aspect, not the saved square
-    // the first run allocates and sets up the kernels: warm up with a whole detection of what a 4:3
-    // camera frame feeds the live loop (inputSize x 3/4 inputSize, unpadded), which also checks that
-    // the graph gives one score per anchor
-    const frame = tf.zeros([Math.round((cfg.inputSize * 3) / 4), cfg.inputSize, 3]);
     try {
-      await det.detect(frame, 1, { letterbox: false });
+      await det.warmUp();
     } catch (err) {
       graph.dispose();
       throw new Error(`${weightsUrl} does not run as the BlazeFace model face_pipeline.json describes (${err.message})`);
-    } finally {
-      frame.dispose();
     }
     return det;
+  }
+
+  /**
+   * The first run sets up what later runs reuse (the backend's kernels, the executor's plan, V8's code
+   * for TF.js), none of which depends on the input's size: run once on a small blank input, two coarsest
+   * strides square (64 x 64 for BlazeFace, 1/12 of a camera frame's arithmetic, which the first frame does
+   * anyway). It checks that the graph gives one score per anchor. bench/bench_bytes.py: the first label
+   * comes sooner than with a warm-up on a whole frame.
+   */
+  async warmUp() {
+    const side = 2 * this.step;
+    const blank = tf.zeros([side, side, 3]);
+    let run;
+    try {
+      run = this.run(blank, false, side);
+    } finally {
+      blank.dispose();
+    }
+    try {
+      this.boxes(await Promise.all(run.outs.map((t) => t.data())), run.sx, run.sy, run.width, run.height);
+    } finally {
+      tf.dispose(run.outs);
+    }
   }
 
   /**
@@ -96,11 +113,10 @@ export class FaceDetector {
   }
 
   /**
-   * Scale the frame's longer side to inputSize, pad right/bottom (to the square, or to whole strides)
+   * Scale the frame's longer side to `size` (inputSize), pad right/bottom (to the square, or to whole strides)
    * and run the model: {outs, sx, sy, width, height} (frame pixels per unit of the input; its size).
    */
-  run(source, letterbox = true) {
-    const size = this.cfg.inputSize;
+  run(source, letterbox = true, size = this.cfg.inputSize) {
     const [lo, hi] = this.cfg.inputRange;
     let sx = 0, sy = 0, width = size, height = size;
     const outs = tf.tidy(() => {
