@@ -5,7 +5,7 @@ import { el } from './dom.js';
 import { classColor } from './draw.js';
 
 const MIN_GAP_MS = 100; // at most 10 samples per second per face
-const MAX_ROWS = 100000; // beyond this, every other sample is dropped (the whole session stays)
+const MAX_ROWS = 100000; // beyond this, every other sample of each face is dropped (the whole session stays)
 const MAX_BANDS = 4; // faces drawn: the ones seen last
 const DRAW_EVERY_MS = 250;
 
@@ -45,7 +45,10 @@ class Timeline {
       this.push({ t: (t - this.t0) / 1000, id: f.id, probs: this.classes.map((c) => f.probabilities[c]) });
     }
     if (this.rows.length > MAX_ROWS) {
-      const kept = this.rows.filter((_, i) => i % 2 === 0);
+      // every other sample of each face, its first kept: a face seen once keeps its one sample
+      const keep = new Set();
+      for (const list of this.byId.values()) list.forEach((r, i) => { if (i % 2 === 0) keep.add(r); });
+      const kept = this.rows.filter((r) => keep.has(r));
       this.gap *= 2;
       this.rows = [];
       this.byId = new Map(); // rare (each time the session doubles): rebuilt from what is kept
