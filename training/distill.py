@@ -105,7 +105,8 @@ class FeatureHints:
         self.recording = {"teacher": False, "student": False}  # only the training step's forwards, not validation's
         self.hooks = [m.register_forward_hook(lambda _m, _i, out, key=key: self._keep(key, out))
                       for key, net in (("teacher", self.teacher), ("student", student)) for m in blocks(net)]
-        probe = torch.zeros(2, 1, 48, 48, device=device)
+        shape = meta["input"]  # the teacher's own input (its metadata), not a copy of 48 x 48 x 1
+        probe = torch.zeros(2, shape["channels"], shape["height"], shape["width"], device=device)
         was_training = student.training
         with torch.no_grad(), self.watching():
             self.teach(probe)
